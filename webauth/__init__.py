@@ -1,0 +1,112 @@
+"""webauth: a self-hosted, installable web authenticator for two-factor codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, request, session
+from flask_login import current_user
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webauth.config import instance_path, load_config
+from webauth.crypto import Keyring
+from webauth.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """The application factory: settings, extensions, blueprints, CLI."""
+    config = dict(config or {})
+    instance = Path(config.pop("INSTANCE_PATH", None) or instance_path())
+    app = Flask(
+        __name__,
+        instance_path=str(instance),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(load_config(instance))
+    app.config.update(config)
+
+    if app.config["WEBAUTH_PROXY_HOPS"]:
+        hops = app.config["WEBAUTH_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)  # type: ignore[method-assign]
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    htmx.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale, default_translation_directories=str(ROOT / "translations"))
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = None  # sessions are checked server-side on every request
+
+    app.extensions["webauth.keyring"] = _load_keyring(app)
+
+    from webauth import auth_session
+    from webauth.cli import register_cli
+    from webauth.views import register_blueprints
+
+    auth_session.init_app(app)
+    register_blueprints(app)
+    register_cli(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def keyring() -> Keyring:
+    return current_app.extensions["webauth.keyring"]
+
+
+def _load_keyring(app: Flask) -> Keyring:
+    if app.config["WEBAUTH_KEYS"]:
+        return Keyring.from_json(app.config["WEBAUTH_KEYS"])
+    return Keyring.load_or_create(Path(app.config["WEBAUTH_KEYRING_PATH"]))
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """WAL lets readers and one writer share the SQLite file across gunicorn workers."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def _select_locale() -> str:
+    supported = current_app.config["WEBAUTH_LANGUAGES"]
+    if current_user and current_user.is_authenticated and current_user.locale in supported:
+        return current_user.locale
+    chosen = session.get("locale")
+    if chosen in supported:
+        return chosen
+    match = request.accept_languages.best_match(["en", "zh", "zh-Hans", "zh-CN", "zh-SG"], default="en")
+    return "zh_Hans" if match.startswith("zh") else "en"
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
+    if current_app.config["WEBAUTH_HTTPS"]:
+        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+    if not request.path.startswith("/static/"):
+        # Pages may hold codes or a CSRF token: no browser, proxy or service worker keeps them.
+        headers.setdefault("Cache-Control", "no-store")
+    return response

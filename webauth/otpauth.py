@@ -74,7 +74,10 @@ class AccountSpec:
 
 def decode_secret(text: str) -> bytes:
     """Base32 as people and apps write it: any case, spaces or dashes, with or without padding."""
-    cleaned = _BASE32_JUNK.sub("", text).upper()
+    cleaned = _BASE32_JUNK.sub("", text)
+    if not cleaned.isascii():
+        raise OtpauthError("secret", "is not base32 (only the letters A-Z and digits 2-7 are allowed)")
+    cleaned = cleaned.upper()
     if not cleaned:
         raise OtpauthError("secret", "the secret is empty")
     if not _BASE32_ALPHABET.fullmatch(cleaned):
@@ -147,14 +150,19 @@ def parse_uri(uri: str) -> AccountSpec:
     if algorithm not in {a.value for a in Algorithm}:
         raise OtpauthError("algorithm", f"unknown algorithm {query['algorithm']!r}; use SHA1, SHA256 or SHA512")
     otp_type = OtpType(type_name)
-    params = OtpParams(
-        type=otp_type,
-        secret=secret,
-        algorithm=Algorithm(algorithm),
-        digits=_int_param(query, "digits", 6),
-        period=_int_param(query, "period", 30) if otp_type is OtpType.TOTP else 30,
-        counter=_int_param(query, "counter", 0) if otp_type is OtpType.HOTP else 0,
-    )
+    try:
+        params = OtpParams(
+            type=otp_type,
+            secret=secret,
+            algorithm=Algorithm(algorithm),
+            digits=_int_param(query, "digits", 6),
+            period=_int_param(query, "period", 30) if otp_type is OtpType.TOTP else 30,
+            counter=_int_param(query, "counter", 0) if otp_type is OtpType.HOTP else 0,
+        )
+    except OtpauthError:
+        raise
+    except InvalidParameter as error:
+        raise OtpauthError(error.field, error.message) from None
     issuer_param = query.get("issuer")
     prefix, name = _split_label(parts.path.lstrip("/"), issuer_param)
     issuer = issuer_param.strip() if issuer_param is not None else prefix

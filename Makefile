@@ -1,0 +1,59 @@
+# webauth: `make run` serves the app, `make test` runs every test. Both set up what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 2
+THREADS ?= 4
+export FLASK_APP := wsgi
+
+.PHONY: run test test-python test-js setup vendor translations migrate system-test-deps lint messages clean
+
+run: setup migrate
+	$(VENV)/bin/gunicorn --workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
+		--bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+test: setup system-test-deps lint test-js test-python
+
+test-python:
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-js:
+	node --test tests/js/
+
+lint:
+	$(VENV)/bin/ruff check .
+
+setup: $(VENV)/.installed vendor translations
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+vendor: node_modules/.package-lock.json
+	scripts/vendor.sh
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --use-fuzzy -q -d translations
+
+migrate: $(VENV)/.installed
+	$(VENV)/bin/flask db upgrade
+
+system-test-deps:
+	scripts/ensure-test-deps.sh
+
+# Maintainers: re-extract the strings after changing templates or code, then translate.
+messages: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install what the browser tests need when it is missing: Debian's Chromium (Playwright
+# cannot download its own browser here). Needs root, as on the CI and developer machines.
+set -euo pipefail
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Please install: ${missing[*]} (e.g. sudo apt-get install -y ${missing[*]})" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,154 @@
+"""Shared fixtures: one migrated database per run (SQLite, or PostgreSQL when
+`WEBAUTH_TEST_DATABASE_URL` names one), emptied after every test, and app/client helpers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from webauth import create_app
+from webauth.extensions import db
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+TEST_PASSWORD = "correct horse battery"
+
+
+def make_keyring_json() -> str:
+    return json.dumps({"primary": "k1", "keys": {"k1": base64.b64encode(os.urandom(32)).decode()}})
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    assert SHARED.is_dir(), f"the shared folder is expected beside the repository at {SHARED}"
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    return os.environ.get("WEBAUTH_TEST_DATABASE_URL") or (
+        f"sqlite:///{tmp_path_factory.mktemp('db') / 'webauth-test.db'}"
+    )
+
+
+@pytest.fixture(scope="session")
+def keyring_json() -> str:
+    return make_keyring_json()
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url, keyring_json, tmp_path_factory) -> dict:
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance")),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "WEBAUTH_KEYS": keyring_json,
+        "RATELIMIT_ENABLED": False,
+    }
+
+
+@pytest.fixture(scope="session")
+def migrated_database(base_config, database_url) -> str:
+    """Apply the migrations once, from an empty database, as `flask db upgrade` would."""
+    engine = sa.create_engine(database_url)
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    app = create_app(dict(base_config))
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    return database_url
+
+
+def _empty_tables(database_url: str) -> None:
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        for table in reversed(db.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def clean_database(request) -> Iterator[None]:
+    """Every test starts from an empty, migrated database (only for tests that use it)."""
+    if not {"app", "live_server", "migrated_database"} & set(request.fixturenames):
+        yield
+        return
+    url = request.getfixturevalue("migrated_database")
+    yield
+    _empty_tables(url)
+
+
+@pytest.fixture
+def app_config(base_config, migrated_database) -> dict:
+    return dict(base_config)
+
+
+@pytest.fixture
+def app(app_config) -> Iterator[Flask]:
+    app = create_app(dict(app_config))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+def post_form(client: FlaskClient, page: str, action: str, data: dict, **kwargs):
+    """Post a form the way a browser does: fetch the page, take its CSRF token, submit."""
+    token = csrf_from(client.get(page).get_data(as_text=True))
+    return client.post(action, data={"csrf_token": token, **data}, **kwargs)
+
+
+@pytest.fixture
+def make_user(app):
+    from webauth import keyring, users
+
+    def make(username: str = "alice", password: str = TEST_PASSWORD, admin: bool = False):
+        return users.create_local_user(username, password, keyring(), is_admin=admin)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice", admin=True)
+
+
+def sign_in(client: FlaskClient, username: str = "alice", password: str = TEST_PASSWORD):
+    response = post_form(client, "/login", "/login", {"username": username, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response
+
+
+@pytest.fixture
+def signed_in(client, user) -> FlaskClient:
+    sign_in(client)
+    return client

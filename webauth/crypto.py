@@ -1,0 +1,169 @@
+"""Envelope encryption of the vault: a keyring of key-encryption keys, per-user data keys.
+
+Every OTP secret is sealed with AES-256-GCM under its user's random data key (DEK), with
+associated data naming the user and the account, so a ciphertext moved to another row or
+user fails to open. Each DEK is stored wrapped (AES-256-GCM) under a key-encryption key
+(KEK) from the keyring, with associated data naming the user and the KEK id. Rotation adds
+a new primary KEK and rewraps the DEKs; the sealed secrets never change.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+SEALED_VERSION = 1
+
+
+class KeyringError(Exception):
+    """The keyring is missing, malformed, or lacks a key that the database needs."""
+
+
+class DecryptionError(Exception):
+    """A ciphertext did not authenticate: wrong key, wrong owner, or tampered data."""
+
+
+def _wrap_aad(user_id: int, kek_id: str) -> bytes:
+    return f"webauth:dek:v1:user={user_id}:kek={kek_id}".encode()
+
+
+def _secret_aad(user_id: int, account_uuid: str) -> bytes:
+    return f"webauth:secret:v1:user={user_id}:account={account_uuid}".encode()
+
+
+@dataclass
+class Keyring:
+    """Key-encryption keys by id, and which one wraps new data keys.
+
+    Loaded from `WEBAUTH_KEYS` (JSON) or from a file in the instance folder. The file
+    form can change under a running process (rotation by another process), so a missing
+    key id triggers one reload before failing.
+    """
+
+    keys: dict[str, bytes]
+    primary: str
+    path: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.primary not in self.keys:
+            raise KeyringError(f"the primary key {self.primary!r} is not in the keyring")
+        for kek_id, key in self.keys.items():
+            if len(key) != KEY_BYTES:
+                raise KeyringError(f"key {kek_id!r} is not {KEY_BYTES} bytes")
+
+    @classmethod
+    def from_json(cls, text: str, path: Path | None = None) -> Keyring:
+        try:
+            data = json.loads(text)
+            keys = {str(k): base64.b64decode(v, validate=True) for k, v in data["keys"].items()}
+            return cls(keys=keys, primary=str(data["primary"]), path=path)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            where = str(path) if path else "WEBAUTH_KEYS"
+            raise KeyringError(f"{where} is not a valid keyring ({exc.__class__.__name__})") from None
+
+    def to_json(self) -> str:
+        keys = {k: base64.b64encode(v).decode() for k, v in self.keys.items()}
+        return json.dumps({"primary": self.primary, "keys": keys}, indent=2)
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> Keyring:
+        """The keyring file, created with one fresh key (mode 0600) on first run."""
+        if not path.exists():
+            keyring = cls(keys={"k1": AESGCM.generate_key(256)}, primary="k1", path=path)
+            keyring.save(exclusive=True)
+            return keyring
+        return cls.from_json(path.read_text(), path=path)
+
+    def save(self, exclusive: bool = False) -> None:
+        """Write the keyring atomically with mode 0600 (never world-readable, not even briefly)."""
+        if self.path is None:
+            raise KeyringError("this keyring comes from WEBAUTH_KEYS; update the variable instead")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        if exclusive:
+            try:
+                fd = os.open(self.path, flags, 0o600)
+            except FileExistsError:
+                return
+            with os.fdopen(fd, "w") as handle:
+                handle.write(self.to_json())
+            return
+        tmp = self.path.with_suffix(f".tmp{secrets.token_hex(4)}")
+        fd = os.open(tmp, flags, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(self.to_json())
+        os.replace(tmp, self.path)
+
+    def reload(self) -> None:
+        if self.path is not None and self.path.exists():
+            fresh = Keyring.from_json(self.path.read_text(), path=self.path)
+            self.keys, self.primary = fresh.keys, fresh.primary
+
+    def key(self, kek_id: str) -> bytes:
+        if kek_id not in self.keys:
+            self.reload()
+        try:
+            return self.keys[kek_id]
+        except KeyError:
+            raise KeyringError(f"key {kek_id!r} is not in the keyring; was it retired too early?") from None
+
+    def add_primary(self) -> str:
+        """Add a fresh key and make it the primary; returns its id."""
+        number = 1 + max((int(k[1:]) for k in self.keys if k[:1] == "k" and k[1:].isdigit()), default=0)
+        kek_id = f"k{number}"
+        self.keys[kek_id] = AESGCM.generate_key(256)
+        self.primary = kek_id
+        return kek_id
+
+    def retire(self, kek_id: str) -> None:
+        if kek_id == self.primary:
+            raise KeyringError("the primary key cannot be retired; rotate first")
+        if kek_id not in self.keys:
+            raise KeyringError(f"key {kek_id!r} is not in the keyring")
+        del self.keys[kek_id]
+
+    # Data keys -------------------------------------------------------------------------
+
+    def new_data_key(self, user_id: int) -> tuple[str, bytes, bytes]:
+        """A fresh DEK for a user: (kek_id, wrapped DEK to store, the DEK itself)."""
+        dek = AESGCM.generate_key(256)
+        kek_id, wrapped = self.wrap_data_key(user_id, dek)
+        return kek_id, wrapped, dek
+
+    def wrap_data_key(self, user_id: int, dek: bytes) -> tuple[str, bytes]:
+        nonce = os.urandom(NONCE_BYTES)
+        kek_id = self.primary
+        wrapped = nonce + AESGCM(self.key(kek_id)).encrypt(nonce, dek, _wrap_aad(user_id, kek_id))
+        return kek_id, wrapped
+
+    def unwrap_data_key(self, user_id: int, kek_id: str, wrapped: bytes) -> bytes:
+        try:
+            nonce, ciphertext = wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:]
+            return AESGCM(self.key(kek_id)).decrypt(nonce, ciphertext, _wrap_aad(user_id, kek_id))
+        except InvalidTag:
+            raise DecryptionError(f"the data key of user {user_id} does not open under key {kek_id!r}") from None
+
+
+def seal_secret(dek: bytes, user_id: int, account_uuid: str, secret: bytes) -> bytes:
+    """`version | nonce | AES-256-GCM(secret)`, bound to the user and the account."""
+    nonce = os.urandom(NONCE_BYTES)
+    ciphertext = AESGCM(dek).encrypt(nonce, secret, _secret_aad(user_id, account_uuid))
+    return bytes([SEALED_VERSION]) + nonce + ciphertext
+
+
+def open_secret(dek: bytes, user_id: int, account_uuid: str, sealed: bytes) -> bytes:
+    if len(sealed) < 1 + NONCE_BYTES + 16 or sealed[0] != SEALED_VERSION:
+        raise DecryptionError("the sealed secret has an unknown format")
+    nonce, ciphertext = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
+    try:
+        return AESGCM(dek).decrypt(nonce, ciphertext, _secret_aad(user_id, account_uuid))
+    except InvalidTag:
+        raise DecryptionError("the sealed secret does not open for this user and account") from None

@@ -1,0 +1,197 @@
+"""Users, passwords and server-side sessions.
+
+A browser session is a random token in the signed session cookie; only its SHA-256 is
+stored, with who, how, from where and until when. Every request looks the token up, so
+revoking a session or disabling a user takes effect on the next request in any process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+
+from webauth import audit
+from webauth.audit import client_agent, client_ip
+from webauth.crypto import Keyring
+from webauth.extensions import db
+from webauth.models import SessionRecord, User, utcnow
+
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+# Refresh `last_seen_at` at most this often, so reading a page does not always write.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+_hasher = PasswordHasher()  # Argon2id with the library's current recommended cost
+# Verified against when the user does not exist, so a miss costs as long as a hit.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class UserError(ValueError):
+    """A user could not be created or changed; `field` names the input at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+def has_users() -> bool:
+    return db.session.scalar(select(func.count(User.id))) > 0
+
+
+def find_user(username: str) -> User | None:
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+def check_password_policy(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError("password", f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise UserError("password", f"The password must have at most {MAX_PASSWORD_LENGTH} characters.")
+
+
+def create_local_user(username: str, password: str, keyring: Keyring, *, is_admin: bool = False) -> User:
+    username = username.strip()
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise UserError(
+            "username", "Use 1 to 64 letters, digits and . _ @ + - for the username, starting with a letter or digit."
+        )
+    check_password_policy(password)
+    if find_user(username) is not None:
+        raise UserError("username", "This username is taken.")
+    user = User(username=username, display_name=username, password_hash=_hasher.hash(password), is_admin=is_admin)
+    return _add_user(user, keyring)
+
+
+def _add_user(user: User, keyring: Keyring) -> User:
+    """Insert a user with a fresh data key; the key is wrapped once the user has an id."""
+    user.kek_id, user.wrapped_dek = "", b""
+    db.session.add(user)
+    db.session.flush()
+    user.kek_id, user.wrapped_dek, _ = keyring.new_data_key(user.id)
+    audit.record("user.create", user=user, details={"admin": user.is_admin})
+    db.session.commit()
+    return user
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The user whose password this is, or None; takes as long whether the user exists or not."""
+    user = find_user(username.strip())
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.password_hash:
+        return None
+    if _hasher.check_needs_rehash(stored):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def verify_password(user: User, password: str) -> bool:
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(user: User, method: str, lifetime: timedelta) -> str:
+    """Record a new session for `user` and return its token for the session cookie."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    db.session.add(
+        SessionRecord(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            method=method,
+            ip=client_ip(),
+            user_agent=client_agent(),
+            created_at=now,
+            last_seen_at=now,
+            reauth_at=now,
+            expires_at=now + lifetime,
+        )
+    )
+    user.last_login_at = now
+    audit.record("signin.success", user=user, details={"method": method})
+    db.session.commit()
+    return token
+
+
+def session_record(token: str | None) -> SessionRecord | None:
+    """The live session for a token: not revoked, not expired, its user not disabled."""
+    if not token:
+        return None
+    record = db.session.scalar(select(SessionRecord).where(SessionRecord.token_hash == _token_hash(token)))
+    if record is None or record.revoked_at is not None:
+        return None
+    now = utcnow()
+    if record.expires_at <= now:
+        return None
+    user = db.session.get(User, record.user_id)
+    if user is None or user.disabled:
+        return None
+    if now - record.last_seen_at > LAST_SEEN_RESOLUTION:
+        record.last_seen_at = now
+        db.session.commit()
+    return record
+
+
+def end_session(token: str | None) -> None:
+    if token:
+        db.session.execute(
+            update(SessionRecord)
+            .where(SessionRecord.token_hash == _token_hash(token), SessionRecord.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        db.session.commit()
+
+
+def mark_reauthenticated(record: SessionRecord) -> None:
+    record.reauth_at = utcnow()
+    db.session.commit()
+
+
+def recently_authenticated(record: SessionRecord | None, seconds: int) -> bool:
+    return record is not None and record.reauth_at is not None and (
+        utcnow() - record.reauth_at <= timedelta(seconds=seconds)
+    )
+
+
+
+def rewrap_data_keys(keyring: Keyring) -> int:
+    """Rewrap every user's data key under the keyring's primary key; returns how many changed.
+
+    Each user is rewrapped in its own short transaction, so the app keeps serving; a user
+    read before and written after still holds the same DEK, only wrapped differently.
+    """
+    changed = 0
+    for user_id in db.session.scalars(select(User.id).where(User.kek_id != keyring.primary)).all():
+        user = db.session.get(User, user_id, with_for_update=True)
+        if user is None or user.kek_id == keyring.primary:
+            continue
+        dek = keyring.unwrap_data_key(user.id, user.kek_id, user.wrapped_dek)
+        user.kek_id, user.wrapped_dek = keyring.wrap_data_key(user.id, dek)
+        db.session.commit()
+        changed += 1
+    return changed
+
+
+def users_by_key() -> dict[str, int]:
+    """How many users' data keys each key-encryption key wraps."""
+    rows = db.session.execute(select(User.kek_id, func.count(User.id)).group_by(User.kek_id))
+    return {kek_id: count for kek_id, count in rows}

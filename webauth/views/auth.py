@@ -1,0 +1,102 @@
+"""Sign-in, sign-out, the first-run set-up and the language choice."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from werkzeug.exceptions import NotFound
+
+from webauth import audit, keyring, users
+from webauth.auth_session import sign_in, sign_out
+from webauth.extensions import db, limiter
+from webauth.forms import LoginForm, SetupForm
+
+bp = Blueprint("auth", __name__)
+
+
+def _login_limit() -> str:
+    return current_app.config["WEBAUTH_LOGIN_RATE_LIMIT"]
+
+
+def _username_key() -> str:
+    return "login-user:" + request.form.get("username", "").strip().lower()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: `next` must never send the user to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("codes.index")
+
+
+SETUP_EXEMPT = {"auth.setup", "auth.language", "static", "pwa.manifest", "pwa.service_worker"}
+
+
+@bp.before_app_request
+def require_setup():
+    """Until the first administrator exists, every page leads to the set-up page."""
+    if request.endpoint in SETUP_EXEMPT or current_user.is_authenticated or users.has_users():
+        return None
+    return redirect(url_for("auth.setup"))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    if users.has_users():
+        raise NotFound()
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            user = users.create_local_user(form.username.data, form.password.data, keyring(), is_admin=True)
+        except users.UserError as error:
+            getattr(form, error.field).errors.append(error.message)
+        else:
+            sign_in(user, "password")
+            flash(_("Welcome! Add your first account."), "success")
+            return redirect(url_for("accounts.new"))
+    status = 422 if form.errors else 200
+    return render_template("auth/setup.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("codes.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        user = users.authenticate(form.username.data, form.password.data)
+        if user is not None and not user.disabled:
+            sign_in(user, "password")
+            return redirect(_safe_next(request.args.get("next")))
+        reason = "disabled" if user is not None else "bad-credentials"
+        audit.record("signin.failure", user=user, username=form.username.data[:255], details={"reason": reason})
+        db.session.commit()
+        form.password.errors.append(_("Wrong username or password."))
+        status = 401
+    elif form.errors:
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    sign_out()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/language")
+def language():
+    choice = request.form.get("locale", "")
+    if choice not in current_app.config["WEBAUTH_LANGUAGES"]:
+        return redirect(url_for("codes.index"))
+    session["locale"] = choice
+    if current_user.is_authenticated:
+        current_user.locale = choice
+        db.session.commit()
+    return redirect(_safe_next(request.form.get("next")))
