@@ -45,7 +45,7 @@ translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --use-fuzzy -q -d translations
 
 migrate: $(VENV)/.installed
-	$(VENV)/bin/flask db upgrade
+	$(VENV)/bin/flask db upgrade heads
 
 system-test-deps:
 	scripts/ensure-test-deps.sh

@@ -71,7 +71,7 @@ def migrated_database(base_config, database_url) -> str:
     with app.app_context():
         from flask_migrate import upgrade
 
-        upgrade()
+        upgrade(revision="heads")
     return database_url
 
 

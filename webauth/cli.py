@@ -33,7 +33,7 @@ def register_cli(app: Flask) -> None:
 
 
 def _prepare_database() -> None:
-    upgrade()
+    upgrade(revision="heads")
 
 
 def _user(username: str) -> User:
