@@ -28,6 +28,23 @@ def make_keyring_json() -> str:
     return json.dumps({"primary": "k1", "keys": {"k1": base64.b64encode(os.urandom(32)).decode()}})
 
 
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashing() -> Iterator[None]:
+    """Argon2id at its smallest cost in the test process, so each sign-in takes milliseconds.
+
+    Servers the tests start (gunicorn) keep the production cost; `test_password_hash_cost`
+    checks that cost.
+    """
+    from argon2 import PasswordHasher
+
+    from webauth import users
+
+    production = users._hasher
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    users._hasher = production
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     assert SHARED.is_dir(), f"the shared folder is expected beside the repository at {SHARED}"
@@ -101,11 +118,16 @@ def app_config(base_config, migrated_database) -> dict:
 
 @pytest.fixture
 def app(app_config) -> Iterator[Flask]:
+    """The app, with no context pushed: each test-client request gets its own, as in production.
+
+    Tests that touch the database directly do it in short `with app.app_context():` blocks:
+    a context held across requests would share `g` and the session between them.
+    """
     app = create_app(dict(app_config))
+    yield app
     with app.app_context():
-        yield app
-        db.session.remove()
         db.engine.dispose()
+
 
 
 @pytest.fixture
@@ -132,7 +154,11 @@ def make_user(app):
     from webauth import keyring, users
 
     def make(username: str = "alice", password: str = TEST_PASSWORD, admin: bool = False):
-        return users.create_local_user(username, password, keyring(), is_admin=admin)
+        with app.app_context():
+            user = users.create_local_user(username, password, keyring(), is_admin=admin)
+            db.session.refresh(user)
+            db.session.expunge(user)
+            return user
 
     return make
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
 from webauth.otp import MAX_COUNTER, MAX_DIGITS, MAX_PERIOD, MIN_DIGITS
@@ -20,7 +21,15 @@ class LoginForm(FlaskForm):
 class SetupForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(
-        _l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)]
+        _l("Password"),
+        validators=[
+            DataRequired(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=_l("Use at least %(min)d characters.", min=MIN_PASSWORD_LENGTH),
+            ),
+        ],
     )
     confirm = PasswordField(
         _l("Repeat the password"), validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))]
@@ -37,11 +46,17 @@ class ManualForm(FlaskForm):
     secret = StringField(_l("Secret key (base32)"), validators=[DataRequired(), Length(max=512)])
     type = SelectField(
         _l("Type"),
-        choices=[("totp", _l("Time-based (TOTP)")), ("hotp", _l("Counter-based (HOTP)")), ("steam", "Steam")],
+        choices=[
+            SelectChoice("totp", _l("Time-based (TOTP)")),
+            SelectChoice("hotp", _l("Counter-based (HOTP)")),
+            SelectChoice("steam", "Steam"),
+        ],
         default="totp",
     )
     algorithm = SelectField(
-        _l("Algorithm"), choices=[("SHA1", "SHA-1"), ("SHA256", "SHA-256"), ("SHA512", "SHA-512")], default="SHA1"
+        _l("Algorithm"),
+        choices=[SelectChoice("SHA1", "SHA-1"), SelectChoice("SHA256", "SHA-256"), SelectChoice("SHA512", "SHA-512")],
+        default="SHA1",
     )
     digits = IntegerField(_l("Digits"), default=6, validators=[InputRequired(), NumberRange(MIN_DIGITS, MAX_DIGITS)])
     period = IntegerField(

@@ -34,8 +34,8 @@ def _clean_text(value: str, field_name: str, limit: int) -> str:
     if len(value) > limit:
         raise OtpauthError(field_name, f"is longer than {limit} characters")
     allowed = "\n\t" if field_name == "note" else ""
-    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
-        raise OtpauthError(field_name, "contains control characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value):
+        raise OtpauthError(field_name, "contains control characters or broken Unicode")
     return value
 
 
@@ -131,7 +131,10 @@ def parse_uri(uri: str) -> AccountSpec:
     uri = uri.strip()
     if len(uri) > MAX_URI_LENGTH:
         raise OtpauthError("uri", f"is longer than {MAX_URI_LENGTH} characters")
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError as error:
+        raise OtpauthError("uri", f"is not a valid URI ({error})") from None
     if parts.scheme.lower() != "otpauth":
         shown = parts.scheme or uri[:20]
         raise OtpauthError("uri", f"must start with otpauth://, not {shown!r}")

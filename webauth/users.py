@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 
-from webauth import audit
+from webauth import audit, settings
 from webauth.audit import client_agent, client_ip
 from webauth.crypto import Keyring
 from webauth.extensions import db
@@ -28,7 +28,13 @@ USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 # Refresh `last_seen_at` at most this often, so reading a page does not always write.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
-_hasher = PasswordHasher()  # Argon2id with the library's current recommended cost
+
+def production_hasher() -> PasswordHasher:
+    """Argon2id with RFC 9106's second recommended profile (t=3, m=64 MiB, p=4)."""
+    return PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=4, type=Type.ID)
+
+
+_hasher = production_hasher()
 # Verified against when the user does not exist, so a miss costs as long as a hit.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
@@ -145,10 +151,22 @@ def session_record(token: str | None) -> SessionRecord | None:
     user = db.session.get(User, record.user_id)
     if user is None or user.disabled:
         return None
+    if record.created_at + settings.session_lifetime() <= now or idle_locked(record, now):
+        return None
     if now - record.last_seen_at > LAST_SEEN_RESOLUTION:
         record.last_seen_at = now
         db.session.commit()
     return record
+
+
+def idle_locked(record: SessionRecord, now: datetime) -> bool:
+    """Whether a session went longer than the idle lock (a setting) without a request.
+
+    `last_seen_at` lags the last request by up to LAST_SEEN_RESOLUTION, so that much is
+    added to the limit: a session in use is never locked early, an idle one at most that late.
+    """
+    limit = settings.idle_lock()
+    return limit is not None and now - record.last_seen_at > limit + LAST_SEEN_RESOLUTION
 
 
 def end_session(token: str | None) -> None:

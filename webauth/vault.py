@@ -18,6 +18,7 @@ from functools import cached_property
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from webauth import audit
 from webauth.crypto import Keyring, open_secret, seal_secret
@@ -189,6 +190,33 @@ class Vault:
             db.session.commit()
         return account
 
+    def update(self, account_uuid: str, spec: AccountSpec, *, source: str = "edit") -> Account:
+        """Replace an account's description with `spec` (validated already by its constructor).
+
+        Changing the secret or type re-seals it; making it identical to another account of
+        the vault raises `DuplicateAccount`. The audit event names the fields, never values.
+        """
+        account = self.get(account_uuid)
+        current = self.spec(account)
+        duplicate = self.find_duplicate(spec)
+        if duplicate is not None and duplicate.id != account.id:
+            raise DuplicateAccount(duplicate)
+        changed = _changed_fields(current, spec)
+        if not changed:
+            return account
+        params = spec.params
+        account.type, account.algorithm = params.type.value, params.algorithm.value
+        account.digits, account.period, account.counter = params.digits, params.period, params.counter
+        account.issuer, account.name, account.note, account.favorite = spec.issuer, spec.name, spec.note, spec.favorite
+        if "secret" in changed or "type" in changed:
+            account.secret_sealed = seal_secret(self._data_key, self.user.id, account.uuid, params.secret)
+            account.secret_digest = self._fingerprint(params)
+        self._touch(account)
+        details = {"account": account.uuid, "fields": changed, "source": source}
+        audit.record("account.edit", user=self.user, details=details)
+        db.session.commit()
+        return account
+
     def delete(self, account_uuid: str) -> Account:
         """Move an account to the trash; `restore` undoes it, `purge` makes it final."""
         account = self.get(account_uuid)
@@ -213,20 +241,36 @@ class Vault:
         db.session.commit()
 
     def advance_hotp(self, account_uuid: str) -> Account:
-        """Move an HOTP account to its next counter in one UPDATE, so two clicks never share a code."""
+        """Move an HOTP account to its next counter in one UPDATE ... RETURNING.
+
+        Each click gets its own counter value even when several arrive at once, from any
+        process, so two clicks never show the same code.
+        """
         account = self.get(account_uuid)
         if account.type != OtpType.HOTP.value:
             raise AccountNotFound(account_uuid)
-        db.session.execute(
+        counter = db.session.execute(
             update(Account)
             .where(Account.id == account.id)
             .values(counter=Account.counter + 1, revision=Account.revision + 1, updated_at=utcnow())
-        )
-        audit.record("account.hotp_next", user=self.user, details={"account": account.uuid})
+            .returning(Account.counter)
+        ).scalar_one()
+        audit.record("account.hotp_next", user=self.user, details={"account": account.uuid, "counter": counter})
         db.session.commit()
-        db.session.refresh(account)
+        set_committed_value(account, "counter", counter)
         return account
 
     def _touch(self, account: Account) -> None:
         account.revision += 1
         account.updated_at = utcnow()
+
+
+def _changed_fields(before: AccountSpec, after: AccountSpec) -> list[str]:
+    names = []
+    for field in ("issuer", "name", "note", "favorite"):
+        if getattr(before, field) != getattr(after, field):
+            names.append(field)
+    for field in ("type", "secret", "algorithm", "digits", "period", "counter"):
+        if getattr(before.params, field) != getattr(after.params, field):
+            names.append(field)
+    return names

@@ -7,8 +7,11 @@ import time
 
 import pyotp
 from playwright.sync_api import expect
+from sqlalchemy import select
 
 from tests.e2e.conftest import browser_sign_in
+from webauth.extensions import db
+from webauth.models import User
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -17,7 +20,7 @@ def current_code(totp: pyotp.TOTP, drift: float = 0.0) -> str:
     return totp.at(time.time() + drift)
 
 
-def test_first_run_set_up_then_sign_in(page):
+def test_first_run_set_up_then_sign_in(app, page):
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/setup$"))
     expect(page.get_by_role("heading", name="Set up webauth")).to_be_visible()
@@ -26,6 +29,9 @@ def test_first_run_set_up_then_sign_in(page):
     page.get_by_label("Repeat the password").fill("a long enough password")
     page.get_by_role("button", name="Create administrator").click()
     expect(page.get_by_role("heading", name="Add account")).to_be_visible()
+    with app.app_context():
+        stored = db.session.scalar(select(User.password_hash).where(User.username == "admin"))
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")  # the server hashes at production cost
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

@@ -87,3 +87,15 @@ def test_the_primary_cannot_be_retired_and_bad_keyrings_are_named(tmp_path):
         Keyring.from_json(json.dumps({"primary": "k1", "keys": {"k1": "AAAA"}}))
     with pytest.raises(KeyringError, match="primary"):
         Keyring.from_json(json.dumps({"primary": "k9", "keys": {}}))
+
+
+
+def test_password_hash_cost():
+    """Production passwords use Argon2id with RFC 9106's low-memory profile."""
+    from argon2 import Type
+
+    from webauth.users import production_hasher
+
+    hasher = production_hasher()
+    assert hasher.type is Type.ID
+    assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism) == (3, 65536, 4)

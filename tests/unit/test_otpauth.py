@@ -75,6 +75,7 @@ def test_extra_parameters_are_kept_for_importers():
         ("otpauth://hotp/A:b?secret=JBSWY3DPEHPK3PXP&counter=-2", "counter", "between"),
         ("otpauth://totp/?secret=JBSWY3DPEHPK3PXP", "name", "name or an issuer"),
         ("otpauth://totp/A:b%01c?secret=JBSWY3DPEHPK3PXP", "name", "control"),
+        ("otpauth://[", "uri", "not a valid URI"),
         ("otpauth://totp/" + "x" * 300 + "?secret=JBSWY3DPEHPK3PXP", "name", "longer than"),
     ],
 )
@@ -88,6 +89,12 @@ def test_refusals_name_the_field_and_say_why(uri, field, words):
 labels = st.text(
     alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=0, max_size=40
 ).map(str.strip)
+
+
+def test_broken_unicode_is_refused_not_stored():
+    with pytest.raises(OtpauthError) as error:
+        AccountSpec(issuer="\ud800", name="x", params=OtpParams(type=OtpType.TOTP, secret=b"0123456789"))
+    assert error.value.field == "issuer"
 
 
 @st.composite

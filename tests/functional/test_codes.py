@@ -1,0 +1,237 @@
+"""The code list and the account actions, through the Flask test client."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import csrf_from, post_form
+from webauth import create_app, keyring
+from webauth.extensions import db
+from webauth.models import Account, AuditEvent, User
+from webauth.otpauth import parse_uri
+from webauth.vault import PREVIEW_SECONDS, DuplicateAccount, Vault
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+
+def add(app, uri: str, username: str = "alice") -> str:
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == username))
+        return Vault(user, keyring()).add(parse_uri(uri)).uuid
+
+
+def codes_in(html: str) -> list[str]:
+    return [code.replace(" ", "") for code in re.findall(r'data-testid="code">([^<]*)<', html)]
+
+
+def test_the_page_and_the_fragment_come_from_one_template(app, signed_in):
+    add(app, f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub")
+    page = signed_in.get("/")
+    fragment = signed_in.get("/", headers={"HX-Request": "true"})
+    page_html, fragment_html = page.get_data(as_text=True), fragment.get_data(as_text=True)
+    assert page_html.startswith("<!doctype html>") and not fragment_html.lstrip().startswith("<!doctype")
+    assert fragment_html.lstrip().startswith('<section id="codes"')
+    assert '<section id="codes"' in page_html
+    for response in (page, fragment):
+        assert "HX-Request" in response.headers["Vary"]
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_code_shown_is_pyotps(app, signed_in):
+    add(app, f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub")
+    add(app, f"otpauth://totp/AWS:root?secret={SECRET}&issuer=AWS&algorithm=SHA256&digits=8&period=60")
+    before = time.time()
+    html = signed_in.get("/").get_data(as_text=True)
+    after = time.time()
+    expected_sha1 = {pyotp.TOTP(SECRET).at(t) for t in (before, after)}
+    expected_sha256 = {pyotp.TOTP(SECRET, digits=8, interval=60, digest=hashlib.sha256).at(t) for t in (before, after)}
+    shown = codes_in(html)
+    assert shown[0] in expected_sha256 or shown[1] in expected_sha256
+    assert shown[0] in expected_sha1 or shown[1] in expected_sha1
+
+
+def test_the_list_asks_to_be_refreshed_just_after_the_next_boundary(app, signed_in):
+    add(app, f"otpauth://totp/A:a?secret={SECRET}&period=30")
+    now = time.time()
+    html = signed_in.get("/", headers={"HX-Request": "true"}).get_data(as_text=True)
+    delay = int(re.search(r'load delay:(\d+)ms', html).group(1)) / 1000
+    remaining = 30 - now % 30
+    expected = remaining - PREVIEW_SECONDS if remaining > PREVIEW_SECONDS else remaining
+    assert expected <= delay <= expected + 0.5
+    assert "every 1s" not in html
+
+
+def test_the_next_code_is_previewed_only_in_the_last_seconds(app, signed_in, monkeypatch):
+    add(app, f"otpauth://totp/A:a?secret={SECRET}")
+    totp = pyotp.TOTP(SECRET)
+    late = (time.time() // 30) * 30 + 25
+    monkeypatch.setattr(time, "time", lambda: late)
+    html = signed_in.get("/").get_data(as_text=True)
+    preview = re.search(r'data-testid="next-code">([^<]*)<', html).group(1).replace(" ", "")
+    assert preview == totp.at(late + 30)
+    early = late - 20
+    monkeypatch.setattr(time, "time", lambda: early)
+    assert "next-code" not in signed_in.get("/").get_data(as_text=True)
+
+
+def test_hotp_next_code_advances_the_counter(app, signed_in):
+    uuid = add(app, f"otpauth://hotp/Bank:alice?secret={SECRET}&counter=5")
+    hotp = pyotp.HOTP(SECRET)
+    assert codes_in(signed_in.get("/").get_data(as_text=True)) == [hotp.at(5)]
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    response = signed_in.post(f"/accounts/{uuid}/next", data={"csrf_token": token}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert codes_in(response.get_data(as_text=True)) == [hotp.at(6)]
+
+
+def test_hotp_next_is_atomic_under_concurrent_clicks(app, app_config, user):
+    uuid = add(app, f"otpauth://hotp/Bank:alice?secret={SECRET}&counter=0")
+
+    def click(_):
+        other = create_app(dict(app_config))
+        with other.app_context():
+            account_owner = db.session.get(User, user.id)
+            return Vault(account_owner, keyring()).advance_hotp(uuid).counter
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        counters = sorted(pool.map(click, range(8)))
+    assert counters == list(range(1, 9))
+    with app.app_context():
+        assert db.session.scalar(select(Account.counter).where(Account.uuid == uuid)) == 8
+
+
+def test_delete_moves_to_the_trash_and_undo_restores(app, signed_in):
+    uuid = add(app, f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub")
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    response = signed_in.post(f"/accounts/{uuid}/delete", data={"csrf_token": token}, headers={"HX-Request": "true"})
+    html = response.get_data(as_text=True)
+    assert "Moved GitHub to the trash." in html and f"/accounts/{uuid}/restore" in html
+    assert codes_in(html) == []
+    with app.app_context():
+        assert db.session.scalar(select(Account.deleted_at).where(Account.uuid == uuid)) is not None
+    response = signed_in.post(f"/accounts/{uuid}/restore", data={"csrf_token": token}, headers={"HX-Request": "true"})
+    assert len(codes_in(response.get_data(as_text=True))) == 1
+    with app.app_context():
+        events = [e.event for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert events[-3:] == ["account.add", "account.delete", "account.restore"]
+
+
+def test_delete_without_javascript_redirects_with_undo(app, signed_in):
+    uuid = add(app, f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub")
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    response = signed_in.post(f"/accounts/{uuid}/delete", data={"csrf_token": token})
+    assert response.status_code == 302
+    assert "Undo" in signed_in.get(response.headers["Location"]).get_data(as_text=True)
+
+
+def test_another_users_account_is_a_404(app, signed_in, make_user):
+    make_user("bob")
+    uuid = add(app, f"otpauth://hotp/Bank:bob?secret={SECRET}", username="bob")
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    for action in ("next", "delete", "restore"):
+        assert signed_in.post(f"/accounts/{uuid}/{action}", data={"csrf_token": token}).status_code == 404
+    assert signed_in.post("/accounts/not-a-uuid/delete", data={"csrf_token": token}).status_code == 404
+
+
+def test_pages_with_codes_need_a_session(client, user):
+    assert client.get("/").status_code == 302
+    assert client.get("/", headers={"HX-Request": "true"}).status_code in (302, 401)
+
+
+def test_add_by_link(app, signed_in):
+    uri = f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub"
+    response = post_form(signed_in, "/accounts/new", "/accounts/new/uri", {"uri-uri": uri})
+    assert response.status_code == 302
+    assert "Added GitHub: alice." in signed_in.get("/").get_data(as_text=True)
+    again = post_form(signed_in, "/accounts/new", "/accounts/new/uri", {"uri-uri": uri})
+    assert again.status_code == 409
+    assert "already in your vault" in again.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(Account).count() == 1
+
+
+def test_the_same_name_with_another_secret_is_a_second_account(app, signed_in):
+    post_form(signed_in, "/accounts/new", "/accounts/new/uri",
+              {"uri-uri": f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub"})
+    response = post_form(signed_in, "/accounts/new", "/accounts/new/uri",
+                         {"uri-uri": "otpauth://totp/GitHub:alice?secret=GEZDGNBVGY3TQOJQ&issuer=GitHub"})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.query(Account).count() == 2
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("https://example.com", "must start with otpauth://"),
+        ("otpauth://totp/A:b?secret=NOT*BASE32", "secret: is not base32"),
+        ("otpauth://totp/A:b?secret=JBSWY3DPEHPK3PXP&digits=3", "digits: must be between 5 and 10"),
+        ("otpauth://totp/A:b?secret=JBSWY3DPEHPK3PXP&algorithm=MD5", "algorithm: unknown algorithm"),
+    ],
+)
+def test_a_bad_link_gets_a_precise_message(app, signed_in, uri, message):
+    response = post_form(signed_in, "/accounts/new", "/accounts/new/uri", {"uri-uri": uri})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(Account).count() == 0
+
+
+def test_the_manual_form_offers_every_parameter(app, signed_in):
+    data = {
+        "manual-issuer": "Bank", "manual-name": "alice", "manual-secret": "jbsw y3dp ehpk 3pxp",
+        "manual-type": "hotp", "manual-algorithm": "SHA512", "manual-digits": "8", "manual-period": "30",
+        "manual-counter": "42",
+    }
+    assert post_form(signed_in, "/accounts/new", "/accounts/new/manual", data).status_code == 302
+    with app.app_context():
+        account = db.session.scalar(select(Account))
+        assert (account.type, account.algorithm, account.digits, account.counter) == ("hotp", "SHA512", 8, 42)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("manual-secret", "0000", "secret: is not base32"[len("secret: "):]),
+        ("manual-digits", "4", "Number must be between 5 and 10"),
+        ("manual-period", "0", "Number must be between 1 and"),
+        ("manual-type", "motp", "Not a valid choice"),
+    ],
+)
+def test_the_manual_form_refuses_bad_values_with_a_message(app, signed_in, field, value, message):
+    data = {"manual-issuer": "Bank", "manual-name": "alice", "manual-secret": "JBSWY3DPEHPK3PXP",
+            "manual-type": "totp", "manual-algorithm": "SHA1", "manual-digits": "6", "manual-period": "30",
+            "manual-counter": "0", field: value}
+    response = post_form(signed_in, "/accounts/new", "/accounts/new/manual", data)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.query(Account).count() == 0
+
+
+def test_update_reseals_a_new_secret_and_audits_field_names_only(app, user):
+    uuid = add(app, f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub")
+    with app.app_context():
+        vault = Vault(db.session.get(User, user.id), keyring())
+        new = parse_uri("otpauth://totp/GitHub:alice2?secret=GEZDGNBVGY3TQOJQ&issuer=GitHub&digits=8")
+        account = vault.update(uuid, new)
+        assert vault.spec(account).params == new.params and account.name == "alice2" and account.revision == 2
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "account.edit"))
+        assert sorted(event.details["fields"]) == ["digits", "name", "secret"]
+        assert "GEZDGNBVGY3TQOJQ" not in str(event.details)
+
+
+def test_update_into_a_duplicate_is_refused(app, user):
+    first = add(app, f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub")
+    add(app, "otpauth://totp/GitHub:bob?secret=GEZDGNBVGY3TQOJQ&issuer=GitHub")
+    with app.app_context():
+        vault = Vault(db.session.get(User, user.id), keyring())
+        with pytest.raises(DuplicateAccount):
+            vault.update(first, parse_uri("otpauth://totp/GitHub:bob?secret=GEZDGNBVGY3TQOJQ&issuer=GitHub"))
