@@ -1,0 +1,131 @@
+"""andOTP backups: the plain fixture, and both encrypted layouts sealed here with andOTP's crypto."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from interop_fixtures import INTEROP, assert_matches_vectors, fixture, mutated
+from transfer_strategies import json_mutated
+
+from webauth.otp import OtpType
+from webauth.transfer.andotp import AndOtpImporter
+from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
+
+ANDOTP = AndOtpImporter()
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+ENTRIES: list[dict[str, Any]] = [
+    {
+        "secret": "JBSWY3DPEHPK3PXP",
+        "issuer": "GitHub",
+        "label": "alice",
+        "digits": 6,
+        "type": "TOTP",
+        "algorithm": "SHA1",
+        "period": 30,
+        "tags": ["Work", "Dev"],
+    },
+    {
+        "secret": "KUVJJOM753IHTNDSZVCNKL7GII======",
+        "label": "Bank - bob",
+        "digits": 8,
+        "type": "HOTP",
+        "algorithm": "SHA256",
+        "counter": 7,
+        "tags": [],
+    },
+    {"secret": "JBSWY3DPEHPK3PXP", "issuer": "Old", "label": "m", "digits": 6, "type": "MOTP", "algorithm": "MD5"},
+]
+
+
+def seal_new(plaintext: bytes, password: str, iterations: int = 140_000) -> bytes:
+    """andOTP's `.json.aes`: iterations (4 bytes, big-endian), salt, nonce, AES-GCM; key from PBKDF2-HMAC-SHA1."""
+    salt, nonce = os.urandom(12), os.urandom(12)
+    kdf = PBKDF2HMAC(algorithm=hashes.SHA1(), length=32, salt=salt, iterations=iterations)  # noqa: S303
+    return (
+        iterations.to_bytes(4, "big")
+        + salt
+        + nonce
+        + AESGCM(kdf.derive(password.encode())).encrypt(nonce, plaintext, None)
+    )
+
+
+def seal_old(plaintext: bytes, password: str) -> bytes:
+    """The old layout: nonce then AES-GCM, with SHA-256(password) as the key."""
+    nonce = os.urandom(12)
+    return nonce + AESGCM(hashlib.sha256(password.encode()).digest()).encrypt(nonce, plaintext, None)
+
+
+def test_plain_fixture_matches_the_vectors() -> None:
+    data = fixture("andotp_plain.json")
+    assert ANDOTP.sniff(data)
+    assert_matches_vectors("andotp_plain.json", ANDOTP.read(data))
+
+
+def test_sniff_claims_only_the_andotp_fixture() -> None:
+    claimed = {path.name for path in INTEROP.iterdir() if ANDOTP.sniff(path.read_bytes())}
+    assert claimed == {"andotp_plain.json"}
+
+
+def test_tags_old_labels_and_unsupported_types() -> None:
+    github, bank, motp = ANDOTP.read(json.dumps(ENTRIES).encode())
+    assert github.spec is not None and github.spec.groups == ("Work", "Dev")
+    assert bank.spec is not None
+    assert (bank.spec.issuer, bank.spec.name, bank.spec.params.type, bank.spec.params.counter) == (
+        "Bank",
+        "bob",
+        OtpType.HOTP,
+        7,
+    )
+    assert motp.spec is None and "MOTP" in (motp.problem or "")
+
+
+def test_new_encrypted_format() -> None:
+    data = seal_new(json.dumps(ENTRIES).encode(), "pässword")
+    assert ANDOTP.sniff(data)
+    entries = ANDOTP.read(data, "pässword")
+    assert [entry.spec.issuer for entry in entries if entry.spec] == ["GitHub", "Bank"]
+    with pytest.raises(PasswordRequired):
+        ANDOTP.read(data)
+    with pytest.raises(WrongPassword):
+        ANDOTP.read(data, "password")
+
+
+def test_old_encrypted_format() -> None:
+    data = seal_old(json.dumps(ENTRIES).encode(), "old secret")
+    entries = ANDOTP.read(data, "old secret")
+    assert len(entries) == 3 and entries[0].spec is not None
+    with pytest.raises(WrongPassword):
+        ANDOTP.read(data, "new secret")
+
+
+def test_json_object_is_not_an_andotp_backup() -> None:
+    with pytest.raises(TransferError, match="not a list"):
+        ANDOTP.read(b'{"entries": []}')
+
+
+@FUZZ
+@given(st.binary(max_size=512), st.none() | st.just("pw"))
+def test_arbitrary_bytes_raise_only_transfer_errors(data: bytes, password: str | None) -> None:
+    with contextlib.suppress(TransferError):
+        ANDOTP.read(data, password)
+
+
+SMALL_SEALED = seal_new(json.dumps(ENTRIES).encode(), "pw", iterations=10)
+
+
+@FUZZ
+@given(mutated(fixture("andotp_plain.json")) | mutated(SMALL_SEALED) | json_mutated(ENTRIES))
+def test_mutated_backups_raise_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        ANDOTP.read(data, "pw")

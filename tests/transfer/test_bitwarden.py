@@ -1,0 +1,267 @@
+"""Bitwarden: vault JSON and CSV, Authenticator JSON, and protected exports sealed here with Bitwarden's crypto."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import uuid
+from typing import Any
+
+import pytest
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from interop_fixtures import INTEROP, assert_matches_vectors, fixture, mutated
+from transfer_strategies import json_mutated
+
+from webauth.otp import Algorithm, OtpType
+from webauth.otpauth import encode_secret
+from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.bitwarden import BitwardenAuthenticatorImporter, BitwardenCsvImporter, BitwardenJsonImporter
+
+VAULT = BitwardenJsonImporter()
+AUTHENTICATOR = BitwardenAuthenticatorImporter()
+CSV = BitwardenCsvImporter()
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def enc_string(plaintext: bytes, enc_key: bytes, mac_key: bytes) -> str:
+    """A type-2 EncString: AES-256-CBC with PKCS#7, then HMAC-SHA256 over iv ‖ ciphertext."""
+    iv = os.urandom(16)
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padder.update(plaintext) + padder.finalize()) + encryptor.finalize()
+    mac = hmac.new(mac_key, iv + ciphertext, hashlib.sha256).digest()
+    return "2." + "|".join(base64.b64encode(part).decode() for part in (iv, ciphertext, mac))
+
+
+def protect(payload: dict[str, Any], password: str, argon2: bool = False) -> bytes:
+    """A password-protected export as Bitwarden's clients write it (the salt *text* feeds the KDF)."""
+    salt = base64.b64encode(os.urandom(16)).decode()
+    if argon2:
+        kdf = {"kdfType": 1, "kdfIterations": 2, "kdfMemory": 16, "kdfParallelism": 1}
+        material = hash_secret_raw(
+            password.encode(), hashlib.sha256(salt.encode()).digest(), 2, 16 * 1024, 1, 32, Type.ID
+        )
+    else:
+        kdf = {"kdfType": 0, "kdfIterations": 5000, "kdfMemory": None, "kdfParallelism": None}
+        material = hashlib.pbkdf2_hmac("sha256", password.encode(), salt.encode(), 5000, 32)
+    # HKDF-Expand for a single 32-byte block is HMAC(prk, info ‖ 0x01).
+    enc_key = hmac.new(material, b"enc\x01", hashlib.sha256).digest()
+    mac_key = hmac.new(material, b"mac\x01", hashlib.sha256).digest()
+    doc = {
+        "encrypted": True,
+        "passwordProtected": True,
+        "salt": salt,
+        **kdf,
+        "encKeyValidation_DO_NOT_EDIT": enc_string(str(uuid.uuid4()).encode(), enc_key, mac_key),
+        "data": enc_string(json.dumps(payload).encode(), enc_key, mac_key),
+    }
+    return json.dumps(doc).encode()
+
+
+AUTHENTICATOR_EXPORT = json.loads(fixture("bitwarden_authenticator_plain.json"))
+VAULT_EXPORT = {
+    "encrypted": False,
+    "folders": [{"id": "f1", "name": "Work"}],
+    "items": [
+        {
+            "type": 1,
+            "name": "GitHub",
+            "favorite": True,
+            "folderId": "f1",
+            "login": {"username": "alice", "totp": "otpauth://totp/?secret=JBSWY3DPEHPK3PXP&digits=8"},
+        },
+        {"type": 1, "name": "Plain", "login": {"username": "bob", "totp": "jbsw y3dp ehpk 3pxq"}},
+        {"type": 1, "name": "No code", "login": {"username": "carol", "password": "x", "totp": None}},
+        {"type": 2, "name": "Secure note", "notes": "text", "secureNote": {"type": 0}},
+        {"type": 1, "name": "Broken", "login": {"totp": "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&digits=12"}},
+    ],
+}
+
+
+def test_vault_fixture_matches_the_vectors() -> None:
+    data = fixture("bitwarden.json")
+    assert VAULT.sniff(data)
+
+    def steam_labels_are_free(vector: dict[str, Any]) -> dict[str, Any]:
+        return {**vector, "name": "", "issuer": "Test Steam"} if vector["type"] == "steam" else vector
+
+    assert_matches_vectors("bitwarden.json", VAULT.read(data), steam_labels_are_free)
+
+
+def test_authenticator_fixture() -> None:
+    data = fixture("bitwarden_authenticator_plain.json")
+    assert AUTHENTICATOR.sniff(data)
+    (entry,) = AUTHENTICATOR.read(data)
+    assert entry.spec is not None
+    params = entry.spec.params
+    assert (entry.spec.issuer, entry.spec.name) == ("Test Issuer", "person@example.com")
+    assert (params.type, encode_secret(params.secret), params.algorithm, params.digits, params.period) == (
+        OtpType.TOTP,
+        "JBSWY3DPEHPK3PXP",
+        Algorithm.SHA1,
+        6,
+        30,
+    )
+
+
+def test_sniffers_claim_only_their_fixtures() -> None:
+    files = {path.name: path.read_bytes() for path in INTEROP.iterdir()}
+    assert {name for name, data in files.items() if VAULT.sniff(data)} == {"bitwarden.json"}
+    assert {name for name, data in files.items() if AUTHENTICATOR.sniff(data)} == {"bitwarden_authenticator_plain.json"}
+    assert not any(CSV.sniff(data) for data in files.values())
+
+
+def test_vault_items_fill_missing_labels_and_keep_favorite_and_folder() -> None:
+    github, plain, broken = VAULT.read(json.dumps(VAULT_EXPORT).encode())
+    assert github.spec is not None
+    assert (github.spec.issuer, github.spec.name, github.spec.params.digits) == ("GitHub", "alice", 8)
+    assert (github.spec.favorite, github.spec.groups) == (True, ("Work",))
+    assert plain.spec is not None
+    assert (plain.spec.issuer, plain.spec.name, plain.spec.params.type) == ("Plain", "bob", OtpType.TOTP)
+    assert broken.spec is None and (broken.problem or "").startswith("digits")
+
+
+def test_vault_csv() -> None:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(
+        [
+            "folder",
+            "favorite",
+            "type",
+            "name",
+            "notes",
+            "fields",
+            "reprompt",
+            "login_uri",
+            "login_username",
+            "login_password",
+            "login_totp",
+        ]
+    )
+    writer.writerow(
+        [
+            "Work",
+            "1",
+            "login",
+            "GitHub",
+            "",
+            "",
+            "0",
+            "https://github.com",
+            "alice",
+            "pw",
+            "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub",
+        ]
+    )
+    writer.writerow(["", "", "login", "Plain", "", "", "0", "", "bob", "pw", "JBSW Y3DP EHPK 3PXQ"])
+    writer.writerow(["", "", "login", "Steam", "", "", "0", "", "gamer", "pw", "steam://JRZCL47CMXVOQMNPZR2F7J4RGI"])
+    writer.writerow(["", "", "login", "No code", "", "", "0", "", "carol", "pw", ""])
+    writer.writerow(["", "", "note", "Note", "multi\nline, with comma", "", "0", "", "", "", ""])
+    writer.writerow(["", "", "login", "Broken", "", "", "0", "", "dave", "pw", "otpauth://totp/x?secret=1"])
+    data = out.getvalue().encode()
+    assert CSV.sniff(data) and not VAULT.sniff(data)
+    github, plain, steam, broken = CSV.read(data)
+    assert github.spec is not None and (github.spec.favorite, github.spec.groups) == (True, ("Work",))
+    assert plain.spec is not None and (plain.spec.issuer, plain.spec.name) == ("Plain", "bob")
+    assert steam.spec is not None and steam.spec.params.type is OtpType.STEAM
+    assert broken.spec is None and "row 6" in broken.source
+
+
+def test_csv_without_totp_column_is_refused() -> None:
+    with pytest.raises(TransferError, match="login_totp"):
+        CSV.read(b"name,login_username\nx,y\n")
+
+
+@pytest.mark.parametrize("argon2", [False, True], ids=["pbkdf2", "argon2id"])
+@pytest.mark.parametrize("payload", [VAULT_EXPORT, AUTHENTICATOR_EXPORT], ids=["vault", "authenticator"])
+def test_password_protected_exports(payload: dict[str, Any], argon2: bool) -> None:
+    data = protect(payload, "pässword", argon2=argon2)
+    assert VAULT.sniff(data) and not AUTHENTICATOR.sniff(data)
+    expected = [entry.spec for entry in VAULT.read(json.dumps(payload).encode())]
+    assert [entry.spec for entry in VAULT.read(data, "pässword")] == expected
+    assert [entry.spec for entry in AUTHENTICATOR.read(data, "pässword")] == expected
+    with pytest.raises(PasswordRequired):
+        VAULT.read(data)
+    with pytest.raises(WrongPassword):
+        VAULT.read(data, "password")
+
+
+def test_altered_data_after_a_good_password_check() -> None:
+    doc = json.loads(protect(VAULT_EXPORT, "pw"))
+    iv, ciphertext, mac = doc["data"][2:].split("|")
+    raw = bytearray(base64.b64decode(ciphertext))
+    raw[0] ^= 1
+    doc["data"] = "2." + "|".join([iv, base64.b64encode(bytes(raw)).decode(), mac])
+    with pytest.raises(WrongPassword, match="altered"):
+        VAULT.read(json.dumps(doc).encode(), "pw")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("kdfIterations", 10**9), ("kdfType", 7), ("kdfIterations", 100)],
+)
+def test_kdf_parameters_out_of_bounds_are_refused(field: str, value: int) -> None:
+    doc = json.loads(protect(VAULT_EXPORT, "pw"))
+    doc[field] = value
+    with pytest.raises(TransferError):
+        VAULT.read(json.dumps(doc).encode(), "pw")
+
+
+def test_argon2_memory_beyond_the_bound_is_refused() -> None:
+    doc = json.loads(protect(VAULT_EXPORT, "pw", argon2=True))
+    doc["kdfMemory"] = 1024
+    with pytest.raises(TransferError, match="kdfMemory"):
+        VAULT.read(json.dumps(doc).encode(), "pw")
+
+
+def test_account_restricted_export_is_explained() -> None:
+    data = json.dumps({"encrypted": True, "encKeyValidation_DO_NOT_EDIT": "2.a|b|c", "folders": [], "items": []})
+    assert VAULT.sniff(data.encode())
+    with pytest.raises(TransferError, match="password protected"):
+        VAULT.read(data.encode())
+
+
+@FUZZ
+@given(st.binary(max_size=512), st.none() | st.just("pw"))
+def test_arbitrary_bytes_raise_only_transfer_errors(data: bytes, password: str | None) -> None:
+    for importer in (VAULT, AUTHENTICATOR, CSV):
+        with contextlib.suppress(TransferError):
+            importer.read(data, password)
+
+
+@FUZZ
+@given(
+    mutated(fixture("bitwarden.json"))
+    | mutated(fixture("bitwarden_authenticator_plain.json"))
+    | json_mutated(VAULT_EXPORT)
+    | json_mutated(json.loads(fixture("bitwarden.json")))
+    | json_mutated(json.loads(protect(VAULT_EXPORT, "pw")))
+)
+def test_mutated_json_exports_raise_only_transfer_errors(data: bytes) -> None:
+    for importer in (VAULT, AUTHENTICATOR):
+        with contextlib.suppress(TransferError):
+            importer.read(data, "pw")
+
+
+CSV_SAMPLE = (
+    "folder,favorite,type,name,notes,fields,reprompt,login_uri,login_username,login_password,login_totp\n"
+    'Work,1,login,GitHub,"a ""quoted"" note",,0,,alice,pw,otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP\n'
+)
+
+
+@FUZZ
+@given(mutated(CSV_SAMPLE.encode()) | st.text(max_size=300).map(lambda text: (CSV_SAMPLE + text).encode()))
+def test_mutated_csv_raises_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        CSV.read(data)

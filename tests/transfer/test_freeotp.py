@@ -1,0 +1,120 @@
+"""FreeOTP+: the interop fixture (signed-byte secrets, stored counters) and the app's edit fields."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, json_values, mutated, shaped
+
+from webauth.otp import Algorithm, OtpType
+from webauth.transfer.base import ImportedEntry, TransferError
+from webauth.transfer.freeotp import FreeOtpPlusImporter
+
+IMPORTER = FreeOtpPlusImporter()
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SECRET = [-19, 64, -59, -18, -5, -20, -50, 34, 6, -79]  # 10 bytes, some above 127 once unsigned
+
+
+def backup(**token: Any) -> bytes:
+    base = {"type": "TOTP", "algo": "SHA1", "digits": 6, "period": 30, "counter": 0, "secret": SECRET}
+    return json.dumps({"tokens": [{**base, **token}], "tokenOrder": []}).encode()
+
+
+def read_one(**token: Any) -> ImportedEntry:
+    [entry] = IMPORTER.read(backup(**token))
+    return entry
+
+
+def test_fixture_imports_as_expected_with_stored_counters() -> None:
+    data = fixture("freeotp_plus.json")
+    assert IMPORTER.sniff(data)
+
+    def stored_counter(vector: dict[str, Any]) -> dict[str, Any]:
+        # FreeOTP+ stores each HOTP counter one lower than the vector: it is imported as stored.
+        return {**vector, "counter": vector["counter"] - 1} if vector["type"] == "hotp" else vector
+
+    assert_matches_vectors("freeotp_plus.json", IMPORTER.read(data), adjust=stored_counter)
+
+
+def test_signed_bytes_become_the_raw_secret() -> None:
+    entry = read_one(issuerExt="Acme", label="bob")
+    assert entry.spec.params.secret == bytes(byte & 0xFF for byte in SECRET)
+
+
+def test_the_users_edits_win_over_the_original_issuer_and_label() -> None:
+    entry = read_one(issuerExt="Orig", issuerAlt="Edited", label="bob", labelAlt="robert")
+    assert (entry.spec.issuer, entry.spec.name) == ("Edited", "robert")
+
+
+def test_issuer_falls_back_to_the_uri_issuer_parameter() -> None:
+    entry = read_one(issuerExt="", issuerInt="FromParam", label="bob")
+    assert entry.spec.issuer == "FromParam"
+
+
+def test_a_steam_issuer_gives_a_steam_account() -> None:
+    entry = read_one(issuerExt="Steam", label="gaben", digits=5)
+    assert entry.spec.params.type is OtpType.STEAM
+
+
+def test_hotp_counter_algorithm_and_category() -> None:
+    entry = read_one(type="HOTP", algo="sha256", counter=41, digits=8, label="x", category="Work")
+    params = entry.spec.params
+    assert (params.type, params.algorithm, params.counter, params.digits) == (OtpType.HOTP, Algorithm.SHA256, 41, 8)
+    assert entry.spec.groups == ("Work",)
+
+
+@pytest.mark.parametrize(
+    ("token", "field"),
+    [
+        ({"secret": [1, 200]}, "secret"),
+        ({"secret": "JBSWY3DP"}, "secret"),
+        ({"secret": []}, "secret"),
+        ({"algo": "MD5"}, "algorithm"),
+        ({"type": "MOTP"}, "type"),
+        ({"type": None}, "type"),
+        ({"digits": "6"}, "digits"),
+        ({"period": 0}, "period"),
+        ({"label": ["x"]}, "label"),
+    ],
+)
+def test_a_bad_token_is_a_problem(token: dict[str, Any], field: str) -> None:
+    entry = read_one(**{"issuerExt": "Acme", "label": "bob", **token})
+    assert entry.spec is None
+    assert entry.problem is not None and entry.problem.startswith(field)
+    assert entry.source == ("token 1 (Acme)" if field == "label" else "token 1 (Acme: bob)")
+
+
+def test_a_file_without_tokens_is_refused() -> None:
+    assert not IMPORTER.sniff(b'{"tokenOrder": []}')
+    with pytest.raises(TransferError, match="no list of tokens"):
+        IMPORTER.read(b'{"tokens": {}}')
+
+
+@FUZZ
+@given(data=st.binary(max_size=2048))
+def test_arbitrary_bytes_raise_only_transfer_errors(data: bytes) -> None:
+    IMPORTER.sniff(data)
+    with contextlib.suppress(TransferError):
+        IMPORTER.read(data)
+
+
+@FUZZ
+@given(data=mutated(fixture("freeotp_plus.json")))
+def test_mutated_fixture_raises_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        IMPORTER.read(data)
+
+
+TOKEN_KEYS = ["type", "issuerExt", "issuerInt", "issuerAlt", "label", "labelAlt", "secret", "algo", "digits"]
+
+
+@STRUCTURED
+@given(tokens=st.lists(shaped([*TOKEN_KEYS, "period", "counter", "category"]) | json_values, max_size=5))
+def test_any_field_values_raise_only_transfer_errors(tokens: list[object]) -> None:
+    entries = IMPORTER.read(json.dumps({"tokens": tokens}).encode())
+    assert len(entries) == len(tokens)

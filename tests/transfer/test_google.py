@@ -1,0 +1,220 @@
+"""Google Authenticator transfer URIs: the interop example, payloads built here byte by byte, and the exporter."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from interop_fixtures import INTEROP, fixture, mutated
+from transfer_strategies import account_specs, secret_bytes
+
+from webauth.otp import MAX_COUNTER, Algorithm, OtpParams, OtpType
+from webauth.otpauth import AccountSpec, encode_secret
+from webauth.transfer.base import TransferError
+from webauth.transfer.google import (
+    GoogleMigrationImporter,
+    decode_payload,
+    encode_migration_uris,
+    parse_migration_uri,
+    split_migration_compatible,
+)
+
+GOOGLE = GoogleMigrationImporter()
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def varint(value: int) -> bytes:
+    value &= (1 << 64) - 1
+    out = b""
+    while value > 0x7F:
+        out += bytes([value & 0x7F | 0x80])
+        value >>= 7
+    return out + bytes([value])
+
+
+def field(number: int, value: int | bytes | str) -> bytes:
+    """One protobuf field: a varint for ints, length-delimited for bytes and text."""
+    if isinstance(value, int):
+        return varint(number << 3) + varint(value)
+    raw = value.encode() if isinstance(value, str) else value
+    return varint(number << 3 | 2) + varint(len(raw)) + raw
+
+
+def account(
+    secret: bytes = b"Hello!\xde\xad\xbe\xef",
+    name: str = "Issuer:alice",
+    issuer: str = "Issuer",
+    algorithm: int = 1,
+    digits: int = 1,
+    otp_type: int = 2,
+    counter: int | None = None,
+) -> bytes:
+    body = field(1, secret) + field(2, name) + field(3, issuer) + field(4, algorithm) + field(5, digits)
+    body += field(6, otp_type) + (field(7, counter) if counter is not None else b"")
+    return field(1, body)
+
+
+def payload(*accounts: bytes, batch_id: int = -12345) -> bytes:
+    return b"".join(accounts) + field(2, 1) + field(3, 1) + field(4, 0) + field(5, batch_id)
+
+
+def uri(*accounts: bytes) -> str:
+    return "otpauth-migration://offline?data=" + quote(base64.b64encode(payload(*accounts)).decode(), safe="")
+
+
+def test_interop_example_matches_its_expected_file() -> None:
+    data = fixture("google_migration_example.txt")
+    assert GOOGLE.sniff(data)
+    entries = GOOGLE.read(data)
+    expected = json.loads(fixture("google_migration_example.expected.json"))
+    assert len(entries) == len(expected) == 6
+    for entry, wanted in zip(entries, expected, strict=True):
+        assert entry.spec is not None, entry.problem
+        params = entry.spec.params
+        assert (entry.spec.name, entry.spec.issuer, params.type.value, encode_secret(params.secret)) == (
+            wanted["name"],
+            wanted["issuer"],
+            wanted["type"],
+            wanted["secret"],
+        )
+        assert params.counter == (wanted["counter"] or 0)
+
+
+def test_uri_with_a_prefix_is_read() -> None:
+    data = fixture("google_migration_bad_prefix.txt")
+    assert GOOGLE.sniff(data)
+    (entry,) = GOOGLE.read(data)
+    assert entry.spec is not None and (entry.spec.issuer, entry.spec.name) == ("raspberrypi", "pi@raspberrypi")
+
+
+def test_sniff_claims_only_transfer_uri_files() -> None:
+    claimed = {path.name for path in INTEROP.iterdir() if GOOGLE.sniff(path.read_bytes())}
+    assert claimed == {"google_migration_example.txt", "google_migration_bad_prefix.txt"}
+
+
+def test_negative_batch_id_and_unescaped_plus() -> None:
+    line = fixture("google_migration_bad_prefix.txt").decode().split("QR-Code:")[1].strip()
+    batch = parse_migration_uri(line, "line 1")
+    assert batch.batch_id < 0 and (batch.version, batch.batch_size, batch.batch_index) == (1, 1, 0)
+    for variant in (line.replace("%2B", "+"), line.replace("%2B", " "), line.replace("%2F", "/")):
+        assert parse_migration_uri(variant, "line 1").entries == batch.entries
+
+
+def test_algorithms_digits_types_and_prefix_stripping() -> None:
+    text = uri(
+        account(algorithm=2, digits=2, name="Issuer:alice"),
+        account(algorithm=3, otp_type=1, counter=99, name="Other:bob"),
+        account(algorithm=0, digits=0, issuer="", name="plain:name"),
+        account(algorithm=4),
+        account(digits=3),
+        account(otp_type=0),
+    )
+    sha256, hotp, unspecified, md5, bad_digits, bad_type = parse_migration_uri(text, "code").entries
+    assert sha256.spec is not None and sha256.spec.name == "alice"
+    assert (sha256.spec.params.algorithm, sha256.spec.params.digits) == (Algorithm.SHA256, 8)
+    assert hotp.spec is not None and hotp.spec.name == "Other:bob"  # the prefix is not its issuer
+    assert (hotp.spec.params.type, hotp.spec.params.algorithm, hotp.spec.params.counter) == (
+        OtpType.HOTP,
+        Algorithm.SHA512,
+        99,
+    )
+    assert unspecified.spec is not None and unspecified.spec.name == "plain:name"
+    assert (unspecified.spec.params.algorithm, unspecified.spec.params.digits) == (Algorithm.SHA1, 6)
+    assert md5.spec is None and "MD5" in (md5.problem or "")
+    assert bad_digits.spec is None and (bad_digits.problem or "").startswith("digits")
+    assert bad_type.spec is None and (bad_type.problem or "").startswith("type")
+    assert sha256.source == "code, account 1 (Issuer: alice)"
+
+
+def test_broken_payloads() -> None:
+    with pytest.raises(TransferError, match="base64"):
+        parse_migration_uri("otpauth-migration://offline?data=!!!", "x")
+    with pytest.raises(TransferError, match="no data"):
+        parse_migration_uri("otpauth-migration://offline?foo=bar", "x")
+    with pytest.raises(TransferError, match="truncated"):
+        decode_payload(field(1, b"\x0a\x10abc")[:-1], "x")
+    with pytest.raises(TransferError, match="wire type"):
+        decode_payload(varint(1 << 3) + varint(5), "x")  # accounts must be length-delimited
+    (entry,) = decode_payload(field(1, b"\x08\x01"), "x").entries  # a secret written as a number
+    assert entry.spec is None and "wire type" in (entry.problem or "")
+
+
+def test_a_line_that_is_not_a_transfer_uri_is_a_problem() -> None:
+    text = fixture("google_migration_example.txt") + b"\notpauth://totp/x?secret=JBSWY3DPEHPK3PXP\n"
+    entries = GOOGLE.read(text)
+    assert len(entries) == 7 and entries[-1].spec is None
+
+
+compatible_params = st.builds(
+    OtpParams,
+    type=st.sampled_from([OtpType.TOTP, OtpType.HOTP]),
+    secret=secret_bytes,
+    algorithm=st.sampled_from(Algorithm),
+    digits=st.sampled_from([6, 8]),
+    counter=st.integers(0, MAX_COUNTER),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(account_specs(params=compatible_params, full=False), max_size=15), st.integers(1, 12))
+def test_export_round_trip(specs: list[AccountSpec], batch_size: int) -> None:
+    uris = encode_migration_uris(specs, batch_size)
+    batches = [parse_migration_uri(text, f"code {index}") for index, text in enumerate(uris)]
+    assert [entry.spec for batch in batches for entry in batch.entries] == specs
+    assert all(len(batch.entries) <= batch_size for batch in batches)
+    assert [batch.batch_index for batch in batches] == list(range(len(uris)))
+    assert {(batch.batch_size, batch.version) for batch in batches} <= {(len(uris), 1)}
+    assert len({batch.batch_id for batch in batches}) <= 1
+
+
+def test_exporter_refuses_what_the_format_cannot_hold() -> None:
+    ok = AccountSpec(issuer="a", name="b", params=OtpParams(OtpType.TOTP, b"k"))
+    steam = AccountSpec(issuer="Steam", name="g", params=OtpParams(OtpType.STEAM, b"k"))
+    slow = AccountSpec(issuer="Slow", name="s", params=OtpParams(OtpType.TOTP, b"k", period=60))
+    seven = AccountSpec(issuer="Seven", name="d", params=OtpParams(OtpType.HOTP, b"k", digits=7))
+    compatible, incompatible = split_migration_compatible([ok, steam, slow, seven])
+    assert compatible == [ok]
+    assert [spec for spec, _ in incompatible] == [steam, slow, seven]
+    with pytest.raises(TransferError, match=r"Steam: g.*Slow: s.*Seven: d"):
+        encode_migration_uris([ok, steam, slow, seven])
+
+
+def test_long_names_split_batches_below_the_qr_limit() -> None:
+    spec = AccountSpec(issuer="I" * 200, name="n" * 200, params=OtpParams(OtpType.TOTP, b"k" * 32))
+    uris = encode_migration_uris([spec] * 10)
+    assert len(uris) > 1 and all(len(text) < 2400 for text in uris)
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_arbitrary_payloads_raise_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        decode_payload(data, "x")
+
+
+@FUZZ
+@given(st.binary(max_size=300) | mutated(fixture("google_migration_example.txt")))
+def test_arbitrary_files_raise_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        GOOGLE.read(data)
+
+
+@FUZZ
+@given(
+    mutated(
+        base64.b64decode(
+            uri(account(), account(otp_type=1, counter=5))[33:]
+            .replace("%2B", "+")
+            .replace("%2F", "/")
+            .replace("%3D", "=")
+        )
+    )
+)
+def test_mutated_payloads_raise_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        decode_payload(data, "x")

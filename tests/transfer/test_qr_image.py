@@ -1,0 +1,127 @@
+"""QR code images: the Google screenshot fixture, images with several codes made here, and hostile images."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+import qrcode
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from interop_fixtures import INTEROP, fixture, mutated
+from PIL import Image
+
+from webauth.otp import OtpType
+from webauth.otpauth import encode_secret
+from webauth.transfer.base import MAX_IMPORT_BYTES, TransferError
+from webauth.transfer.qr_image import QrImageImporter, decode_qr_texts
+
+QR = QrImageImporter()
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MIGRATION = fixture("google_migration_bad_prefix.txt").decode().split("QR-Code:")[1].strip()
+TOTP = "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub"
+HOTP = "otpauth://hotp/Bank:bob?secret=KUVJJOM753IHTNDSZVCNKL7GII&issuer=Bank&counter=4"
+
+
+def qr_image(text: str) -> Image.Image:
+    return qrcode.make(text, box_size=4, border=4).get_image().convert("L")
+
+
+def encode(image: Image.Image, image_format: str = "PNG") -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=image_format)
+    return out.getvalue()
+
+
+def sheet(*texts: str) -> Image.Image:
+    """The QR codes of `texts` side by side on one white image."""
+    codes = [qr_image(text) for text in texts]
+    canvas = Image.new("L", (sum(code.width for code in codes) + 20 * len(codes), max(c.height for c in codes)), 255)
+    x = 0
+    for code in codes:
+        canvas.paste(code, (x, 0))
+        x += code.width + 20
+    return canvas
+
+
+def test_google_screenshot_fixture() -> None:
+    data = fixture("google_migration_example.png")
+    assert QR.sniff(data)
+    entries = QR.read(data)
+    assert len(entries) == 3
+    for number, entry in enumerate(entries, start=1):
+        assert entry.spec is not None
+        params = entry.spec.params
+        assert (entry.spec.issuer, entry.spec.name) == (f"Test{number}", f"test{number}@example{number}.com")
+        assert (params.type, params.algorithm.value, params.digits, params.period) == (OtpType.TOTP, "SHA1", 6, 30)
+    assert [encode_secret(e.spec.params.secret) for e in entries if e.spec] == [
+        "JBSWY3DPEHPK3PXP",
+        "JBSWY3DPEHPK3PXQ",
+        "JBSWY3DPEHPK3PXR",
+    ]
+
+
+def test_sniff_claims_only_images() -> None:
+    claimed = {path.name for path in INTEROP.iterdir() if QR.sniff(path.read_bytes())}
+    assert claimed == {"google_migration_example.png"}
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "JPEG", "WEBP", "GIF"])
+def test_several_codes_in_one_image(image_format: str) -> None:
+    data = encode(sheet(TOTP, "https://example.com", MIGRATION, HOTP).convert("RGB"), image_format)
+    assert QR.sniff(data)
+    assert set(decode_qr_texts(data)) == {TOTP, "https://example.com", MIGRATION, HOTP}
+    entries = QR.read(data)
+    assert sorted(entry.spec.issuer for entry in entries if entry.spec) == ["Bank", "GitHub", "raspberrypi"]
+    assert all(entry.source.startswith("QR code") for entry in entries)
+
+
+def test_transparent_background() -> None:
+    code = qr_image(TOTP)
+    rgba = Image.new("RGBA", code.size, (0, 0, 0, 0))
+    rgba.putalpha(Image.eval(code, lambda value: 255 - value))
+    (entry,) = QR.read(encode(rgba))
+    assert entry.spec is not None and entry.spec.issuer == "GitHub"
+
+
+def test_image_without_qr_code() -> None:
+    with pytest.raises(TransferError, match="No QR code found in the image"):
+        QR.read(encode(Image.new("RGB", (64, 64), "white")))
+
+
+def test_qr_codes_without_an_account() -> None:
+    with pytest.raises(TransferError, match="holds no otpauth"):
+        QR.read(encode(qr_image("https://example.com")))
+    with pytest.raises(TransferError, match="None of the 2 QR codes"):
+        QR.read(encode(sheet("hello", "world")))
+
+
+def test_too_many_pixels_is_refused_before_decoding() -> None:
+    data = encode(Image.new("1", (8000, 6000), 1))
+    with pytest.raises(TransferError, match="megapixels"):
+        QR.read(data)
+
+
+def test_too_large_a_file_is_refused() -> None:
+    with pytest.raises(TransferError, match="larger than"):
+        QR.read(b"\x89PNG\r\n\x1a\n" + b"\x00" * MAX_IMPORT_BYTES)
+
+
+def test_other_image_formats_are_refused() -> None:
+    with pytest.raises(TransferError, match="could not be read"):
+        QR.read(encode(qr_image(TOTP), "BMP"))
+
+
+SMALL_PNG = encode(qr_image(TOTP))
+
+
+@FUZZ
+@given(
+    mutated(SMALL_PNG)
+    | mutated(encode(qr_image(TOTP), "JPEG"))
+    | st.binary(max_size=200).map(lambda tail: SMALL_PNG[:16] + tail)
+)
+def test_damaged_images_raise_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        QR.read(data)

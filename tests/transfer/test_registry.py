@@ -1,0 +1,161 @@
+"""Detection and the single import entry point, over every interop fixture and every sample format."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import ClassVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from interop_fixtures import expected, fixture, mutated
+from test_ente import ENCRYPTED_SAMPLE as ENTE_ENCRYPTED_EXPORT
+from test_ente import dump as dump_ente
+from test_proton import ENCRYPTED_SAMPLE as PROTON_ENCRYPTED
+from test_stratum import ENCRYPTED_SAMPLE as STRATUM_ENCRYPTED
+from test_twofauth import SAMPLE as TWOFAUTH_SAMPLE
+
+from webauth.transfer import registry
+from webauth.transfer.base import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES, ImportedEntry, Importer, TransferError
+
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+FORMAT_OF = {
+    "plain.txt": "otpauth",
+    "aegis_plain.json": "aegis",
+    "aegis_encrypted.json": "aegis",
+    "2fas_authenticator_plain_v4.2fas": "2fas",
+    "2fas_authenticator_encrypted_v4.2fas": "2fas",
+    "andotp_plain.json": "andotp",
+    "bitwarden.json": "bitwarden_json",
+    "bitwarden_authenticator_plain.json": "bitwarden_authenticator",
+    "ente_auth.txt": "ente",
+    "freeotp_plus.json": "freeotp_plus",
+    "proton_authenticator.json": "proton",
+    "microsoft_authenticator.sqlite": "microsoft_authenticator",
+    "stratum_plain.json": "stratum",
+    "google_migration_example.txt": "google_migration",
+    "google_migration_example.png": "qr_image",
+    "google_migration_bad_prefix.txt": "google_migration",
+}
+COUNTED_FILES = [name for name, info in expected()["files"].items() if info["count"] is not None]
+# The screenshot is left out of the mutation fuzzing: decoding a 650 KB image per example is
+# slow, and the QR importer's own tests fuzz it.
+TEXT_AND_DATA_FILES = [name for name in expected()["files"] if not name.endswith(".png")]
+
+
+def test_every_fixture_has_an_expected_format() -> None:
+    assert set(FORMAT_OF) == set(expected()["files"])
+
+
+@pytest.mark.parametrize("name", list(expected()["files"]))
+def test_each_fixture_is_detected_as_its_format(name: str) -> None:
+    assert registry.detect(fixture(name)).format_id == FORMAT_OF[name]
+
+
+@pytest.mark.parametrize("name", COUNTED_FILES)
+def test_each_fixture_imports_with_the_expected_count(name: str) -> None:
+    info = expected()["files"][name]
+    importer, entries = registry.read_import(fixture(name), info.get("password"))
+    assert importer.format_id == FORMAT_OF[name]
+    assert len(entries) == info["count"]
+    assert all(entry.spec is not None for entry in entries), [entry.problem for entry in entries]
+
+
+def test_a_broken_line_is_read_or_refused_never_a_crash() -> None:
+    try:
+        _, entries = registry.read_import(fixture("google_migration_bad_prefix.txt"))
+    except TransferError:
+        return
+    assert entries and all(entry.spec is not None for entry in entries)
+
+
+@pytest.mark.parametrize(
+    ("data", "format_id"),
+    [
+        (dump_ente(ENTE_ENCRYPTED_EXPORT), "ente_encrypted"),
+        (PROTON_ENCRYPTED, "proton_encrypted"),
+        (STRATUM_ENCRYPTED, "stratum_encrypted"),
+        (b"AuthenticatorPro" + b"\0" * 52, "stratum_encrypted"),
+        (TWOFAUTH_SAMPLE, "twofauth"),
+    ],
+)
+def test_formats_without_a_fixture_are_detected(data: bytes, format_id: str) -> None:
+    assert registry.detect(data).format_id == format_id
+
+
+def test_ente_text_is_ente_although_the_plain_list_reads_it_too() -> None:
+    data = fixture("ente_auth.txt")
+    assert registry.IMPORTERS_BY_ID["otpauth"].sniff(data)
+    assert registry.detect(data).format_id == "ente"
+
+
+def test_a_named_format_skips_detection() -> None:
+    importer, entries = registry.read_import(fixture("ente_auth.txt"), format_id="otpauth")
+    assert importer.format_id == "otpauth" and len(entries) == 7
+
+
+def test_every_format_id_is_listed_once() -> None:
+    assert len(registry.IMPORTERS_BY_ID) == len(registry.IMPORTERS)
+    assert all(registry.IMPORTERS_BY_ID[importer.format_id] is importer for importer in registry.IMPORTERS)
+
+
+@pytest.mark.parametrize("data", [b"hello, world", b"\x00\x01\x02binary", b"   \n", b"{}", b"[]", b"\xff\xfe"])
+def test_unknown_content_is_refused_with_the_supported_formats(data: bytes) -> None:
+    with pytest.raises(TransferError, match=r"not recognised.*Ente Auth"):
+        registry.read_import(data)
+
+
+def test_empty_input_is_refused() -> None:
+    with pytest.raises(TransferError, match="empty"):
+        registry.read_import(b"")
+
+
+def test_oversized_input_is_refused_before_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_detection(data: bytes) -> Importer:
+        raise AssertionError("an oversized file reached detection")
+
+    monkeypatch.setattr(registry, "detect", no_detection)
+    with pytest.raises(TransferError, match="at most 5 MiB"):
+        registry.read_import(fixture("ente_auth.txt") + b"\n" * MAX_IMPORT_BYTES)
+
+
+def test_an_unknown_format_id_is_refused() -> None:
+    with pytest.raises(TransferError, match="Unknown import format 'lastpass'"):
+        registry.read_import(fixture("plain.txt"), format_id="lastpass")
+
+
+def test_too_many_entries_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Flood(Importer):
+        format_id: ClassVar[str] = "flood"
+        title: ClassVar[str] = "Flood"
+
+        def sniff(self, data: bytes) -> bool:
+            return True
+
+        def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
+            return [ImportedEntry(source="x", spec=None, problem="x")] * (MAX_IMPORT_ENTRIES + 1)
+
+    monkeypatch.setitem(registry.IMPORTERS_BY_ID, "flood", Flood())
+    with pytest.raises(TransferError, match=f"at most {MAX_IMPORT_ENTRIES}"):
+        registry.read_import(b"anything", format_id="flood")
+
+
+def test_too_many_ente_lines_are_refused_before_converting() -> None:
+    line = fixture("ente_auth.txt").splitlines()[0]
+    with pytest.raises(TransferError, match=f"at most {MAX_IMPORT_ENTRIES}"):
+        registry.read_import(b"\n".join([line] * (MAX_IMPORT_ENTRIES + 1)))
+
+
+@FUZZ
+@given(data=st.binary(max_size=4096))
+def test_arbitrary_bytes_raise_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        registry.read_import(data)
+
+
+@FUZZ
+@given(data=st.sampled_from(TEXT_AND_DATA_FILES).flatmap(lambda name: mutated(fixture(name))))
+def test_mutated_fixtures_raise_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        registry.read_import(data)

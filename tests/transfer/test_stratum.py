@@ -1,0 +1,195 @@
+"""Authenticator Pro / Stratum: the plain fixture, categories, unsupported types, and both encrypted formats."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from typing import Any
+from unittest import mock
+
+import pytest
+from argon2.low_level import Type, hash_secret_raw
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, json_values, mutated, shaped
+
+from webauth.otp import Algorithm, OtpType
+from webauth.transfer import stratum
+from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.stratum import StratumEncryptedImporter, StratumPlainImporter
+
+PLAIN = StratumPlainImporter()
+ENCRYPTED = StratumEncryptedImporter()
+PASSWORD = "test"
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def encrypt(plaintext: bytes, password: str = PASSWORD, *, argon2: tuple[int, int, int] = (3, 65536, 4)) -> bytes:
+    """As StrongBackupEncryption.cs: header, salt 16, IV 12, AES-GCM under Argon2id(t=3, m=64 MiB, p=4)."""
+    salt, iv = os.urandom(16), os.urandom(12)
+    key = hash_secret_raw(password.encode(), salt, *argon2, 32, Type.ID)
+    return b"AUTHENTICATORPRO" + salt + iv + AESGCM(key).encrypt(iv, plaintext, None)
+
+
+def encrypt_legacy(plaintext: bytes, password: str = PASSWORD) -> bytes:
+    """As LegacyBackupEncryption.cs: header, salt 20, IV 16, AES-CBC/PKCS7 under PBKDF2-SHA1 64000."""
+    salt, iv = os.urandom(20), os.urandom(16)
+    key = hashlib.pbkdf2_hmac("sha1", password.encode(), salt, 64000, 32)
+    padder = padding.PKCS7(128).padder()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    padded = padder.update(plaintext) + padder.finalize()
+    return b"AuthenticatorPro" + salt + iv + encryptor.update(padded) + encryptor.finalize()
+
+
+def authenticator(**fields: Any) -> dict[str, Any]:
+    base = {"Type": 2, "Issuer": "Acme", "Username": "bob", "Secret": "JBSWY3DPEHPK3PXP", "Algorithm": 0}
+    return {**base, "Digits": 6, "Period": 30, "Counter": 0, **fields}
+
+
+def backup(*authenticators: dict[str, Any], **rest: Any) -> bytes:
+    return json.dumps({"Authenticators": list(authenticators), **rest}).encode()
+
+
+ENCRYPTED_SAMPLE = encrypt(fixture("stratum_plain.json"))
+
+
+def test_fixture_imports_as_expected() -> None:
+    data = fixture("stratum_plain.json")
+    assert PLAIN.sniff(data) and not ENCRYPTED.sniff(data)
+    assert_matches_vectors("stratum_plain.json", PLAIN.read(data))
+
+
+def test_categories_become_groups_through_the_secret_link() -> None:
+    data = backup(
+        authenticator(Secret="JBSWY3DPEHPK3PXP"),
+        authenticator(Secret="KRSXG5CTMVRXEZLU", Issuer="Other"),
+        Categories=[{"Id": "a8323a2a", "Name": "Web"}, {"Id": "b1", "Name": "Work"}, {"Id": 5, "Name": "Bad"}],
+        AuthenticatorCategories=[
+            {"CategoryId": "a8323a2a", "AuthenticatorSecret": "JBSWY3DPEHPK3PXP"},
+            {"CategoryId": "b1", "AuthenticatorSecret": "JBSWY3DPEHPK3PXP"},
+            {"CategoryId": "missing", "AuthenticatorSecret": "KRSXG5CTMVRXEZLU"},
+            "junk",
+        ],
+    )
+    first, second = PLAIN.read(data)
+    assert first.spec is not None and first.spec.groups == ("Web", "Work")
+    assert second.spec is not None and second.spec.groups == ()
+
+
+def test_motp_and_yandex_are_listed_with_a_problem() -> None:
+    entries = PLAIN.read(backup(authenticator(Type=3, Pin="1234"), authenticator(Type=5), authenticator()))
+    assert [entry.spec is None for entry in entries] == [True, True, False]
+    assert entries[0].problem is not None and "mOTP" in entries[0].problem
+    assert entries[1].problem is not None and "Yandex" in entries[1].problem
+    assert entries[0].source == "authenticator 1 (Acme: bob)"
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [({"Type": 9}, "Type"), ({"Algorithm": 3}, "Algorithm"), ({"Secret": None}, "Secret"), ({"Period": 0}, "period")],
+)
+def test_a_bad_authenticator_is_a_problem(fields: dict[str, Any], field: str) -> None:
+    [entry] = PLAIN.read(backup(authenticator(**fields)))
+    assert entry.spec is None and entry.problem is not None and entry.problem.startswith(field)
+
+
+def test_hotp_and_algorithm_codes() -> None:
+    [entry] = PLAIN.read(backup(authenticator(Type=1, Algorithm=2, Counter=7, Digits=8)))
+    assert entry.spec is not None
+    params = entry.spec.params
+    assert (params.type, params.algorithm, params.counter, params.digits) == (OtpType.HOTP, Algorithm.SHA512, 7, 8)
+
+
+def test_encrypted_backup_decrypts_to_the_plain_entries() -> None:
+    assert ENCRYPTED.sniff(ENCRYPTED_SAMPLE) and not PLAIN.sniff(ENCRYPTED_SAMPLE)
+    assert_matches_vectors("stratum_plain.json", ENCRYPTED.read(ENCRYPTED_SAMPLE, PASSWORD))
+
+
+def test_legacy_encrypted_backup_decrypts_to_the_plain_entries() -> None:
+    data = encrypt_legacy(fixture("stratum_plain.json"))
+    assert ENCRYPTED.sniff(data)
+    assert_matches_vectors("stratum_plain.json", ENCRYPTED.read(data, PASSWORD))
+
+
+@pytest.mark.parametrize("make", [encrypt, encrypt_legacy])
+def test_encrypted_backups_need_the_right_password(make: Any) -> None:
+    data = make(fixture("stratum_plain.json"))
+    with pytest.raises(PasswordRequired):
+        ENCRYPTED.read(data)
+    with pytest.raises(WrongPassword):
+        ENCRYPTED.read(data, "wrong")
+
+
+@pytest.mark.parametrize("data", [b"AUTHENTICATORPRO" + b"\0" * 43, b"AuthenticatorPro" + b"\0" * 36 + b"x" * 15])
+def test_truncated_encrypted_backups_are_refused_before_deriving(data: bytes) -> None:
+    with pytest.raises(TransferError, match="damaged"):
+        ENCRYPTED.read(data, PASSWORD)
+
+
+def test_decrypted_content_must_be_a_backup() -> None:
+    with pytest.raises(TransferError, match="no list of authenticators"):
+        ENCRYPTED.read(encrypt(b"[]"), PASSWORD)
+
+
+@FUZZ
+@given(data=st.binary(max_size=2048))
+def test_arbitrary_bytes_raise_only_transfer_errors(data: bytes) -> None:
+    for importer in (PLAIN, ENCRYPTED):
+        importer.sniff(data)
+        with contextlib.suppress(TransferError):
+            importer.read(data)
+
+
+@FUZZ
+@given(data=mutated(fixture("stratum_plain.json")))
+def test_mutated_fixture_raises_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        PLAIN.read(data)
+
+
+# The mutation fuzzing runs the real code with a cheap Argon2id: the format fixes the cost, so
+# a real 64 MiB key per example would only slow the test, not reach more of the code.
+CHEAP_ARGON2 = {"_ARGON2_TIME": 1, "_ARGON2_MEMORY_KIB": 64, "_ARGON2_PARALLELISM": 1}
+CHEAP_SAMPLE = encrypt(fixture("stratum_plain.json"), argon2=(1, 64, 1))
+
+
+def test_the_cheap_sample_reads_under_cheap_parameters() -> None:
+    with mock.patch.multiple(stratum, **CHEAP_ARGON2):
+        assert len(ENCRYPTED.read(CHEAP_SAMPLE, PASSWORD)) == 7
+
+
+@FUZZ
+@given(data=mutated(CHEAP_SAMPLE))
+def test_mutated_encrypted_backup_raises_only_transfer_errors(data: bytes) -> None:
+    with mock.patch.multiple(stratum, **CHEAP_ARGON2), contextlib.suppress(TransferError):
+        ENCRYPTED.read(data, PASSWORD)
+
+
+@FUZZ
+@given(ciphertext=st.binary(max_size=96).map(lambda raw: raw[: len(raw) // 16 * 16]))
+def test_random_legacy_ciphertexts_raise_only_transfer_errors(ciphertext: bytes) -> None:
+    # CBC without a MAC: a wrong key shows as bad padding or bad JSON, both a WrongPassword.
+    data = b"AuthenticatorPro" + b"\0" * 36 + ciphertext
+    with contextlib.suppress(TransferError):
+        ENCRYPTED.read(data, PASSWORD)
+
+
+AUTHENTICATOR_KEYS = ["Type", "Issuer", "Username", "Secret", "Algorithm", "Digits", "Period", "Counter", "Pin"]
+
+
+@STRUCTURED
+@given(
+    authenticators=st.lists(shaped(AUTHENTICATOR_KEYS) | json_values, max_size=5),
+    categories=st.lists(shaped(["Id", "Name"]) | json_values, max_size=3) | json_values,
+    links=st.lists(shaped(["CategoryId", "AuthenticatorSecret"]) | json_values, max_size=3) | json_values,
+)
+def test_any_field_values_raise_only_transfer_errors(
+    authenticators: list[object], categories: object, links: object
+) -> None:
+    data = backup(*authenticators, Categories=categories, AuthenticatorCategories=links)  # type: ignore[arg-type]
+    assert len(PLAIN.read(data)) == len(authenticators)

@@ -1,0 +1,170 @@
+"""2FAuth: exports in the app's documented schema, with each OTP type, nulls, and icons."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from interop_fixtures import STRUCTURED, json_values, mutated, shaped
+
+from webauth.otp import Algorithm, OtpType
+from webauth.transfer.base import ImportedEntry, TransferError
+from webauth.transfer.twofauth import TwoFAuthImporter
+
+IMPORTER = TwoFAuthImporter()
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+
+
+def account(**fields: Any) -> dict[str, Any]:
+    """One item as 2FAuth 5 exports it (a TOTP account with no icon unless told otherwise)."""
+    base = {
+        "otp_type": "totp",
+        "account": "johndoe@facebook.com",
+        "service": "Facebook",
+        "icon": None,
+        "icon_mime": None,
+        "icon_file": None,
+        "secret": "A4GRFTVVRBGY7UIW",
+        "digits": 6,
+        "algorithm": "sha1",
+        "period": 30,
+        "counter": None,
+        "legacy_uri": "otpauth://totp/Facebook%3Ajohndoe%40facebook.com?issuer=Facebook&secret=A4GRFTVVRBGY7UIW",
+    }
+    return {**base, **fields}
+
+
+def export(*items: dict[str, Any], **header: Any) -> bytes:
+    body = {"app": "2fauth_v5.1.1", "schema": 1, "datetime": "2024-04-07T12:16:29.606564Z", "data": list(items)}
+    return json.dumps({**body, **header}).encode()
+
+
+def read_one(**fields: Any) -> ImportedEntry:
+    [entry] = IMPORTER.read(export(account(**fields)))
+    return entry
+
+
+SAMPLE = export(
+    account(),
+    account(otp_type="hotp", service="Issuu", account="James", algorithm="sha256", digits=7, period=None, counter=50),
+    account(otp_type="steamtotp", service="Steam", account="gaben", digits=5),
+)
+
+
+def test_each_otp_type_imports() -> None:
+    assert IMPORTER.sniff(SAMPLE)
+    totp, hotp, steam = IMPORTER.read(SAMPLE)
+    assert totp.spec is not None and hotp.spec is not None and steam.spec is not None
+    assert (totp.spec.issuer, totp.spec.name) == ("Facebook", "johndoe@facebook.com")
+    assert totp.spec.params.secret == base64.b32decode("A4GRFTVVRBGY7UIW")
+    assert (totp.spec.params.type, totp.spec.params.period) == (OtpType.TOTP, 30)
+    hotp_params = hotp.spec.params
+    assert (hotp_params.type, hotp_params.algorithm, hotp_params.digits, hotp_params.counter) == (
+        OtpType.HOTP,
+        Algorithm.SHA256,
+        7,
+        50,
+    )
+    assert steam.spec.params.type is OtpType.STEAM
+    assert [entry.source for entry in (totp, hotp, steam)] == [
+        "account 1 (Facebook: johndoe@facebook.com)",
+        "account 2 (Issuu: James)",
+        "account 3 (Steam: gaben)",
+    ]
+
+
+def test_nulls_for_optional_fields_take_defaults() -> None:
+    entry = read_one(service=None, digits=None, algorithm=None, period=None)
+    assert entry.spec is not None
+    assert (entry.spec.issuer, entry.spec.params.digits, entry.spec.params.period) == ("", 6, 30)
+
+
+def test_a_png_icon_is_kept() -> None:
+    entry = read_one(icon="x.png", icon_mime="image/png", icon_file=base64.b64encode(PNG).decode())
+    assert entry.spec is not None
+    assert (entry.spec.icon, entry.spec.icon_mime) == (PNG, "image/png")
+
+
+@pytest.mark.parametrize(
+    ("mime", "payload"),
+    [
+        ("image/svg+xml", base64.b64encode(SVG).decode()),
+        ("image/png", base64.b64encode(SVG).decode()),
+        ("image/png", "not base64!"),
+        ("image/webp", base64.b64encode(b"RIFF\0\0\0\0WAVE").decode()),
+        ("image/png", base64.b64encode(PNG + b"\0" * 300_000).decode()),
+        (None, base64.b64encode(PNG).decode()),
+        (["image/png"], base64.b64encode(PNG).decode()),
+    ],
+)
+def test_other_icons_are_dropped_and_the_account_kept(mime: object, payload: str) -> None:
+    entry = read_one(icon="x", icon_mime=mime, icon_file=payload)
+    assert entry.spec is not None
+    assert (entry.spec.icon, entry.spec.icon_mime) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"otp_type": "motp"}, "otp_type"),
+        ({"algorithm": "md5"}, "algorithm"),
+        ({"secret": "1nv@lid"}, "secret"),
+        ({"secret": None}, "secret"),
+        ({"digits": "six"}, "digits"),
+        ({"period": -5}, "period"),
+    ],
+)
+def test_a_bad_account_is_a_problem(fields: dict[str, Any], field: str) -> None:
+    entry = read_one(**fields)
+    assert entry.spec is None and entry.problem is not None and entry.problem.startswith(field)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        json.dumps({"app": "other", "data": []}).encode(),
+        json.dumps({"app": "2fauth_v5", "data": {}}).encode(),
+        json.dumps([{"app": "2fauth_v5"}]).encode(),
+    ],
+)
+def test_files_that_are_not_2fauth_exports_are_refused(data: bytes) -> None:
+    assert not IMPORTER.sniff(data)
+    with pytest.raises(TransferError, match="not a 2FAuth export"):
+        IMPORTER.read(data)
+
+
+def test_an_unknown_schema_is_refused() -> None:
+    with pytest.raises(TransferError, match="schema 2"):
+        IMPORTER.read(export(account(), schema=2))
+
+
+@FUZZ
+@given(data=st.binary(max_size=2048))
+def test_arbitrary_bytes_raise_only_transfer_errors(data: bytes) -> None:
+    IMPORTER.sniff(data)
+    with contextlib.suppress(TransferError):
+        IMPORTER.read(data)
+
+
+@FUZZ
+@given(data=mutated(SAMPLE))
+def test_mutated_export_raises_only_transfer_errors(data: bytes) -> None:
+    with contextlib.suppress(TransferError):
+        IMPORTER.read(data)
+
+
+ITEM_KEYS = ["otp_type", "account", "service", "secret", "digits", "algorithm", "period", "counter"]
+
+
+@STRUCTURED
+@given(items=st.lists(shaped([*ITEM_KEYS, "icon_mime", "icon_file"]) | json_values, max_size=5), schema=json_values)
+def test_any_field_values_raise_only_transfer_errors(items: list[object], schema: object) -> None:
+    with contextlib.suppress(TransferError):
+        assert len(IMPORTER.read(export(*items, schema=schema))) == len(items)  # type: ignore[arg-type]

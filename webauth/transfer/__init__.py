@@ -1,0 +1,1 @@
+"""Import and export: one module per format behind the interface in `base`, chosen by `registry`."""

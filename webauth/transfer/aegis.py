@@ -1,0 +1,321 @@
+"""Aegis vaults, read (database versions 1 to 3, plain or password-encrypted) and written (v3).
+
+Aegis is also this app's own backup format: it is documented, other apps read it, and it holds
+everything an account has here (groups, note, favorite, icon). Encryption follows Aegis: a random
+256-bit master key seals the database with AES-256-GCM, and each password slot holds that key
+sealed under scrypt(password). Reading bounds the scrypt cost a file may ask for, since the file
+is untrusted and scrypt's memory is chosen by whoever wrote it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import uuid
+from typing import Any, ClassVar
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from webauth.otp import OtpParams, OtpType
+from webauth.otpauth import AccountSpec, decode_secret, encode_secret
+from webauth.transfer._common import (
+    EntryError,
+    as_dict,
+    as_list,
+    build_entry,
+    check_size,
+    decode_b64,
+    decode_hex,
+    describe,
+    encode_password,
+    field_algorithm,
+    field_bool,
+    field_int,
+    field_str,
+    load_json,
+    sniff_json,
+)
+from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, TransferError, WrongPassword
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 32768, 8, 1
+# scrypt needs 128 * N * r bytes (times p in time): Aegis uses 32 MiB; refuse files asking for more than 256 MiB.
+MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
+MAX_SCRYPT_P = 16
+MAX_PASSWORD_SLOTS = 8
+SUPPORTED_DB_VERSIONS = (1, 2, 3)
+
+_TYPES = {"totp": OtpType.TOTP, "hotp": OtpType.HOTP, "steam": OtpType.STEAM}
+_UNSUPPORTED_TYPES = ("motp", "yandex")
+_SLOT_PASSWORD = 1
+_DEFAULT_ICON_MIME = "image/jpeg"  # Aegis's own default for entries written before icon_mime existed
+_ICON_MIME = re.compile(r"image/[a-z0-9][a-z0-9.+-]{0,40}")
+_ICON_MAGIC = (
+    (b"\x89PNG", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"<svg", "image/svg+xml"),
+    (b"<?xml", "image/svg+xml"),
+)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(encode_password(password))
+
+
+def _slot_int(slot: dict[str, Any], key: str) -> int:
+    value = slot.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TransferError(f"A password slot of the Aegis vault has an invalid scrypt parameter {key}")
+    return value
+
+
+def _slot_cost(slot: dict[str, Any]) -> tuple[int, int, int]:
+    n, r, p = _slot_int(slot, "n"), _slot_int(slot, "r"), _slot_int(slot, "p")
+    if n < 2 or n & (n - 1) or p > MAX_SCRYPT_P or 128 * n * r > MAX_SCRYPT_MEMORY:
+        raise TransferError(f"The Aegis vault asks for scrypt parameters beyond what is accepted (N={n}, r={r}, p={p})")
+    return n, r, p
+
+
+def _open_slot(slot: dict[str, Any], password: str) -> bytes | None:
+    """The master key from one password slot, or None when the password does not open it."""
+    n, r, p = _slot_cost(slot)
+    salt = decode_hex(slot.get("salt"), "The slot salt")
+    sealed_key = decode_hex(slot.get("key"), "The slot key", 32)
+    key_params = as_dict(slot.get("key_params"), "The slot key parameters")
+    nonce = decode_hex(key_params.get("nonce"), "The slot nonce", 12)
+    tag = decode_hex(key_params.get("tag"), "The slot tag", 16)
+    try:
+        return AESGCM(_scrypt(password, salt, n, r, p)).decrypt(nonce, sealed_key + tag, None)
+    except InvalidTag:
+        return None
+
+
+def _decrypt_db(header: dict[str, Any], sealed_db: str, password: str | None) -> Any:
+    slots, params = header.get("slots"), header.get("params")
+    if not isinstance(slots, list) or not isinstance(params, dict):
+        raise TransferError("The Aegis vault is encrypted but its header is incomplete")
+    password_slots = [s for s in slots if isinstance(s, dict) and s.get("type") == _SLOT_PASSWORD]
+    if not password_slots:
+        raise TransferError("The Aegis vault has no password slot: export it again with a password")
+    if password is None:
+        raise PasswordRequired("The Aegis vault is encrypted: enter its password")
+    nonce = decode_hex(params.get("nonce"), "The vault nonce", 12)
+    tag = decode_hex(params.get("tag"), "The vault tag", 16)
+    ciphertext = decode_b64(sealed_db, "The encrypted vault")
+    for slot in password_slots[:MAX_PASSWORD_SLOTS]:
+        master_key = _open_slot(slot, password)
+        if master_key is not None:
+            break
+    else:
+        raise WrongPassword("Wrong password for this Aegis vault")
+    try:
+        plain = AESGCM(master_key).decrypt(nonce, ciphertext + tag, None)
+    except (InvalidTag, ValueError):
+        raise WrongPassword("The Aegis vault cannot be decrypted: it was altered or damaged") from None
+    return load_json(plain, "The decrypted vault")
+
+
+def _icon(raw: dict[str, Any]) -> tuple[bytes | None, str | None]:
+    """The icon and its MIME type; like Aegis, a broken icon is dropped without failing the entry."""
+    value, mime = raw.get("icon"), raw.get("icon_mime")
+    if not isinstance(value, str) or not value:
+        return None, None
+    if mime is None:
+        mime = _DEFAULT_ICON_MIME
+    if not isinstance(mime, str) or not _ICON_MIME.fullmatch(mime):
+        return None, None
+    try:
+        icon = decode_b64(value, "icon")
+    except TransferError:
+        return None, None
+    return (icon, mime) if icon else (None, None)
+
+
+def _groups(raw: dict[str, Any], group_names: dict[str, str]) -> tuple[str, ...]:
+    """v3 lists group uuids (unknown ones are dropped, as Aegis does); v2 has one group name."""
+    uuids = raw.get("groups")
+    if uuids is not None:
+        if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
+            raise EntryError("groups: expected a list of group ids")
+        return tuple(group_names[u] for u in uuids if u in group_names)
+    group = field_str(raw, "group")
+    return (group,) if group else ()
+
+
+def _entry_spec(raw: dict[str, Any], group_names: dict[str, str]) -> AccountSpec:
+    type_name = field_str(raw, "type").lower()
+    if type_name in _UNSUPPORTED_TYPES:
+        raise EntryError(f"type: {type_name} accounts are not supported")
+    if type_name not in _TYPES:
+        raise EntryError(f"type: unknown type {type_name!r}")
+    info = raw.get("info")
+    if not isinstance(info, dict):
+        raise EntryError("info: the entry has no OTP parameters")
+    otp_type = _TYPES[type_name]
+    params = OtpParams(
+        type=otp_type,
+        secret=decode_secret(field_str(info, "secret")),
+        algorithm=field_algorithm(info, "algo"),
+        digits=field_int(info, "digits", 6),
+        period=field_int(info, "period", 30) if otp_type is not OtpType.HOTP else 30,
+        counter=field_int(info, "counter", 0) if otp_type is OtpType.HOTP else 0,
+    )
+    icon, icon_mime = _icon(raw)
+    return AccountSpec(
+        issuer=field_str(raw, "issuer"),
+        name=field_str(raw, "name"),
+        params=params,
+        note=field_str(raw, "note"),
+        groups=_groups(raw, group_names),
+        favorite=field_bool(raw, "favorite"),
+        icon=icon,
+        icon_mime=icon_mime,
+    )
+
+
+def read_db(db: Any) -> list[ImportedEntry]:
+    """The entries of a decrypted Aegis database (the `db` object)."""
+    db = as_dict(db, "The vault contents")
+    version = db.get("version")
+    if version not in SUPPORTED_DB_VERSIONS or isinstance(version, bool):
+        raise TransferError(f"Aegis database version {version!r:.20} is not supported (1 to 3 are)")
+    group_names: dict[str, str] = {}
+    for group in as_list(db.get("groups") or [], "The vault's groups"):
+        if isinstance(group, dict) and isinstance(group.get("uuid"), str) and isinstance(group.get("name"), str):
+            group_names[group["uuid"]] = group["name"]
+    entries = []
+    for index, raw in enumerate(as_list(db.get("entries"), "The vault's entries"), start=1):
+        if not isinstance(raw, dict):
+            entries.append(ImportedEntry(f"entry {index}", None, "not an Aegis entry"))
+            continue
+        source = describe(f"entry {index}", raw.get("issuer"), raw.get("name"))
+        entries.append(build_entry(source, lambda raw=raw: _entry_spec(raw, group_names)))
+    return entries
+
+
+class AegisImporter(Importer):
+    format_id: ClassVar[str] = "aegis"
+    title: ClassVar[str] = "Aegis vault (plain or encrypted)"
+
+    def sniff(self, data: bytes) -> bool:
+        doc = sniff_json(data)
+        return (
+            isinstance(doc, dict)
+            and isinstance(doc.get("header"), dict)
+            and "slots" in doc["header"]
+            and isinstance(doc.get("db"), dict | str)
+        )
+
+    def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
+        check_size(data)
+        doc = as_dict(load_json(data), "The Aegis vault")
+        if doc.get("version") != 1 or isinstance(doc.get("version"), bool):
+            raise TransferError(f"Aegis vault file version {doc.get('version')!r:.20} is not supported")
+        db = doc.get("db")
+        if isinstance(db, str):
+            db = _decrypt_db(as_dict(doc.get("header"), "The vault header"), db, password)
+        return read_db(db)
+
+
+# --- writing --------------------------------------------------------------------------------
+
+
+def _icon_mime(spec: AccountSpec, icon: bytes) -> str:
+    if spec.icon_mime:
+        return spec.icon_mime
+    head = icon[:64].lstrip()
+    for magic, mime in _ICON_MAGIC:
+        if head.startswith(magic):
+            return mime
+    if icon[:4] == b"RIFF" and icon[8:12] == b"WEBP":
+        return "image/webp"
+    return "image/png"
+
+
+def _entry_json(spec: AccountSpec, group_ids: dict[str, str]) -> dict[str, Any]:
+    params = spec.params
+    info: dict[str, Any] = {
+        "secret": encode_secret(params.secret),
+        "algo": params.algorithm.value,
+        "digits": params.digits,
+    }
+    if params.type is OtpType.HOTP:
+        info["counter"] = params.counter
+    else:
+        info["period"] = params.period
+    entry: dict[str, Any] = {
+        "type": params.type.value,
+        "uuid": str(uuid.uuid4()),
+        "name": spec.name,
+        "issuer": spec.issuer,
+        "note": spec.note,
+        "favorite": spec.favorite,
+        "icon": None,
+        "info": info,
+        "groups": [group_ids[group] for group in spec.groups],
+    }
+    if spec.icon:
+        mime = _icon_mime(spec, spec.icon)
+        entry["icon"] = base64.b64encode(spec.icon).decode("ascii")
+        entry["icon_mime"] = mime
+        entry["icon_hash"] = hashlib.sha256(mime.encode("utf-8") + spec.icon).hexdigest()
+    return entry
+
+
+def _password_slot(master_key: bytes, password: str) -> dict[str, Any]:
+    salt = os.urandom(32)
+    nonce = os.urandom(12)
+    sealed = AESGCM(_scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)).encrypt(nonce, master_key, None)
+    return {
+        "type": _SLOT_PASSWORD,
+        "uuid": str(uuid.uuid4()),
+        "key": sealed[:-16].hex(),
+        "key_params": {"nonce": nonce.hex(), "tag": sealed[-16:].hex()},
+        "n": SCRYPT_N,
+        "r": SCRYPT_R,
+        "p": SCRYPT_P,
+        "salt": salt.hex(),
+        "repaired": True,
+        "is_backup": False,
+    }
+
+
+def export_aegis(specs: list[AccountSpec], password: str | None) -> bytes:
+    """An Aegis vault (database v3) holding `specs`, encrypted with one password slot unless `password` is None."""
+    group_ids: dict[str, str] = {}
+    for spec in specs:
+        for group in spec.groups:
+            group_ids.setdefault(group, str(uuid.uuid4()))
+    db = {
+        "version": 3,
+        "entries": [_entry_json(spec, group_ids) for spec in specs],
+        "groups": [{"uuid": group_uuid, "name": name} for name, group_uuid in group_ids.items()],
+    }
+    header: dict[str, Any]
+    body: Any
+    if password is None:
+        header, body = {"slots": None, "params": None}, db
+    else:
+        if not password:
+            raise TransferError("An empty password cannot protect a backup")
+        master_key = AESGCM.generate_key(bit_length=256)
+        nonce = os.urandom(12)
+        sealed = AESGCM(master_key).encrypt(nonce, json.dumps(db, ensure_ascii=False).encode("utf-8"), None)
+        header = {
+            "slots": [_password_slot(master_key, password)],
+            "params": {"nonce": nonce.hex(), "tag": sealed[-16:].hex()},
+        }
+        body = base64.b64encode(sealed[:-16]).decode("ascii")
+    vault = {"version": 1, "header": header, "db": body}
+    return json.dumps(vault, indent=4, ensure_ascii=False).encode("utf-8")
+
+
+IMPORTERS: list[Importer] = [AegisImporter()]

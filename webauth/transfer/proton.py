@@ -1,0 +1,158 @@
+"""Proton Authenticator exports, plain and password-encrypted (protonpass/proton-pass-common).
+
+Plain: `{"version": 1, "entries": [{"id", "content": {"uri", "entry_type", "name"}, "note"}]}`.
+`entry_type` is `Totp` (an otpauth URI) or `Steam` (`steam://` + the raw secret in standard
+base64, not base32).
+
+Encrypted: `{"version": 1, "salt": base64(16 bytes), "content": base64(nonce 12 + ciphertext + tag 16)}`;
+the key is Argon2id(password, salt, t=2, m=19 MiB, p=1, 32 bytes), the cipher AES-256-GCM with
+the associated data `proton.authenticator.export.v1`, and the plaintext is the plain export.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from webauth.otp import OtpParams, OtpType
+from webauth.otpauth import AccountSpec, parse_uri
+from webauth.transfer._parsing import (
+    EntryProblem,
+    argon2id,
+    b64decode,
+    convert_all,
+    entry_object,
+    get_str,
+    json_object,
+    load_json,
+    numbered,
+    require_password,
+    sniff_json,
+)
+from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
+
+_WHAT = "Proton Authenticator export"
+_AAD = b"proton.authenticator.export.v1"
+_SALT_BYTES = 16
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+_ARGON2_TIME, _ARGON2_MEMORY_KIB, _ARGON2_PARALLELISM = 2, 19 * 1024, 1
+_STEAM_PREFIX = "steam://"
+
+
+def _is_plain(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("entries"), list) and "db" not in value
+
+
+def _is_encrypted(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("salt"), str)
+        and isinstance(value.get("content"), str)
+        and "entries" not in value
+    )
+
+
+def _entry_names(entry: Mapping[str, Any]) -> tuple[object, ...]:
+    content = entry.get("content")
+    return (content.get("name"),) if isinstance(content, dict) else ()
+
+
+def _check_version(export: dict[str, Any]) -> None:
+    version = export.get("version")
+    if version != 1 or isinstance(version, bool):
+        raise TransferError(f"This {_WHAT} has version {version!r}; only version 1 can be read.")
+
+
+def _steam_spec(uri: str, name: str) -> AccountSpec:
+    """Proton writes Steam accounts as `steam://` and the secret in base64; they have no label."""
+    if not uri.startswith(_STEAM_PREFIX):
+        raise EntryProblem("uri: a Steam entry must hold a steam:// URI")
+    try:
+        secret = base64.b64decode(uri[len(_STEAM_PREFIX) :].strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise EntryProblem("secret: the Steam secret is not valid base64") from None
+    return AccountSpec(issuer="Steam", name=name, params=OtpParams(type=OtpType.STEAM, secret=secret))
+
+
+def _convert(source: str, item: object) -> ImportedEntry:
+    entry = entry_object(item)
+    content = entry.get("content")
+    if not isinstance(content, dict):
+        raise EntryProblem("content: missing")
+    uri = get_str(content, "uri", required=True)
+    name = get_str(content, "name")
+    entry_type = get_str(content, "entry_type")
+    if entry_type == "Steam":
+        spec = _steam_spec(uri, name)
+    elif entry_type == "Totp":
+        spec = parse_uri(uri)
+        if not spec.name and name:
+            spec = dataclasses.replace(spec, name=name)
+    else:
+        raise EntryProblem(f"entry_type: {entry_type!r} is not a type Proton Authenticator exports")
+    return ImportedEntry(source=source, spec=dataclasses.replace(spec, note=get_str(entry, "note")))
+
+
+def _read_plain(export: dict[str, Any]) -> list[ImportedEntry]:
+    _check_version(export)
+    items = export.get("entries")
+    if not isinstance(items, list):
+        raise TransferError(f"This {_WHAT} is damaged: it has no list of entries.")
+    return convert_all(numbered(items, "entry", _entry_names), _convert)
+
+
+class ProtonPlainImporter(Importer):
+    format_id: ClassVar[str] = "proton"
+    title: ClassVar[str] = "Proton Authenticator export"
+
+    def sniff(self, data: bytes) -> bool:
+        return sniff_json(data, (b'"entries"', b'"version"'), _is_plain)
+
+    def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
+        export = json_object(data, _WHAT)
+        if not _is_plain(export):
+            raise TransferError(f"This is not a {_WHAT}: it has no list of entries.")
+        return _read_plain(export)
+
+
+class ProtonEncryptedImporter(Importer):
+    format_id: ClassVar[str] = "proton_encrypted"
+    title: ClassVar[str] = "Proton Authenticator export (encrypted)"
+
+    def sniff(self, data: bytes) -> bool:
+        return sniff_json(data, (b'"salt"', b'"content"', b'"version"'), _is_encrypted)
+
+    def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
+        export = json_object(data, _WHAT)
+        _check_version(export)
+        salt = b64decode(export.get("salt"), "the salt", _WHAT)
+        content = b64decode(export.get("content"), "the content", _WHAT)
+        if len(salt) != _SALT_BYTES:
+            raise TransferError(f"This {_WHAT} is damaged: its salt is not {_SALT_BYTES} bytes.")
+        if len(content) < _NONCE_BYTES + _TAG_BYTES:
+            raise TransferError(f"This {_WHAT} is damaged: the encrypted content is truncated.")
+        key = argon2id(
+            require_password(password, _WHAT),
+            salt,
+            time_cost=_ARGON2_TIME,
+            memory_kib=_ARGON2_MEMORY_KIB,
+            parallelism=_ARGON2_PARALLELISM,
+        )
+        try:
+            plaintext = AESGCM(key).decrypt(content[:_NONCE_BYTES], content[_NONCE_BYTES:], _AAD)
+        except InvalidTag:
+            raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None
+        inner = load_json(plaintext, _WHAT)
+        if not _is_plain(inner):
+            raise TransferError(f"The decrypted {_WHAT} has no list of entries.")
+        return _read_plain(inner)
+
+
+IMPORTERS: list[Importer] = [ProtonEncryptedImporter(), ProtonPlainImporter()]

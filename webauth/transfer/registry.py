@@ -1,0 +1,86 @@
+"""Every import format of the app, in the order detection tries them, and the one entry point to read a file.
+
+Order matters because several formats are supersets of others: a Microsoft database or an
+encrypted Authenticator Pro backup is known by its first bytes; JSON formats are told apart
+by their top-level keys, with the ones that own a key set (Aegis, 2FAS...) before the
+generic ones (andOTP's bare list); Ente's plain export is an otpauth list with a
+`codeDisplay` parameter, so it comes before the plain list, which takes any otpauth text
+and goes last.
+"""
+
+from __future__ import annotations
+
+from webauth.transfer import (
+    aegis,
+    andotp,
+    bitwarden,
+    ente,
+    freeotp,
+    google,
+    microsoft,
+    otpauth_list,
+    proton,
+    qr_image,
+    stratum,
+    twofas,
+    twofauth,
+)
+from webauth.transfer.base import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES, ImportedEntry, Importer, TransferError
+
+IMPORTERS: list[Importer] = [
+    *microsoft.IMPORTERS,
+    *stratum.IMPORTERS,
+    *qr_image.IMPORTERS,
+    *aegis.IMPORTERS,
+    *twofas.IMPORTERS,
+    *bitwarden.IMPORTERS,
+    *ente.IMPORTERS,
+    *proton.IMPORTERS,
+    *freeotp.IMPORTERS,
+    *twofauth.IMPORTERS,
+    *andotp.IMPORTERS,
+    *google.IMPORTERS,
+    *otpauth_list.IMPORTERS,
+]
+
+IMPORTERS_BY_ID: dict[str, Importer] = {importer.format_id: importer for importer in IMPORTERS}
+if len(IMPORTERS_BY_ID) != len(IMPORTERS):
+    raise RuntimeError("two import formats share a format_id")
+
+_SUPPORTED = ", ".join(dict.fromkeys(importer.title for importer in IMPORTERS))
+
+
+def detect(data: bytes) -> Importer:
+    """The first format, in `IMPORTERS` order, that recognises `data`."""
+    for importer in IMPORTERS:
+        if importer.sniff(data):
+            return importer
+    raise TransferError(f"This file's format is not recognised. Supported formats: {_SUPPORTED}.")
+
+
+def read_import(
+    data: bytes, password: str | None = None, format_id: str | None = None
+) -> tuple[Importer, list[ImportedEntry]]:
+    """Read an uploaded file into entries for the preview, detecting its format unless `format_id` names it.
+
+    The size limit is checked before anything parses the file; the entry limit after, for
+    formats whose entries cannot be counted without reading them.
+    """
+    if not data:
+        raise TransferError("The file is empty.")
+    if len(data) > MAX_IMPORT_BYTES:
+        raise TransferError(
+            f"The file is {len(data) / 2**20:.1f} MiB; an import file may be at most {MAX_IMPORT_BYTES / 2**20:g} MiB."
+        )
+    if format_id is None:
+        importer = detect(data)
+    elif format_id in IMPORTERS_BY_ID:
+        importer = IMPORTERS_BY_ID[format_id]
+    else:
+        raise TransferError(f"Unknown import format {format_id[:40]!r}. Supported formats: {_SUPPORTED}.")
+    entries = importer.read(data, password)
+    if len(entries) > MAX_IMPORT_ENTRIES:
+        raise TransferError(
+            f"The file holds {len(entries)} entries; at most {MAX_IMPORT_ENTRIES} can be imported at once."
+        )
+    return importer, entries

@@ -1,0 +1,194 @@
+"""Authenticator Pro / Stratum backups (jamie-mh/AuthenticatorPro, `doc/BACKUP_FORMAT.md`).
+
+Plain: `{"Authenticators": [{Type, Issuer, Username, Secret, Algorithm, Digits, Period,
+Counter, ...}], "Categories": [{Id, Name}], "AuthenticatorCategories": [{CategoryId,
+AuthenticatorSecret}], ...}`. Type 1 HOTP, 2 TOTP, 3 mOTP, 4 Steam, 5 Yandex; Algorithm
+0 SHA1, 1 SHA256, 2 SHA512. Categories link to an authenticator by its secret, as written.
+
+Encrypted (`Core/Backup/Encryption/StrongBackupEncryption.cs`): `AUTHENTICATORPRO`, salt (16),
+IV (12), then AES-256-GCM ciphertext and 16-byte tag; key = Argon2id(password, salt, t=3,
+m=64 MiB, p=4, 32 bytes). Older backups (`LegacyBackupEncryption.cs`): `AuthenticatorPro`,
+salt (20), IV (16), AES-256-CBC with PKCS7 padding; key = PBKDF2-HMAC-SHA1(password, salt,
+64000, 32 bytes). Either way the plaintext is the plain JSON.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from webauth.otp import Algorithm, OtpParams, OtpType
+from webauth.otpauth import AccountSpec, decode_secret
+from webauth.transfer._parsing import (
+    EntryProblem,
+    argon2id,
+    convert_all,
+    entry_object,
+    get_int,
+    get_str,
+    json_object,
+    load_json,
+    numbered,
+    require_password,
+    sniff_json,
+)
+from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
+
+_WHAT = "Authenticator Pro backup"
+
+_TYPES = {1: OtpType.HOTP, 2: OtpType.TOTP, 4: OtpType.STEAM}
+_UNSUPPORTED_TYPES = {3: "mOTP (Mobile-OTP)", 5: "Yandex"}
+_ALGORITHMS = {0: Algorithm.SHA1, 1: Algorithm.SHA256, 2: Algorithm.SHA512}
+
+HEADER = b"AUTHENTICATORPRO"
+_SALT_BYTES, _IV_BYTES, _TAG_BYTES = 16, 12, 16
+_ARGON2_TIME, _ARGON2_MEMORY_KIB, _ARGON2_PARALLELISM = 3, 64 * 1024, 4
+
+LEGACY_HEADER = b"AuthenticatorPro"
+_LEGACY_SALT_BYTES, _LEGACY_IV_BYTES, _LEGACY_ITERATIONS = 20, 16, 64000
+
+
+def _groups_by_secret(backup: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Category names for each authenticator secret; links to unknown categories are ignored."""
+    categories = backup.get("Categories")
+    links = backup.get("AuthenticatorCategories")
+    names: dict[str, str] = {}
+    if isinstance(categories, list):
+        for category in categories:
+            if isinstance(category, dict) and isinstance(category.get("Id"), str):
+                name = category.get("Name")
+                if isinstance(name, str):
+                    names[category["Id"]] = name
+    groups: defaultdict[str, list[str]] = defaultdict(list)
+    if isinstance(links, list):
+        for link in links:
+            if not isinstance(link, dict):
+                continue
+            secret, category_id = link.get("AuthenticatorSecret"), link.get("CategoryId")
+            if isinstance(secret, str) and isinstance(category_id, str) and category_id in names:
+                groups[secret].append(names[category_id])
+    return {secret: tuple(group_names) for secret, group_names in groups.items()}
+
+
+def _convert(groups: Mapping[str, tuple[str, ...]], source: str, item: object) -> ImportedEntry:
+    authenticator = entry_object(item)
+    type_code = get_int(authenticator, "Type")
+    if type_code in _UNSUPPORTED_TYPES:
+        problem = f"{_UNSUPPORTED_TYPES[type_code]} accounts are not supported here; keep this one in Stratum"
+        return ImportedEntry(source=source, spec=None, problem=problem)
+    if type_code not in _TYPES:
+        raise EntryProblem(f"Type: {type_code} is not an Authenticator Pro type")
+    algorithm_code = get_int(authenticator, "Algorithm", 0)
+    if algorithm_code not in _ALGORITHMS:
+        raise EntryProblem(f"Algorithm: {algorithm_code} is not an Authenticator Pro algorithm")
+    secret_text = get_str(authenticator, "Secret", required=True)
+    params = OtpParams(
+        type=_TYPES[type_code],
+        secret=decode_secret(secret_text),
+        algorithm=_ALGORITHMS[algorithm_code],
+        digits=get_int(authenticator, "Digits", 6),
+        period=get_int(authenticator, "Period", 30),
+        counter=get_int(authenticator, "Counter", 0),
+    )
+    spec = AccountSpec(
+        issuer=get_str(authenticator, "Issuer"),
+        name=get_str(authenticator, "Username"),
+        params=params,
+        groups=groups.get(secret_text, ()),
+    )
+    return ImportedEntry(source=source, spec=spec)
+
+
+def _read_backup(backup: object) -> list[ImportedEntry]:
+    if not isinstance(backup, dict) or not isinstance(backup.get("Authenticators"), list):
+        raise TransferError(f"This is not an {_WHAT}: it has no list of authenticators.")
+    items = numbered(backup["Authenticators"], "authenticator", _names)
+    return convert_all(items, functools.partial(_convert, _groups_by_secret(backup)))
+
+
+def _names(authenticator: Mapping[str, Any]) -> tuple[object, ...]:
+    return authenticator.get("Issuer"), authenticator.get("Username")
+
+
+def _decrypt(data: bytes, password: bytes) -> bytes:
+    body = data[len(HEADER) :]
+    if len(body) < _SALT_BYTES + _IV_BYTES + _TAG_BYTES:
+        raise TransferError(f"This {_WHAT} is damaged: it is too short.")
+    salt, iv, ciphertext = (
+        body[:_SALT_BYTES],
+        body[_SALT_BYTES : _SALT_BYTES + _IV_BYTES],
+        body[_SALT_BYTES + _IV_BYTES :],
+    )
+    key = argon2id(
+        password, salt, time_cost=_ARGON2_TIME, memory_kib=_ARGON2_MEMORY_KIB, parallelism=_ARGON2_PARALLELISM
+    )
+    try:
+        return AESGCM(key).decrypt(iv, ciphertext, None)
+    except InvalidTag:
+        raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None
+
+
+def _decrypt_legacy(data: bytes, password: bytes) -> bytes:
+    """AES-CBC has no authentication: a wrong password shows as bad padding or unreadable JSON."""
+    body = data[len(LEGACY_HEADER) :]
+    ciphertext = body[_LEGACY_SALT_BYTES + _LEGACY_IV_BYTES :]
+    if not ciphertext or len(ciphertext) % 16:
+        raise TransferError(f"This {_WHAT} is damaged: the encrypted data is truncated.")
+    salt, iv = body[:_LEGACY_SALT_BYTES], body[_LEGACY_SALT_BYTES : _LEGACY_SALT_BYTES + _LEGACY_IV_BYTES]
+    key = hashlib.pbkdf2_hmac("sha1", password, salt, _LEGACY_ITERATIONS, 32)
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(decryptor.update(ciphertext) + decryptor.finalize()) + unpadder.finalize()
+    except ValueError:
+        raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None
+
+
+class StratumPlainImporter(Importer):
+    format_id: ClassVar[str] = "stratum"
+    title: ClassVar[str] = "Authenticator Pro / Stratum backup"
+
+    def sniff(self, data: bytes) -> bool:
+        return sniff_json(
+            data,
+            (b'"Authenticators"',),
+            lambda value: isinstance(value, dict) and isinstance(value.get("Authenticators"), list),
+        )
+
+    def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
+        return _read_backup(json_object(data, _WHAT))
+
+
+class StratumEncryptedImporter(Importer):
+    format_id: ClassVar[str] = "stratum_encrypted"
+    title: ClassVar[str] = "Authenticator Pro / Stratum backup (encrypted)"
+
+    def sniff(self, data: bytes) -> bool:
+        return data.startswith((HEADER, LEGACY_HEADER))
+
+    def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
+        if data.startswith(HEADER):
+            decrypt = _decrypt
+        elif data.startswith(LEGACY_HEADER):
+            decrypt = _decrypt_legacy
+        else:
+            raise TransferError(f"This is not an encrypted {_WHAT}: it lacks the AUTHENTICATORPRO header.")
+        plaintext = decrypt(data, require_password(password, _WHAT))
+        try:
+            backup = load_json(plaintext, _WHAT)
+        except TransferError:
+            if decrypt is _decrypt_legacy:
+                raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None
+            raise
+        return _read_backup(backup)
+
+
+IMPORTERS: list[Importer] = [StratumEncryptedImporter(), StratumPlainImporter()]
