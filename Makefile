@@ -42,7 +42,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile --use-fuzzy -q -d translations
+	$(VENV)/bin/pybabel compile --use-fuzzy -d translations
 
 migrate: $(VENV)/.installed
 	$(VENV)/bin/flask db upgrade heads

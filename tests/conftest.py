@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 import sqlalchemy as sa
 from flask import Flask
@@ -18,6 +19,10 @@ from flask.testing import FlaskClient
 
 from webauth import create_app
 from webauth.extensions import db
+
+# Timing varies on a shared 2-core machine: property tests judge results, not speed.
+hypothesis.settings.register_profile("webauth", deadline=None, print_blob=True)
+hypothesis.settings.load_profile("webauth")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
