@@ -5,3 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p static/vendor
 cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+# The QR decoder the camera scanner loads where the browser has no BarcodeDetector.
+cp node_modules/jsqr/dist/jsQR.js static/vendor/jsQR.js
+# Brand icons (webauth/icons.py matches them on the issuer): the SVGs, their data and licence.
+rm -rf static/vendor/simple-icons
+mkdir -p static/vendor/simple-icons
+cp -R node_modules/simple-icons/icons static/vendor/simple-icons/icons
+cp node_modules/simple-icons/data/simple-icons.json node_modules/simple-icons/LICENSE.md static/vendor/simple-icons/

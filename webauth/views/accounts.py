@@ -1,42 +1,134 @@
-"""Adding, deleting and restoring accounts, and the HOTP "next code"."""
+"""Adding, editing, organising and deleting accounts; the detail page and its reveals.
+
+Every rule lives in the vault; these views read forms, call it, and say what happened.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
-from flask_login import login_required
-from werkzeug.exceptions import NotFound
+import base64
+import io
 
-from webauth.forms import ManualForm, UriForm
+import qrcode
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user, login_required
+from wtforms.fields.choices import SelectChoice
+
+from webauth import adding
+from webauth.auth_session import reauth_required
+from webauth.extensions import limiter
+from webauth.forms import ConfirmForm, EditForm, GroupForm, ImageForm, ManualForm, UriForm
+from webauth.icons import IconError
+from webauth.models import Account
 from webauth.otp import InvalidParameter, OtpParams, OtpType
-from webauth.otpauth import AccountSpec, decode_secret, parse_uri
-from webauth.vault import AccountNotFound, DuplicateAccount
-from webauth.views import current_vault
+from webauth.otpauth import AccountSpec, decode_secret, encode_secret, format_uri
+from webauth.transfer.base import ImportedEntry
+from webauth.vault import REVEALS, AccountNotFound, DuplicateAccount, IconChange, PlannedAddition, key_hint
+from webauth.views import current_vault, render_error
 from webauth.views.codes import render_codes
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
+# Decoding an image costs real CPU time (up to 40 megapixels); a person adds a few at a time.
+IMAGE_LIMIT = "30 per minute; 300 per hour"
 
-def _forms(active: str | None = None) -> tuple[UriForm, ManualForm]:
-    """Both forms of the page; only the submitted one reads the request."""
+
+def _label(account: Account) -> str:
+    return account.issuer or account.name
+
+
+def _account(uuid: str, *, trashed: bool = False) -> Account:
+    try:
+        return current_vault().get(uuid, trashed=trashed)
+    except AccountNotFound:
+        abort(404)
+
+
+# Adding -------------------------------------------------------------------------------------
+
+
+def _forms(active: str | None = None) -> tuple[UriForm, ManualForm, ImageForm]:
+    """The page's forms; only the submitted one reads the request."""
     uri_form = UriForm(prefix="uri", formdata=None if active != "uri" else request.form)
     manual_form = ManualForm(prefix="manual", formdata=None if active != "manual" else request.form)
-    return uri_form, manual_form
+    # Flask-WTF reads files as well as fields when it is left to find the form data itself.
+    image_form = ImageForm(prefix="image") if active == "image" else ImageForm(prefix="image", formdata=None)
+    return uri_form, manual_form, image_form
 
 
-def _page(uri_form: UriForm, manual_form: ManualForm, status: int = 200):
-    return render_template("accounts/new.html", uri_form=uri_form, manual_form=manual_form), status
+def _page(uri_form: UriForm, manual_form: ManualForm, image_form: ImageForm, status: int = 200):
+    html = render_template("accounts/new.html", uri_form=uri_form, manual_form=manual_form, image_form=image_form)
+    return html, status
 
 
-def _store(spec: AccountSpec):
-    """Add the account and go to the list; a duplicate is a 409 with the reason."""
+def _twin_note(account: Account) -> None:
+    """Say so when the new account shares its issuer and name with another (a different secret)."""
+    hints = current_vault().twin_hints([account])
+    if account.uuid in hints:
+        flash(
+            _(
+                "You already had an account called %(label)s with another secret key. Both are kept; "
+                "the list tells them apart by their key hints (this one is %(hint)s).",
+                label=_label(account),
+                hint=hints[account.uuid],
+            ),
+            "success",
+        )
+
+
+def _store(spec: AccountSpec, origin: str):
+    """Add the account and go to the list; a duplicate is refused with the reason."""
     try:
-        account = current_vault().add(spec)
+        account = current_vault().add(spec, source=origin)
     except DuplicateAccount as duplicate:
-        label = duplicate.existing.issuer or duplicate.existing.name
+        label = _label(duplicate.existing)
         return None, _("This account is already in your vault (%(label)s).", label=label)
     flash(_("Added %(label)s.", label=spec.label), "success")
+    _twin_note(account)
     return redirect(url_for("codes.index", _anchor=f"account-{account.uuid}")), None
+
+
+_ADD_ERRORS = {
+    "too_large": (413, lambda: _("The image is too large. Use one under 5 MB and 40 megapixels.")),
+    "not_image": (415, lambda: _("This file is not an image. Use a PNG, JPEG, WebP or GIF picture of the QR code.")),
+    "unreadable": (422, lambda: _("The image could not be scanned for QR codes. Try another picture.")),
+    "no_qr": (422, lambda: _("No QR code was found in the image. Try a sharper or closer picture.")),
+    "no_otp": (
+        422,
+        lambda: _("The QR code holds no two-factor account (it has no otpauth:// or otpauth-migration:// link)."),
+    ),
+    "no_uri": (422, lambda: _("No otpauth:// or otpauth-migration:// link was found in the text.")),
+}
+
+
+def _add_error(error: adding.AddError, *, text: bool) -> tuple[int, str]:
+    if error.reason == "bad_uri":
+        return 422, _("This link cannot be added: %(reason)s", reason=error.detail)
+    if error.reason == "too_large" and text:
+        return 413, _("The text is too long.")
+    status, message = _ADD_ERRORS[error.reason]
+    return status, message()
+
+
+def _found(found: adding.Found, origin: str, fail):
+    """Add one plain account at once; show anything more (several, a transfer, problems) first."""
+    if found.single:
+        response, problem = _store(found.entries[0].spec, origin)
+        return response or fail(409, problem)
+    return _preview(found, origin)
+
+
+def _preview(found: adding.Found, origin: str, status: int = 200):
+    vault = current_vault()
+    planned = vault.plan_additions([entry.spec for entry in found.entries if entry.spec is not None])
+    plans = iter(planned)
+    rows: list[tuple[ImportedEntry, PlannedAddition | None]] = [
+        (entry, next(plans) if entry.spec is not None else None) for entry in found.entries
+    ]
+    new = sum(1 for item in planned if item.is_new)
+    form = ConfirmForm(formdata=None, uris=found.text, origin=origin)
+    return render_template("accounts/preview.html", rows=rows, new=new, form=form), status
 
 
 @bp.get("/new")
@@ -48,27 +140,76 @@ def new():
 @bp.post("/new/uri")
 @login_required
 def add_uri():
-    uri_form, manual_form = _forms("uri")
+    uri_form, manual_form, image_form = _forms("uri")
     if not uri_form.validate():
-        return _page(uri_form, manual_form, 422)
+        return _page(uri_form, manual_form, image_form, 422)
+
+    def fail(status: int, message: str):
+        uri_form.uri.errors.append(message)
+        return _page(uri_form, manual_form, image_form, status)
+
     try:
-        spec = parse_uri(uri_form.uri.data)
-    except InvalidParameter as error:
-        uri_form.uri.errors.append(_("This link cannot be added: %(reason)s", reason=str(error)))
-        return _page(uri_form, manual_form, 422)
-    response, problem = _store(spec)
-    if problem:
-        uri_form.uri.errors.append(problem)
-        return _page(uri_form, manual_form, 409)
-    return response
+        found = adding.read_text(uri_form.uri.data)
+    except adding.AddError as error:
+        return fail(*_add_error(error, text=True))
+    return _found(found, uri_form.origin.data, fail)
+
+
+@bp.post("/new/image")
+@login_required
+@limiter.limit(IMAGE_LIMIT, key_func=lambda: f"image-user:{current_user.get_id()}")
+def add_image():
+    """An uploaded, pasted or dropped image: every QR code in it."""
+    uri_form, manual_form, image_form = _forms("image")
+
+    def fail(status: int, message: str):
+        image_form.image.errors = [*image_form.image.errors, message]
+        return _page(uri_form, manual_form, image_form, status)
+
+    if not image_form.validate():
+        return _page(uri_form, manual_form, image_form, 422)
+    try:
+        found = adding.read_image(image_form.image.data.read(adding.MAX_IMAGE_BYTES + 1))
+    except adding.AddError as error:
+        return fail(*_add_error(error, text=False))
+    return _found(found, "image", fail)
+
+
+@bp.post("/new/confirm")
+@login_required
+def confirm():
+    """The preview's "Add": the same links read again, the new accounts added in one go."""
+    form = ConfirmForm()
+    if not form.validate():
+        return render_error(400)
+    try:
+        found = adding.read_text(form.uris.data)
+    except adding.AddError as error:
+        return render_error(*_add_error(error, text=True))
+    specs = [entry.spec for entry in found.entries if entry.spec is not None]
+    added, skipped = current_vault().add_many(specs, source=form.origin.data)
+    if added:
+        flash(ngettext("Added %(num)d account.", "Added %(num)d accounts.", len(added)), "success")
+    if skipped:
+        flash(
+            ngettext(
+                "%(num)d account was already in your vault and was not added again.",
+                "%(num)d accounts were already in your vault and were not added again.",
+                skipped,
+            ),
+            "success" if added else "error",
+        )
+    for account in added:
+        _twin_note(account)
+    return redirect(url_for("codes.index"))
 
 
 @bp.post("/new/manual")
 @login_required
 def add_manual():
-    uri_form, form = _forms("manual")
+    uri_form, form, image_form = _forms("manual")
     if not form.validate():
-        return _page(uri_form, form, 422)
+        return _page(uri_form, form, image_form, 422)
     try:
         params = OtpParams(
             type=OtpType(form.type.data),
@@ -82,12 +223,15 @@ def add_manual():
     except InvalidParameter as error:
         field = getattr(form, error.field, form.secret)
         field.errors = [*field.errors, error.message]
-        return _page(uri_form, form, 422)
-    response, problem = _store(spec)
+        return _page(uri_form, form, image_form, 422)
+    response, problem = _store(spec, "manual")
     if problem:
         form.secret.errors = [*form.secret.errors, problem]
-        return _page(uri_form, form, 409)
+        return _page(uri_form, form, image_form, 409)
     return response
+
+
+# The list's actions ----------------------------------------------------------------------------
 
 
 def _back_to_list(undo: str | None = None):
@@ -102,8 +246,43 @@ def _back_to_list(undo: str | None = None):
 def next_code(uuid: str):
     try:
         current_vault().advance_hotp(uuid)
+        current_vault().mark_used(uuid)
     except AccountNotFound:
-        raise NotFound() from None
+        abort(404)
+    return _back_to_list()
+
+
+@bp.post("/<uuid>/used")
+@login_required
+def used(uuid: str):
+    """The page copied a code: remember when, for the "recently used" order."""
+    try:
+        current_vault().mark_used(uuid)
+    except AccountNotFound:
+        abort(404)
+    return "", 204
+
+
+@bp.post("/<uuid>/favorite")
+@login_required
+def favorite(uuid: str):
+    try:
+        current_vault().set_favorite(uuid, request.form.get("favorite") == "1")
+    except AccountNotFound:
+        abort(404)
+    if request.form.get("next") == "detail":
+        return redirect(url_for("accounts.detail", uuid=uuid))
+    return _back_to_list()
+
+
+@bp.post("/<uuid>/move")
+@login_required
+def move(uuid: str):
+    """Put the account before another (`before`, a uuid) or, with none, at the end."""
+    try:
+        current_vault().move(uuid, request.form.get("before") or None)
+    except AccountNotFound:
+        abort(404)
     return _back_to_list()
 
 
@@ -112,9 +291,12 @@ def next_code(uuid: str):
 def delete(uuid: str):
     """Move to the trash; the list then offers to undo."""
     try:
-        current_vault().delete(uuid)
+        account = current_vault().delete(uuid)
     except AccountNotFound:
-        raise NotFound() from None
+        abort(404)
+    if request.form.get("next") == "detail":
+        flash(_("Moved %(label)s to the trash.", label=_label(account)), "success")
+        return redirect(url_for("codes.index", undo=uuid))
     return _back_to_list(undo=uuid)
 
 
@@ -124,7 +306,222 @@ def restore(uuid: str):
     try:
         account = current_vault().restore(uuid)
     except AccountNotFound:
-        raise NotFound() from None
+        abort(404)
+    except DuplicateAccount as duplicate:
+        label = _label(duplicate.existing)
+        message = _("%(label)s is in your vault again already, so it stays in the trash.", label=label)
+        if request.htmx:
+            return render_error(409, message)
+        flash(message, "error")
+        return redirect(url_for("accounts.trash") if request.form.get("next") == "trash" else url_for("codes.index"))
+    if request.form.get("next") == "trash":
+        flash(_("Restored %(label)s.", label=_label(account)), "success")
+        return redirect(url_for("accounts.trash"))
     if not request.htmx:
-        flash(_("Restored %(label)s.", label=account.issuer or account.name), "success")
+        flash(_("Restored %(label)s.", label=_label(account)), "success")
     return _back_to_list()
+
+
+# The trash ----------------------------------------------------------------------------------
+
+
+@bp.get("/trash")
+@login_required
+def trash():
+    return render_template("accounts/trash.html", accounts=current_vault().trash())
+
+
+@bp.post("/<uuid>/purge")
+@login_required
+def purge(uuid: str):
+    account = _account(uuid, trashed=True)
+    label = _label(account)
+    current_vault().purge(uuid)
+    flash(_("Deleted %(label)s for good.", label=label), "success")
+    return redirect(url_for("accounts.trash"))
+
+
+@bp.post("/trash/empty")
+@login_required
+def empty_trash():
+    count = current_vault().empty_trash()
+    flash(ngettext("Deleted %(num)d account for good.", "Deleted %(num)d accounts for good.", count), "success")
+    return redirect(url_for("accounts.trash"))
+
+
+# Groups -------------------------------------------------------------------------------------
+
+
+def _groups_page(failed: str | None = None, message: str | None = None, status: int = 200):
+    """The groups page; `failed` names the group whose rename was refused with `message`."""
+    html = render_template("accounts/groups.html", groups=current_vault().groups(), failed=failed, message=message)
+    return html, status
+
+
+@bp.get("/groups")
+@login_required
+def groups():
+    return _groups_page()
+
+
+@bp.post("/groups/rename")
+@login_required
+def rename_group():
+    form = GroupForm()
+    old = request.form.get("group", "")
+    if not form.validate():
+        return _groups_page(old, _("A group needs a name of at most 200 characters."), 422)
+    try:
+        current_vault().rename_group(old, form.name.data)
+    except LookupError:
+        abort(404)
+    except ValueError as error:
+        return _groups_page(old, _("That name cannot be used: %(reason)s", reason=str(error)), 422)
+    flash(_("Renamed the group %(old)s to %(new)s.", old=old, new=form.name.data.strip()), "success")
+    return redirect(url_for("accounts.groups"))
+
+
+@bp.post("/groups/delete")
+@login_required
+def delete_group():
+    name = request.form.get("group", "")
+    try:
+        current_vault().delete_group(name)
+    except LookupError:
+        abort(404)
+    flash(_("Removed the group %(name)s; its accounts are still in your vault.", name=name), "success")
+    return redirect(url_for("accounts.groups"))
+
+
+# One account ------------------------------------------------------------------------------
+
+
+def _detail(account: Account, revealed: str | None = None, value: str | None = None):
+    html = render_template(
+        "accounts/detail.html",
+        account=account,
+        hint=key_hint(account),
+        twin=account.uuid in current_vault().twin_hints([account]),
+        revealed=revealed,
+        value=value,
+    )
+    return html
+
+
+@bp.get("/<uuid>")
+@login_required
+def detail(uuid: str):
+    return _detail(_account(uuid))
+
+
+@bp.get("/<uuid>/reveal/<what>")
+@login_required
+@reauth_required
+def reveal(uuid: str, what: str):
+    """The secret, the QR code or the otpauth URI, after a recent re-authentication; audited."""
+    if what not in REVEALS:
+        abort(404)
+    try:
+        spec = current_vault().reveal(uuid, what)
+    except AccountNotFound:
+        abort(404)
+    if what == "secret":
+        secret = encode_secret(spec.params.secret)
+        value = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    elif what == "uri":
+        value = format_uri(spec)
+    else:
+        image = io.BytesIO()
+        qrcode.make(format_uri(spec), box_size=8, border=2).save(image)
+        value = "data:image/png;base64," + base64.b64encode(image.getvalue()).decode("ascii")
+    return _detail(_account(uuid), what, value)
+
+
+def _edit_form(account: Account, formdata=None) -> EditForm:
+    vault = current_vault()
+    names = [group.name for group in vault.groups()]
+    if formdata is None:
+        form = EditForm(
+            formdata=None,
+            issuer=account.issuer,
+            name=account.name,
+            type=account.type,
+            algorithm=account.algorithm,
+            digits=account.digits,
+            period=account.period,
+            counter=account.counter,
+            note=account.note,
+            favorite=account.favorite,
+            groups=[group.name for group in account.groups],
+            icon=account.icon.kind if account.icon is not None else "auto",
+        )
+    else:
+        form = EditForm()
+    form.groups.choices = [SelectChoice(name, name) for name in names]
+    return form
+
+
+def _edit_page(account: Account, form: EditForm, status: int = 200):
+    return render_template("accounts/edit.html", account=account, form=form), status
+
+
+@bp.route("/<uuid>/edit", methods=["GET", "POST"])
+@login_required
+def edit(uuid: str):
+    vault = current_vault()
+    account = _account(uuid)
+    if request.method == "GET":
+        return _edit_page(account, _edit_form(account))
+    form = _edit_form(account, request.form)
+    if not form.validate():
+        return _edit_page(account, form, 422)
+    upload = form.icon_file.data
+    image = upload.read(adding.MAX_IMAGE_BYTES) if upload else b""
+    icon: IconChange | None
+    if form.icon.data == "custom" and not image:
+        if account.icon is None or account.icon.kind != "custom":
+            form.icon_file.errors = [*form.icon_file.errors, _("Choose an image for the icon.")]
+            return _edit_page(account, form, 422)
+        icon = None  # keep the image uploaded before
+    else:
+        icon = IconChange(form.icon.data, image or None)
+    groups = list(form.groups.data or []) + [name for name in (form.new_groups.data or "").split(",") if name.strip()]
+    try:
+        current = vault.spec(account)
+        params = OtpParams(
+            type=OtpType(form.type.data),
+            secret=decode_secret(form.secret.data) if form.secret.data else current.params.secret,
+            algorithm=form.algorithm.data,
+            digits=form.digits.data,
+            period=form.period.data,
+            counter=form.counter.data,
+        )
+        spec = AccountSpec(
+            issuer=form.issuer.data or "",
+            name=form.name.data or "",
+            params=params,
+            note=form.note.data or "",
+            groups=tuple(groups),
+            favorite=form.favorite.data,
+        )
+        vault.update(uuid, spec, groups=spec.groups, icon=icon)
+    except InvalidParameter as error:
+        field = getattr(form, "new_groups" if error.field == "groups" else error.field, form.secret)
+        field.errors = [*field.errors, error.message]
+        return _edit_page(account, form, 422)
+    except DuplicateAccount as duplicate:
+        form.secret.errors = [
+            *form.secret.errors,
+            _("Another account of your vault is exactly this one (%(label)s).", label=_label(duplicate.existing)),
+        ]
+        return _edit_page(account, form, 409)
+    except IconError as error:
+        message = (
+            _("The icon must be 256 KB or smaller.")
+            if error.reason == "too_large"
+            else _("The icon must be a PNG, JPEG or WebP image.")
+        )
+        form.icon_file.errors = [*form.icon_file.errors, message]
+        return _edit_page(account, form, 413 if error.reason == "too_large" else 422)
+    flash(_("Saved %(label)s.", label=spec.label), "success")
+    return redirect(url_for("accounts.detail", uuid=uuid))

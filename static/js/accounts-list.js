@@ -1,0 +1,183 @@
+/**
+ * The code list's keyboard, ordering and bookkeeping (templates/partials/codes.html).
+ *
+ * - `/` focuses the search box; ↑ ↓ Home End go from account to account (the focus rests on
+ *   each account's code button, so Enter copies, as a click does).
+ * - Reordering, when the list is in the user's own order (`#codes[data-reorder]`): drag an
+ *   account by its icon (pointer events, so mouse, pen and touch alike), or Alt+↑ / Alt+↓.
+ *   The server stores the order (`POST …/move` with the account it now stands before) and
+ *   answers with the list, which replaces this one. While a drag is under way the list's
+ *   timed refresh waits, so the row under the finger does not vanish.
+ * - Copying a code tells the server it was used, for the "Recently used" order.
+ * - Forms with `data-confirm` ask before they submit (deleting for good).
+ * - After a search, a live region says how many accounts are shown.
+ *
+ * @module accounts-list
+ */
+
+const DRAG_THRESHOLD_PX = 4;
+
+function csrfToken() {
+  try {
+    return JSON.parse(document.body.getAttribute('hx-headers') || '{}')['X-CSRFToken'] || '';
+  } catch {
+    return '';
+  }
+}
+
+function isEditable(element) {
+  return Boolean(element && element.closest && element.closest('input, textarea, select, [contenteditable="true"]'));
+}
+
+const items = () => [...document.querySelectorAll('#codes .account-list > .account')];
+const codeButton = (item) => item && item.querySelector('button.code');
+
+/** Move `item` on the server to stand before `before` (an item, or null for the end). */
+function saveMove(item, before) {
+  const url = item.dataset.moveUrl;
+  if (!url) return Promise.resolve();
+  const values = { before: before ? before.dataset.uuid : '' };
+  return window.htmx.ajax('POST', url, { source: item, target: '#codes', swap: 'outerHTML', values }).catch(() => {
+    const list = document.getElementById('codes');
+    const toast = document.getElementById('toast');
+    if (toast && list) {
+      toast.textContent = list.dataset.moveFailed || '';
+      toast.classList.add('visible');
+      setTimeout(() => toast.classList.remove('visible'), 2500);
+    }
+    if (list) window.htmx.trigger(list, 'refresh');
+  });
+}
+
+function initKeys() {
+  document.addEventListener('keydown', (event) => {
+    if (event.key === '/' && !event.ctrlKey && !event.metaKey && !event.altKey && !isEditable(event.target)) {
+      const search = document.getElementById('account-search');
+      if (search) {
+        event.preventDefault();
+        search.focus();
+        search.select();
+      }
+      return;
+    }
+    if (!['ArrowDown', 'ArrowUp', 'Home', 'End'].includes(event.key) || event.ctrlKey || event.metaKey) return;
+    const list = items();
+    if (!list.length) return;
+    const fromSearch = event.target.id === 'account-search';
+    const current = event.target.closest && event.target.closest('#codes .account');
+    if (!current && !(fromSearch && event.key === 'ArrowDown' && !event.altKey)) return;
+    if (fromSearch) {
+      event.preventDefault();
+      codeButton(list[0]).focus();
+      return;
+    }
+    const index = list.indexOf(current);
+    if (event.altKey) {
+      if (!document.getElementById('codes').hasAttribute('data-reorder')) return;
+      event.preventDefault();
+      if (event.key === 'ArrowUp' && index > 0) saveMove(current, list[index - 1]);
+      if (event.key === 'ArrowDown' && index < list.length - 1) saveMove(current, list[index + 2] || null);
+      return;
+    }
+    if (event.shiftKey) return;
+    const target = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: list.length - 1 }[event.key];
+    if (target < 0 || target >= list.length) return;
+    event.preventDefault();
+    codeButton(list[target]).focus();
+  });
+}
+
+/** Drag by the icon with pointer events; the row moves in the list as the pointer goes. */
+function initDrag() {
+  let drag = null;
+
+  document.addEventListener('pointerdown', (event) => {
+    const handle = event.target.closest && event.target.closest('#codes[data-reorder] [data-drag-handle]');
+    if (!handle || event.button !== 0) return;
+    const item = handle.closest('.account');
+    event.preventDefault();
+    handle.setPointerCapture(event.pointerId);
+    drag = { item, handle, pointerId: event.pointerId, startY: event.clientY, moved: false, next: item.nextElementSibling };
+  });
+
+  document.addEventListener('pointermove', (event) => {
+    if (!drag || event.pointerId !== drag.pointerId) return;
+    if (!drag.moved && Math.abs(event.clientY - drag.startY) < DRAG_THRESHOLD_PX) return;
+    if (!drag.moved) {
+      drag.moved = true;
+      drag.item.classList.add('dragging');
+      document.body.classList.add('reordering');
+    }
+    const list = drag.item.parentElement;
+    const others = [...list.children].filter((other) => other !== drag.item);
+    const before = others.find((other) => {
+      const box = other.getBoundingClientRect();
+      return event.clientY < box.top + box.height / 2;
+    });
+    if (before) {
+      if (drag.item.nextElementSibling !== before) list.insertBefore(drag.item, before);
+    } else if (list.lastElementChild !== drag.item) {
+      list.append(drag.item);
+    }
+  });
+
+  const finish = (event, keep) => {
+    if (!drag || event.pointerId !== drag.pointerId) return;
+    const { item, moved, next } = drag;
+    drag = null;
+    item.classList.remove('dragging');
+    document.body.classList.remove('reordering');
+    if (!moved) return;
+    if (!keep) {
+      item.parentElement.insertBefore(item, next);
+      return;
+    }
+    if (item.nextElementSibling !== next) saveMove(item, item.nextElementSibling);
+  };
+  document.addEventListener('pointerup', (event) => finish(event, true));
+  document.addEventListener('pointercancel', (event) => finish(event, false));
+
+  // The timed refresh waits while a row is being dragged; the move's answer refreshes the list.
+  document.addEventListener('htmx:beforeRequest', (event) => {
+    if (drag && event.detail.elt && event.detail.elt.id === 'codes') event.preventDefault();
+  });
+}
+
+function initUsed() {
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('button[data-copy]');
+    const item = button && button.closest('[data-used-url]');
+    if (!item) return;
+    fetch(item.dataset.usedUrl, {
+      method: 'POST',
+      headers: { 'X-CSRFToken': csrfToken() },
+      credentials: 'same-origin',
+      keepalive: true,
+    }).catch(() => {});
+  });
+}
+
+function initConfirm() {
+  document.addEventListener('submit', (event) => {
+    const form = event.target.closest('form[data-confirm]');
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+}
+
+function initSearchStatus() {
+  const tools = document.getElementById('list-tools');
+  const status = document.getElementById('list-status');
+  if (!tools || !status) return;
+  tools.addEventListener('htmx:afterRequest', () => {
+    const list = document.getElementById('codes');
+    if (list) status.textContent = list.dataset.countText || '';
+  });
+}
+
+export function initAccountsList() {
+  initKeys();
+  initDrag();
+  initUsed();
+  initConfirm();
+  initSearchStatus();
+}

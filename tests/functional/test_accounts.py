@@ -1,0 +1,654 @@
+"""Account management through the pages: adding by image, link and transfer code, duplicates,
+editing, the trash, search, order, groups, favorites, icons, the detail page and its reveals."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+from datetime import timedelta
+from urllib.parse import parse_qs, quote, urlsplit
+
+import pytest
+import zxingcpp
+from PIL import Image
+from sqlalchemy import func, select, update
+
+from tests.conftest import TEST_PASSWORD, csrf_from, post_form, sign_in
+from tests.support.qr_images import png, qr_png, qr_sheet
+from webauth import keyring
+from webauth.extensions import db
+from webauth.models import Account, AccountIcon, AuditEvent, Group, SessionRecord, User, utcnow
+from webauth.otp import OtpParams, OtpType
+from webauth.otpauth import AccountSpec, parse_uri
+from webauth.transfer.google import encode_migration_uris
+from webauth.vault import ListQuery, Vault
+
+SECRET = "JBSWY3DPEHPK3PXP"
+OTHER = "GEZDGNBVGY3TQOJQ"
+THIRD = "KRSXG5CTMVRXEZLU"
+HTMX = {"HX-Request": "true"}
+
+
+def link(issuer: str, name: str, secret: str = SECRET, **params: object) -> str:
+    query = "".join(f"&{key}={value}" for key, value in params.items())
+    return f"otpauth://totp/{quote(issuer)}:{quote(name)}?secret={secret}&issuer={quote(issuer)}{query}"
+
+
+def vault(app, username: str = "alice") -> Vault:
+    """The user's vault; call inside `with app.app_context()`."""
+    return Vault(db.session.scalar(select(User).where(User.username == username)), keyring())
+
+
+def add(app, uri: str, username: str = "alice", **changes) -> str:
+    with app.app_context():
+        spec = parse_uri(uri)
+        if changes:
+            spec = AccountSpec(**{"issuer": spec.issuer, "name": spec.name, "params": spec.params, **changes})
+        return vault(app, username).add(spec).uuid
+
+
+def stored(app) -> list[tuple[str, str]]:
+    with app.app_context():
+        rows = db.session.execute(
+            select(Account.issuer, Account.name).where(Account.deleted_at.is_(None)).order_by(Account.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+def events(app, name: str) -> list[dict]:
+    with app.app_context():
+        return [e.details for e in db.session.scalars(select(AuditEvent).where(AuditEvent.event == name))]
+
+
+def listed(html: str) -> list[str]:
+    """Issuers of the list, in order."""
+    return re.findall(r'<span class="issuer">([^<]*)</span>', html)
+
+
+def send_image(client, data: bytes, filename: str = "qr.png"):
+    token = csrf_from(client.get("/accounts/new").get_data(as_text=True))
+    return client.post(
+        "/accounts/new/image",
+        data={"image-csrf_token": token, "image-image": (io.BytesIO(data), filename)},
+        content_type="multipart/form-data",
+    )
+
+
+def send_text(client, text: str, origin: str = "link"):
+    return post_form(client, "/accounts/new", "/accounts/new/uri", {"uri-uri": text, "uri-origin": origin})
+
+
+def confirm_preview(client, page: str):
+    """Press "Add" on a preview page, sending its hidden fields back."""
+    fields = {name: html.unescape(value) for name, value in
+              re.findall(r'name="(uris|origin)" type="hidden" value="([^"]*)"', page)}
+    return client.post("/accounts/new/confirm", data={"csrf_token": csrf_from(page), **fields})
+
+
+def age_reauth(app, seconds: int = 3600) -> None:
+    with app.app_context():
+        db.session.execute(update(SessionRecord).values(reauth_at=utcnow() - timedelta(seconds=seconds)))
+        db.session.commit()
+
+
+# Adding by image ----------------------------------------------------------------------------------
+
+
+def test_an_uploaded_qr_image_adds_its_account(app, signed_in):
+    response = send_image(signed_in, qr_png(link("GitHub", "alice")))
+    assert response.status_code == 302
+    assert "Added GitHub: alice." in signed_in.get("/").get_data(as_text=True)
+    assert stored(app) == [("GitHub", "alice")]
+    assert [e["source"] for e in events(app, "account.add")] == ["image"]
+
+
+def test_an_image_with_several_qr_codes_adds_them_all_after_a_preview(app, signed_in):
+    sheet = qr_sheet([link("GitHub", "alice"), link("GitLab", "alice", OTHER), link("Dropbox", "bob", THIRD)])
+    preview = send_image(signed_in, sheet)
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "3 new accounts can be added." in html
+    assert stored(app) == []
+    assert SECRET not in preview.headers.get("Location", "") and preview.headers["Cache-Control"] == "no-store"
+    response = confirm_preview(signed_in, html)
+    assert response.status_code == 302
+    assert sorted(stored(app)) == [("Dropbox", "bob"), ("GitHub", "alice"), ("GitLab", "alice")]
+    assert "Added 3 accounts." in signed_in.get("/").get_data(as_text=True)
+
+
+def test_a_google_transfer_in_several_batches_is_previewed_then_added_at_once(app, signed_in):
+    specs = [parse_uri(link(f"Service{n}", "alice", secret)) for n, secret in enumerate((SECRET, OTHER, THIRD))]
+    batches = encode_migration_uris(specs, batch_size=2)
+    assert len(batches) == 2
+    add(app, link("Service0", "alice", SECRET))  # already there: shown, then skipped
+    preview = send_image(signed_in, qr_sheet(batches))
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert all(f"Service{n}" in html for n in range(3)) and "Already in your vault" in html
+    assert "2 new accounts can be added." in html
+    response = confirm_preview(signed_in, html)
+    assert response.status_code == 302
+    assert sorted(stored(app)) == [("Service0", "alice"), ("Service1", "alice"), ("Service2", "alice")]
+    page = signed_in.get("/").get_data(as_text=True)
+    assert "Added 2 accounts." in page and "1 account was already in your vault" in page
+
+
+def test_pasted_transfer_links_and_several_links_get_a_preview(app, signed_in):
+    specs = [parse_uri(link("A", "a", SECRET)), parse_uri(link("B", "b", OTHER))]
+    text = "\n".join(encode_migration_uris(specs, batch_size=1))
+    preview = send_text(signed_in, text)
+    assert preview.status_code == 200 and "2 new accounts can be added." in preview.get_data(as_text=True)
+    assert stored(app) == []
+    several = send_text(signed_in, f"{link('C', 'c', THIRD)}\nnot a link\n{link('A', 'a', SECRET)}")
+    html = several.get_data(as_text=True)
+    assert several.status_code == 200 and "Cannot be added" not in html  # a line with no link is no account
+    confirm_preview(signed_in, preview.get_data(as_text=True))
+    assert sorted(stored(app)) == [("A", "a"), ("B", "b")]
+
+
+def test_the_camera_sends_its_links_through_the_link_form(app, signed_in):
+    response = send_text(signed_in, link("GitHub", "alice"), origin="camera")
+    assert response.status_code == 302
+    assert [e["source"] for e in events(app, "account.add")] == ["camera"]
+    assert send_text(signed_in, link("X", "y"), origin="elsewhere").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("make", "status", "message"),
+    [
+        (lambda: b"%PDF-1.7 not an image at all", 415, "This file is not an image."),
+        (lambda: png(Image.new("RGB", (300, 200), "white")), 422, "No QR code was found in the image."),
+        (lambda: qr_png("https://example.com/not-an-otp-link"), 422, "The QR code holds no two-factor account"),
+        (lambda: png(Image.new("1", (7000, 7000), 1)), 413, "The image is too large."),
+        (lambda: b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024 + 10), 413, "The image is too large."),
+    ],
+    ids=["not-an-image", "no-qr-code", "qr-without-otp", "too-many-pixels", "too-many-bytes"],
+)
+def test_bad_images_get_a_clear_message(app, signed_in, make, status, message):
+    response = send_image(signed_in, make())
+    assert response.status_code == status
+    html = response.get_data(as_text=True)
+    assert message in html and 'id="image-image-errors"' in html
+    assert stored(app) == []
+
+
+def test_an_upload_beyond_the_request_limit_is_a_413(app, signed_in):
+    response = send_image(signed_in, b"\0" * (7 * 1024 * 1024))
+    assert response.status_code == 413 and "The upload is too large" in response.get_data(as_text=True)
+
+
+def test_the_image_form_needs_a_file(app, signed_in):
+    token = csrf_from(signed_in.get("/accounts/new").get_data(as_text=True))
+    response = signed_in.post("/accounts/new/image", data={"image-csrf_token": token},
+                              content_type="multipart/form-data")
+    assert response.status_code == 422 and "Choose an image with a QR code." in response.get_data(as_text=True)
+
+
+def test_reading_images_is_rate_limited(app_config, user):
+    from webauth import create_app
+    from webauth.extensions import limiter
+
+    limited_app = create_app({**app_config, "RATELIMIT_ENABLED": True})
+    client = limited_app.test_client()
+    sign_in(client)
+    blank = png(Image.new("RGB", (40, 40), "white"))
+    try:
+        statuses = [send_image(client, blank).status_code for _ in range(31)]
+        assert statuses[:30] == [422] * 30 and statuses[30] == 429
+    finally:
+        with limited_app.app_context():
+            limiter.reset()
+
+
+def test_a_tampered_confirmation_adds_nothing(app, signed_in):
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    response = signed_in.post("/accounts/new/confirm", data={"csrf_token": token, "uris": "nothing", "origin": "link"})
+    assert response.status_code == 422 and stored(app) == []
+    forged = {"csrf_token": token, "uris": link("A", "a"), "origin": "x"}
+    response = signed_in.post("/accounts/new/confirm", data=forged)
+    assert response.status_code == 400 and stored(app) == []
+
+
+# Duplicates -------------------------------------------------------------------------------------
+
+
+def test_an_identical_account_is_refused_from_an_image_too(app, signed_in):
+    add(app, link("GitHub", "alice"))
+    response = send_image(signed_in, qr_png(link("GitHub", "alice")))
+    assert response.status_code == 409
+    assert "This account is already in your vault (GitHub)." in response.get_data(as_text=True)
+    assert stored(app) == [("GitHub", "alice")]
+
+
+def test_the_same_issuer_and_name_with_another_secret_is_kept_and_told_apart(app, signed_in):
+    add(app, link("GitHub", "alice"))
+    response = send_text(signed_in, link("GitHub", "alice", OTHER))
+    assert response.status_code == 302
+    page = signed_in.get("/").get_data(as_text=True)
+    assert "with another secret key. Both are kept" in page
+    hints = re.findall(r'<span class="twin-hint"[^>]*>key ([0-9A-F]{4})</span>', page)
+    assert len(hints) == 2 and hints[0] != hints[1]
+    assert stored(app) == [("GitHub", "alice"), ("GitHub", "alice")]
+    add(app, link("GitLab", "bob", THIRD))
+    assert len(re.findall('class="twin-hint"', signed_in.get("/").get_data(as_text=True))) == 2
+
+
+def test_restoring_what_the_vault_holds_again_is_refused(app, signed_in):
+    uuid = add(app, link("GitHub", "alice"))
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    signed_in.post(f"/accounts/{uuid}/delete", data={"csrf_token": token})
+    add(app, link("GitHub", "alice"))
+    response = signed_in.post(f"/accounts/{uuid}/restore", data={"csrf_token": token}, headers=HTMX)
+    assert response.status_code == 409 and "stays in the trash" in response.get_data(as_text=True)
+    assert stored(app) == [("GitHub", "alice")]
+
+
+# Editing ---------------------------------------------------------------------------------------
+
+
+def edit_data(**changes) -> dict:
+    data = {"issuer": "GitHub", "name": "alice", "secret": "", "type": "totp", "algorithm": "SHA1", "digits": "6",
+            "period": "30", "counter": "0", "note": "", "new_groups": "", "icon": "auto"}
+    data.update(changes)
+    return data
+
+
+def post_edit(client, uuid: str, files: dict | None = None, **changes):
+    token = csrf_from(client.get(f"/accounts/{uuid}/edit").get_data(as_text=True))
+    data = {"csrf_token": token, **edit_data(**changes), **(files or {})}
+    return client.post(f"/accounts/{uuid}/edit", data=data, content_type="multipart/form-data")
+
+
+def test_every_field_can_be_edited(app, signed_in):
+    uuid = add(app, link("GitHub", "alice"))
+    response = post_edit(signed_in, uuid, issuer="Bank", name="carol", secret="gezd gnbv gy3t qojq", type="hotp",
+                         algorithm="SHA256", digits="8", period="60", counter="7", note="Recovery codes in the safe",
+                         favorite="y", new_groups="Work, Money")
+    assert response.status_code == 302 and response.headers["Location"] == f"/accounts/{uuid}"
+    with app.app_context():
+        account = db.session.scalar(select(Account).where(Account.uuid == uuid))
+        spec = vault(app).spec(account)
+        assert (spec.issuer, spec.name, spec.note) == ("Bank", "carol", "Recovery codes in the safe")
+        assert spec.favorite
+        assert spec.params == OtpParams(OtpType.HOTP, bytes.fromhex("31323334353637383930"), "SHA256", 8, 30, 7)
+        assert spec.groups == ("Money", "Work") and account.revision == 2
+    [event] = events(app, "account.edit")
+    assert sorted(event["fields"]) == sorted(["issuer", "name", "note", "favorite", "type", "secret", "algorithm",
+                                              "digits", "counter", "groups"])
+    assert "GEZDGNBVGY3TQOJQ" not in json.dumps(event)
+
+
+def test_an_empty_secret_keeps_the_secret_and_nothing_changed_is_no_change(app, signed_in):
+    uuid = add(app, link("GitHub", "alice"))
+    assert post_edit(signed_in, uuid).status_code == 302
+    assert events(app, "account.edit") == []
+    assert post_edit(signed_in, uuid, name="alice2").status_code == 302
+    with app.app_context():
+        account = db.session.scalar(select(Account).where(Account.uuid == uuid))
+        assert vault(app).params(account).secret == b"Hello!\xde\xad\xbe\xef" and account.name == "alice2"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"secret": "not*base32"}, "is not base32"),
+        ({"digits": "11"}, "Number must be between 5 and 10"),
+        ({"period": "0"}, "Number must be between 1 and"),
+        ({"type": "motp"}, "Not a valid choice"),
+        ({"issuer": "", "name": ""}, "an account needs a name or an issuer"),
+        ({"note": "x" * 2001}, "Field cannot be longer than 2000 characters."),
+        ({"new_groups": "ok, bad\u0007group"}, "contains control characters"),
+    ],
+)
+def test_edits_are_validated_with_a_message(app, signed_in, changes, message):
+    uuid = add(app, link("GitHub", "alice"))
+    response = post_edit(signed_in, uuid, **changes)
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert events(app, "account.edit") == []
+
+
+def test_an_edit_into_another_account_is_refused(app, signed_in):
+    uuid = add(app, link("GitHub", "alice"))
+    add(app, link("GitHub", "bob", OTHER))
+    response = post_edit(signed_in, uuid, name="bob", secret=OTHER)
+    assert response.status_code == 409 and "exactly this one" in response.get_data(as_text=True)
+
+
+def test_the_edit_page_of_another_users_account_is_a_404(app, signed_in, make_user):
+    make_user("bob")
+    uuid = add(app, link("Bank", "bob"), username="bob")
+    for path in ("", "/edit", "/reveal/secret", "/icon.png"):
+        assert signed_in.get(f"/accounts/{uuid}{path}").status_code == 404
+
+
+# Icons ---------------------------------------------------------------------------------------
+
+
+def test_brand_icons_are_matched_on_the_issuer_and_served_by_the_app(app, signed_in):
+    for issuer in ("github.com", "GitHub (work)", "Twitter", "Some Local Bank"):
+        add(app, link(issuer, "alice"), name=issuer)
+    html = signed_in.get("/").get_data(as_text=True)
+    assert html.count('src="/icons/brand/github.svg"') == 2 and 'src="/icons/brand/x.svg"' in html
+    assert 'class="avatar hue-' in html  # the bank gets its coloured letter
+    assert "cdn" not in html.lower()
+    svg = signed_in.get("/icons/brand/github.svg")
+    assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
+    assert svg.get_data(as_text=True).startswith('<svg fill="#181717"')
+    assert "sandbox" in svg.headers["Content-Security-Policy"]
+    assert signed_in.get("/icons/brand/no-such-brand.svg").status_code == 404
+    assert signed_in.get("/icons/brand/..%2Fsimple-icons.json.svg").status_code == 404
+
+
+def test_a_custom_icon_is_re_encoded_and_can_be_replaced_by_a_letter(app, signed_in):
+    uuid = add(app, link("GitHub", "alice"))
+    photo = Image.new("RGB", (600, 400), (200, 30, 30))
+    jpeg = png(photo, "JPEG")
+    response = post_edit(signed_in, uuid, icon="custom", files={"icon_file": (io.BytesIO(jpeg), "me.jpg")})
+    assert response.status_code == 302
+    html = signed_in.get("/").get_data(as_text=True)
+    url = re.search(rf'src="(/accounts/{uuid}/icon.png\?v=[0-9a-f]+)"', html).group(1)
+    served = signed_in.get(url)
+    assert served.mimetype == "image/png" and served.data != jpeg
+    with Image.open(io.BytesIO(served.data)) as icon:
+        assert icon.format == "PNG" and max(icon.size) == 128
+    assert "private" in served.headers["Cache-Control"]
+    # Keeping "custom" without a new file keeps the image.
+    assert post_edit(signed_in, uuid, icon="custom", note="kept").status_code == 302
+    assert url in signed_in.get("/").get_data(as_text=True)
+    assert post_edit(signed_in, uuid, icon="letter").status_code == 302
+    html = signed_in.get("/").get_data(as_text=True)
+    assert f"/accounts/{uuid}/icon.png" not in html and "/icons/brand/github.svg" not in html
+    assert 'class="avatar hue-' in html
+    assert post_edit(signed_in, uuid, icon="auto").status_code == 302
+    assert "/icons/brand/github.svg" in signed_in.get("/").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(AccountIcon)) == 0
+
+
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        (b"GIF89a-not-really", 422, "The icon must be a PNG, JPEG or WebP image."),
+        (png(Image.new("RGB", (10, 10)), "GIF"), 422, "The icon must be a PNG, JPEG or WebP image."),
+        (b"\x89PNG" + b"\0" * (256 * 1024), 422, "The icon must be 256 KB or smaller."),
+    ],
+    ids=["junk", "gif", "too-big"],
+)
+def test_bad_icons_get_a_clear_message(app, signed_in, data, status, message):
+    uuid = add(app, link("GitHub", "alice"))
+    response = post_edit(signed_in, uuid, icon="custom", files={"icon_file": (io.BytesIO(data), "icon.png")})
+    assert response.status_code == status and message in response.get_data(as_text=True)
+    custom = post_edit(signed_in, uuid, icon="custom")
+    assert custom.status_code == 422 and "Choose an image for the icon." in custom.get_data(as_text=True)
+
+
+def test_imported_groups_and_icons_come_along_and_unusable_icons_are_left_out(app, user):
+    icon = png(Image.new("RGBA", (300, 300), (0, 0, 255, 255)))
+    with app.app_context():
+        v = vault(app)
+        params = OtpParams(OtpType.TOTP, b"12345678901234567890")
+        a = v.add(AccountSpec("A", "a", params, groups=("Work", "work", "Home"), icon=icon, icon_mime="image/png"))
+        b = v.add(AccountSpec("B", "b", params, groups=("Work",), icon=b"<svg/>", icon_mime="image/svg+xml"))
+        assert [g.name for g in a.groups] == ["Home", "Work"] and b.icon is None
+        assert a.icon.kind == "custom" and a.icon.data.startswith(b"\x89PNG") and v.spec(a).icon == a.icon.data
+        assert db.session.scalar(select(func.count()).select_from(Group)) == 2
+
+
+# The trash --------------------------------------------------------------------------------------
+
+
+def test_the_trash_lists_restores_and_purges(app, signed_in):
+    first, second, third = (add(app, link(name, "x", secret)) for name, secret in
+                            (("One", SECRET), ("Two", OTHER), ("Three", THIRD)))
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    for uuid in (first, second, third):
+        signed_in.post(f"/accounts/{uuid}/delete", data={"csrf_token": token})
+    assert "Trash (3)" in signed_in.get("/").get_data(as_text=True)
+    page = signed_in.get("/accounts/trash").get_data(as_text=True)
+    assert all(f"trashed-{uuid}" in page for uuid in (first, second, third))
+    response = signed_in.post(f"/accounts/{first}/restore", data={"csrf_token": token, "next": "trash"})
+    assert response.headers["Location"] == "/accounts/trash" and stored(app) == [("One", "x")]
+    assert signed_in.post(f"/accounts/{first}/purge", data={"csrf_token": token}).status_code == 404  # live
+    response = signed_in.post(f"/accounts/{second}/purge", data={"csrf_token": token})
+    assert response.status_code == 302 and "Deleted Two for good." in signed_in.get("/accounts/trash").get_data(
+        as_text=True)
+    signed_in.post("/accounts/trash/empty", data={"csrf_token": token})
+    assert "The trash is empty." in signed_in.get("/accounts/trash").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Account)) == 1
+    assert len(events(app, "account.purge")) == 2
+
+
+def test_undo_right_after_a_delete_from_the_detail_page(app, signed_in):
+    uuid = add(app, link("GitHub", "alice"))
+    token = csrf_from(signed_in.get(f"/accounts/{uuid}").get_data(as_text=True))
+    response = signed_in.post(f"/accounts/{uuid}/delete", data={"csrf_token": token, "next": "detail"})
+    page = signed_in.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Moved GitHub to the trash." in page and f"/accounts/{uuid}/restore" in page and "Undo" in page
+
+
+# Finding and organising -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def several(app, signed_in):
+    uuids = {
+        "github": add(app, link("GitHub", "alice@work.example"), note="Company SSO"),
+        "gitlab": add(app, link("GitLab", "alice", OTHER)),
+        "bank": add(app, link("Bank_of_100%", "savings", THIRD), note="call 0800"),
+        "aws": add(app, link("AWS", "root", "MFRGGZDFMZTWQ2LK")),
+    }
+    with app.app_context():
+        v = vault(app)
+        v.update(uuids["github"], v.spec(v.get(uuids["github"])), groups=["Work", "Code"])
+        v.update(uuids["gitlab"], v.spec(v.get(uuids["gitlab"])), groups=["Code"])
+    return uuids
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("git", ["GitHub", "GitLab"]),
+        ("GITHUB", ["GitHub"]),
+        ("work", ["GitHub"]),  # the account name, and the group Work
+        ("sso", ["GitHub"]),  # the note
+        ("code", ["GitHub", "GitLab"]),  # the group
+        ("git alice", ["GitHub", "GitLab"]),
+        ("git root", []),  # every word must match
+        ("100%", ["Bank_of_100%"]),
+        ("_", ["Bank_of_100%"]),  # LIKE wildcards are literal
+        ("%", ["Bank_of_100%"]),
+    ],
+)
+def test_search_as_you_type_matches_issuer_name_note_and_group(several, signed_in, query, expected):
+    html = signed_in.get(f"/?q={quote(query)}", headers=HTMX).get_data(as_text=True)
+    assert sorted(listed(html)) == sorted(expected)
+    if not expected:
+        assert "No account matches" in html
+
+
+def test_the_search_box_debounces_and_the_refresh_keeps_the_search(several, signed_in):
+    page = signed_in.get("/").get_data(as_text=True)
+    assert re.search(r'<input id="account-search"[^>]*hx-trigger="input changed delay:\d+ms, search"', page, re.S)
+    assert 'aria-keyshortcuts="/"' in page and '<label class="visually-hidden" for="account-search">' in page
+    fragment = signed_in.get("/?q=git&group=Code&sort=issuer", headers=HTMX).get_data(as_text=True)
+    refresh = html.unescape(re.search(r'<section id="codes"[^>]*hx-get="([^"]+)"', fragment).group(1))
+    assert parse_qs(urlsplit(refresh).query) == {"q": ["git"], "group": ["Code"], "sort": ["issuer"]}
+
+
+def test_a_filtered_list_carries_the_whole_vaults_revision(several, signed_in):
+    revision = r'data-vault-revision="([0-9a-f]+)"'
+    whole = re.search(revision, signed_in.get("/", headers=HTMX).get_data(as_text=True)).group(1)
+    for query in ("?q=git", "?group=Work", "?sort=issuer"):
+        html = signed_in.get("/" + query, headers=HTMX).get_data(as_text=True)
+        assert re.search(revision, html).group(1) == whole
+
+
+def test_groups_filter_rename_merge_and_delete(app, several, signed_in):
+    html = signed_in.get("/?group=Code", headers=HTMX).get_data(as_text=True)
+    assert listed(html) == ["GitHub", "GitLab"]
+    page = signed_in.get("/accounts/groups").get_data(as_text=True)
+    assert "Code" in page and "2 accounts" in page and "1 account" in page
+    token = csrf_from(page)
+    response = signed_in.post("/accounts/groups/rename", data={"csrf_token": token, "group": "Work", "name": "code"})
+    assert response.status_code == 302  # merged into Code (names match ignoring case)
+    with app.app_context():
+        assert list(db.session.scalars(select(Group.name))) == ["Code"]
+    bad = signed_in.post("/accounts/groups/rename", data={"csrf_token": token, "group": "Code", "name": " "})
+    assert bad.status_code == 422 and "A group needs a name" in bad.get_data(as_text=True)
+    assert signed_in.post("/accounts/groups/rename", data={"csrf_token": token, "group": "Nope",
+                                                           "name": "x"}).status_code == 404
+    signed_in.post("/accounts/groups/delete", data={"csrf_token": token, "group": "Code"})
+    assert stored(app) and "No groups yet" in signed_in.get("/accounts/groups").get_data(as_text=True)
+    assert sorted(listed(signed_in.get("/", headers=HTMX).get_data(as_text=True))) == ["AWS", "Bank_of_100%",
+                                                                                      "GitHub", "GitLab"]
+
+
+def test_a_group_left_without_accounts_disappears(app, several, signed_in):
+    post_edit(signed_in, several["gitlab"], issuer="GitLab")
+    post_edit(signed_in, several["github"], name="alice@work.example", note="Company SSO")
+    with app.app_context():
+        assert list(db.session.scalars(select(Group.name))) == []
+
+
+def test_orders_favorites_and_the_remembered_choice(app, several, signed_in):
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    assert listed(signed_in.get("/?sort=manual", headers=HTMX).get_data(as_text=True)) == [
+        "GitHub", "GitLab", "Bank_of_100%", "AWS"]
+    assert listed(signed_in.get("/?sort=issuer", headers=HTMX).get_data(as_text=True)) == [
+        "AWS", "Bank_of_100%", "GitHub", "GitLab"]
+    # The order chosen last is remembered.
+    assert listed(signed_in.get("/", headers=HTMX).get_data(as_text=True))[0] == "AWS"
+    signed_in.post(f"/accounts/{several['bank']}/used", data={"csrf_token": token})
+    signed_in.post(f"/accounts/{several['gitlab']}/used", data={"csrf_token": token})
+    recent = listed(signed_in.get("/?sort=recent", headers=HTMX).get_data(as_text=True))
+    assert recent[:2] == ["GitLab", "Bank_of_100%"]
+    favorite = signed_in.post(f"/accounts/{several['aws']}/favorite", data={"csrf_token": token, "favorite": "1"},
+                              headers={**HTMX, "HX-Current-URL": "http://localhost/?sort=recent"})
+    html = favorite.get_data(as_text=True)
+    assert listed(html)[:3] == ["AWS", "GitLab", "Bank_of_100%"]  # pinned on top, in the page's order
+    assert 'aria-pressed="true"' in html
+    for sort in ("manual", "issuer"):
+        assert listed(signed_in.get(f"/?sort={sort}", headers=HTMX).get_data(as_text=True))[0] == "AWS"
+    assert signed_in.get("/?sort=nonsense", headers=HTMX).status_code == 200
+    assert [e["favorite"] for e in events(app, "account.favorite")] == [True]
+
+
+def test_using_a_code_is_no_change_of_the_account(app, several, signed_in):
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    before = len(events(app, "account.edit")) + len(events(app, "account.favorite"))
+    response = signed_in.post(f"/accounts/{several['aws']}/used", data={"csrf_token": token})
+    assert response.status_code == 204
+    with app.app_context():
+        account = db.session.scalar(select(Account).where(Account.uuid == several["aws"]))
+        assert account.last_used_at is not None and account.revision == 1
+    assert len(events(app, "account.edit")) + len(events(app, "account.favorite")) == before
+    assert signed_in.post("/accounts/nope/used", data={"csrf_token": token}).status_code == 404
+    assert signed_in.post(f"/accounts/{several['aws']}/used").status_code == 400  # CSRF
+
+
+def test_the_order_is_stored_on_the_server(app, several, signed_in):
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    manual = {**HTMX, "HX-Current-URL": "http://localhost/?sort=manual"}
+    response = signed_in.post(f"/accounts/{several['aws']}/move", data={"csrf_token": token,
+                                                                          "before": several["github"]}, headers=manual)
+    assert listed(response.get_data(as_text=True)) == ["AWS", "GitHub", "GitLab", "Bank_of_100%"]
+    response = signed_in.post(f"/accounts/{several['github']}/move", data={"csrf_token": token, "before": ""},
+                              headers=manual)
+    assert listed(response.get_data(as_text=True)) == ["AWS", "GitLab", "Bank_of_100%", "GitHub"]
+    assert listed(signed_in.get("/?sort=manual").get_data(as_text=True)) == ["AWS", "GitLab", "Bank_of_100%", "GitHub"]
+    with app.app_context():
+        positions = list(db.session.scalars(select(Account.position).order_by(Account.position)))
+        assert positions == [1, 2, 3, 4]
+    assert len(events(app, "account.move")) == 2
+    assert signed_in.post(f"/accounts/{several['aws']}/move", data={"csrf_token": token,
+                                                                      "before": "nope"}).status_code == 404
+
+
+def test_reordering_is_offered_only_in_the_users_own_order(several, signed_in):
+    assert "data-reorder" in signed_in.get("/?sort=manual", headers=HTMX).get_data(as_text=True)
+    html = signed_in.get("/?sort=issuer", headers=HTMX).get_data(as_text=True)
+    assert "data-reorder" not in html and "data-drag-handle" not in html
+
+
+def test_other_users_cannot_touch_an_account(app, signed_in, make_user):
+    make_user("bob")
+    uuid = add(app, link("Bank", "bob"), username="bob")
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    for action in ("favorite", "move", "used", "purge"):
+        assert signed_in.post(f"/accounts/{uuid}/{action}", data={"csrf_token": token}).status_code == 404
+    assert "Bank" not in signed_in.get("/?q=bank").get_data(as_text=True).split('id="codes"')[1]
+
+
+def test_the_list_is_accessible(app, several, signed_in):
+    html = signed_in.get("/").get_data(as_text=True)
+    uuid = several["github"]
+    assert f'aria-describedby="digits-{uuid} left-{uuid}"' in html
+    assert f'id="left-{uuid}">' in html and "seconds left" in html
+    assert re.search(rf'id="copy-{uuid}"', html)  # focus stays on it across refreshes
+    assert 'aria-label="Favorite: GitHub"' in html and 'aria-pressed="false"' in html
+    assert '<label for="list-sort">Order</label>' in html
+    assert 'role="status" aria-live="polite"' in html
+
+
+# The detail page and its reveals -------------------------------------------------------------------
+
+
+def test_the_detail_page_shows_every_parameter_and_the_dates(app, signed_in):
+    uuid = add(app, link("Bank", "carol", OTHER, algorithm="SHA256", digits="8", period="60"), note="Branch 12")
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    signed_in.post(f"/accounts/{uuid}/used", data={"csrf_token": token})
+    html = signed_in.get(f"/accounts/{uuid}").get_data(as_text=True)
+    for text in ("Bank", "carol", "Time-based (TOTP)", "SHA256", "<dd>8</dd>", "60 seconds", "Branch 12",
+                 "Created", "Modified", "Last used", 'id="sync-state"'):
+        assert text in html, text
+    assert html.count(" UTC</time>") == 3
+    assert OTHER not in html and "reveal/secret" in html
+
+
+@pytest.mark.parametrize("what", ["secret", "qr", "uri"])
+def test_each_reveal_needs_a_recent_password_and_is_audited(app, signed_in, what):
+    uuid = add(app, link("Bank", "carol", OTHER))
+    age_reauth(app)
+    response = signed_in.get(f"/accounts/{uuid}/reveal/{what}")
+    assert response.status_code == 302 and "/reauth?next=" in response.headers["Location"]
+    assert events(app, "account.reveal") == []
+    post_form(signed_in, "/reauth", f"/reauth?next=/accounts/{uuid}/reveal/{what}", {"password": TEST_PASSWORD})
+    response = signed_in.get(f"/accounts/{uuid}/reveal/{what}")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    expected = parse_uri(link("Bank", "carol", OTHER))
+    if what == "secret":
+        assert "GEZD GNBV GY3T QOJQ" in html
+    elif what == "uri":
+        assert "otpauth://totp/Bank:carol?secret=GEZDGNBVGY3TQOJQ&amp;issuer=Bank" in html
+    else:
+        data = re.search(r'src="data:image/png;base64,([^"]+)"', html).group(1)
+        [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(base64.b64decode(data))))
+        assert parse_uri(code.text) == expected
+        assert OTHER not in html
+    assert events(app, "account.reveal") == [{"account": uuid, "what": what}]
+    assert signed_in.get(f"/accounts/{uuid}/reveal/everything").status_code == 404
+
+
+# The command line ----------------------------------------------------------------------------------
+
+
+def test_the_cli_lists_groups_favorites_and_notes(app, user):
+    uuid = add(app, link("GitHub", "alice"), note="work laptop", favorite=True, groups=("Work", "Code"))
+    result = app.test_cli_runner().invoke(args=["accounts", "list", "--user", "alice", "--json"])
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.output)
+    assert row["id"] == uuid and row["groups"] == ["Code", "Work"] and row["favorite"] is True
+    assert row["note"] == "work laptop" and SECRET not in result.output
+    result = app.test_cli_runner().invoke(args=["accounts", "rm", "--user", "alice", uuid])
+    assert result.exit_code == 0 and stored(app) == []
+
+
+def test_a_query_object_cleans_what_it_is_given():
+    query = ListQuery(text="  Git  hub ", group=" Work ", sort="sideways")
+    assert (query.terms, query.group, query.sort, query.filtered) == (["git", "hub"], "Work", "manual", True)
+    assert not ListQuery().filtered

@@ -1,0 +1,185 @@
+"""Account icons: brand icons matched on the issuer, and images people upload.
+
+Brand icons come from the npm package `simple-icons`, which `scripts/vendor.sh` copies into
+static/vendor/simple-icons; the app serves them itself (never a CDN, so no third party learns
+which services a user has). An issuer is matched on a normalised form of the icon titles and
+their aliases (other names, localised names, the brands that share an icon), so "github.com",
+"GitHub (work)" and "GITHUB" all find GitHub. Uploaded images are untrusted: only PNG, JPEG
+and WebP are opened, within size and pixel limits, and what is stored is a fresh PNG of at
+most 128 pixels a side, so no metadata or decoder exploit survives the upload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import re
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parent.parent
+BRAND_ICONS = ROOT / "static" / "vendor" / "simple-icons"
+MAX_ICON_BYTES = 256 * 1024
+MAX_ICON_PIXELS = 4096 * 4096
+ICON_SIZE = 128
+ICON_FORMATS = ("PNG", "JPEG", "WEBP")
+# Brand colours below this contrast with white (WCAG 1.4.11 asks 3:1 for graphics) go on a dark chip.
+MIN_GRAPHIC_CONTRAST = 3.0
+
+_SLUG = re.compile(r"[a-z0-9_]{1,64}")
+_PARENTHESES = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_WORDS = re.compile(r"[\s,;:/|·–—-]+")
+_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\.)?([a-z0-9-]+(?:\.[a-z0-9-]+)+)(?:[/:?#].*)?$", re.IGNORECASE)
+
+log = logging.getLogger(__name__)
+
+
+class IconError(ValueError):
+    """An uploaded icon that cannot be used; `reason` is "too_large" or "not_image"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class BrandIcon:
+    slug: str
+    title: str
+    hex: str
+
+    @property
+    def dark(self) -> bool:
+        """Drawn on a dark chip: the brand colour is too light to see on white."""
+        return needs_dark_chip(self.hex)
+
+
+def normalise(text: str) -> str:
+    """The form names are matched in: case, accents, spaces and punctuation do not count."""
+    text = unicodedata.normalize("NFKD", text).casefold().replace("&", "and").replace("+", "plus")
+    return "".join(ch for ch in text if ch.isalnum() and not unicodedata.combining(ch))
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = []
+    for i in (0, 2, 4):
+        value = int(hex_colour[i : i + 2], 16) / 255
+        channels.append(value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4)
+    red, green, blue = channels
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def needs_dark_chip(hex_colour: str) -> bool:
+    return 1.05 / (_luminance(hex_colour) + 0.05) < MIN_GRAPHIC_CONTRAST
+
+
+class IconIndex:
+    """Brand icons by slug and by every normalised name they go by."""
+
+    def __init__(self, entries: list[dict]) -> None:
+        self.by_slug: dict[str, BrandIcon] = {}
+        self.by_name: dict[str, BrandIcon] = {}
+        aliases: list[tuple[str, BrandIcon]] = []
+        for entry in entries:
+            slug, hex_colour = entry.get("slug", ""), entry.get("hex", "")
+            if not _SLUG.fullmatch(slug) or not re.fullmatch(r"[0-9A-Fa-f]{6}", hex_colour):
+                continue
+            icon = BrandIcon(slug, entry.get("title", slug), hex_colour.upper())
+            self.by_slug[slug] = icon
+            # Titles win over aliases: an alias never takes a name another brand is titled.
+            self.by_name.setdefault(normalise(icon.title), icon)
+            found = entry.get("aliases") or {}
+            names = list(found.get("aka", [])) + list(found.get("old", []))
+            names += [dup.get("title", "") for dup in found.get("dup", []) if isinstance(dup, dict)]
+            names += list((found.get("loc") or {}).values())
+            aliases += [(name, icon) for name in names if isinstance(name, str)]
+        for name, icon in aliases:
+            key = normalise(name)
+            if key:
+                self.by_name.setdefault(key, icon)
+        self.by_name.pop("", None)
+
+    @classmethod
+    def load(cls, folder: Path) -> IconIndex:
+        try:
+            entries = json.loads((folder / "simple-icons.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            log.warning("brand icons unavailable (run scripts/vendor.sh): %s", error)
+            entries = []
+        return cls(entries if isinstance(entries, list) else [])
+
+    def match(self, issuer: str) -> BrandIcon | None:
+        """The brand icon for an issuer, or None: the whole name, then its host, then its first word."""
+        for candidate in _candidates(issuer):
+            icon = self.by_name.get(candidate)
+            if icon is not None:
+                return icon
+        return None
+
+
+def _candidates(issuer: str) -> list[str]:
+    issuer = issuer.strip()
+    plain = _PARENTHESES.sub(" ", issuer).strip()
+    candidates = [normalise(issuer), normalise(plain)]
+    host = _HOST.match(plain)
+    if host:
+        labels = host.group(1).lower().split(".")
+        # accounts.google.com -> google; login.example.co.uk -> example (then co)
+        candidates += [normalise(label) for label in reversed(labels[:-1])]
+    words = [word for word in _WORDS.split(plain) if word]
+    if len(words) > 1 and len(normalise(words[0])) >= 3:
+        candidates.append(normalise(words[0]))
+    return [candidate for candidate in dict.fromkeys(candidates) if candidate]
+
+
+@lru_cache(maxsize=1)
+def brand_index() -> IconIndex:
+    return IconIndex.load(BRAND_ICONS)
+
+
+@lru_cache(maxsize=512)
+def brand_svg(slug: str) -> bytes | None:
+    """The icon's SVG in its brand colour, or None when there is no such icon."""
+    icon = brand_index().by_slug.get(slug)
+    if icon is None:
+        return None
+    try:
+        svg = (BRAND_ICONS / "icons" / f"{icon.slug}.svg").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return svg.replace("<svg ", f'<svg fill="#{icon.hex}" ', 1).encode("utf-8")
+
+
+def normalise_image(data: bytes) -> bytes:
+    """An uploaded icon as a PNG of at most ICON_SIZE pixels a side, or IconError."""
+    if len(data) > MAX_ICON_BYTES:
+        raise IconError("too_large")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=ICON_FORMATS) as image:
+                width, height = image.size
+                if width * height > MAX_ICON_PIXELS:
+                    raise IconError("too_large")
+                picture = ImageOps.exif_transpose(image).convert("RGBA")
+    except IconError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise IconError("too_large") from None
+    except Exception as error:  # Pillow's decoders raise many unrelated types on corrupt input.
+        raise IconError("not_image") from error
+    picture.thumbnail((ICON_SIZE, ICON_SIZE), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    picture.save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def image_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
