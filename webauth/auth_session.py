@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, session
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import Flask, current_app, g, make_response, redirect, request, session, url_for
 from flask_login import login_user, logout_user
 
-from webauth import users
+from webauth import settings, users
 from webauth.extensions import db, login_manager
 from webauth.models import SessionRecord, User
 
@@ -32,7 +36,7 @@ def sign_in(user: User, method: str) -> None:
     """Start a fresh session: the old cookie's contents (and any fixed session id) are dropped."""
     locale = session.get("locale")
     session.clear()
-    token = users.start_session(user, method, current_app.config["PERMANENT_SESSION_LIFETIME"])
+    token = users.start_session(user, method, settings.session_lifetime())
     session[SESSION_TOKEN_KEY] = token
     if locale:
         session["locale"] = locale
@@ -44,3 +48,30 @@ def sign_out() -> None:
     users.end_session(session.get(SESSION_TOKEN_KEY))
     logout_user()
     session.clear()
+
+
+def recently_authenticated() -> bool:
+    """Whether this session proved its password (or a fresh sign-in) within WEBAUTH_REAUTH_SECONDS."""
+    return users.recently_authenticated(current_session(), current_app.config["WEBAUTH_REAUTH_SECONDS"])
+
+
+def reauth_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Guard a view that reveals or exports secrets behind a recent re-authentication.
+
+    A plain request is sent to the re-authentication page and back; an htmx request gets an
+    `HX-Redirect` there, since swapping a password page into a fragment would make no sense.
+    """
+
+    @wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if recently_authenticated():
+            return view(*args, **kwargs)
+        back = request.full_path if request.method == "GET" else (request.referrer or url_for("codes.index"))
+        target = url_for("auth.reauth", next=back)
+        if request.headers.get("HX-Request") == "true":
+            response = make_response("", 401)
+            response.headers["HX-Redirect"] = target
+            return response
+        return redirect(target)
+
+    return guarded

@@ -87,6 +87,50 @@ def _add_user(user: User, keyring: Keyring) -> User:
     return user
 
 
+def find_oidc_user(issuer: str, subject: str) -> User | None:
+    """The user linked to an OpenID Connect identity; (issuer, subject) is the key, never a name."""
+    return db.session.scalar(select(User).where(User.oidc_issuer == issuer, User.oidc_subject == subject))
+
+
+def free_casdoor_username(casdoor_id: str, user: User | None = None) -> str:
+    """`owner/name` as the username, or with a number when another user holds it already.
+
+    Local usernames cannot contain "/", so only another Casdoor identity can collide: a
+    Casdoor user deleted and made again under the same name has a new subject.
+    """
+    candidate, number = casdoor_id[:255], 1
+    while (holder := find_user(candidate)) is not None and holder is not user:
+        number += 1
+        suffix = f"~{number}"
+        candidate = casdoor_id[: 255 - len(suffix)] + suffix
+    return candidate
+
+
+def create_casdoor_user(
+    issuer: str, subject: str, casdoor_id: str, display_name: str, keyring: Keyring, *, is_admin: bool
+) -> User:
+    """A user who signs in with Casdoor only (no password), named `owner/name`."""
+    user = User(
+        username=free_casdoor_username(casdoor_id),
+        display_name=(display_name or casdoor_id)[:255],
+        password_hash=None,
+        is_admin=is_admin,
+        oidc_issuer=issuer,
+        oidc_subject=subject,
+    )
+    return _add_user(user, keyring)
+
+
+def link_oidc(user: User, issuer: str, subject: str) -> None:
+    """Tie an existing user to an OpenID Connect identity (in the caller's transaction)."""
+    if find_oidc_user(issuer, subject) not in (None, user):
+        raise UserError("casdoor", "This Casdoor account is already linked to another user here.")
+    if user.oidc_subject is not None and (user.oidc_issuer, user.oidc_subject) != (issuer, subject):
+        raise UserError("casdoor", "Your account here is linked to another Casdoor user.")
+    user.oidc_issuer, user.oidc_subject = issuer, subject
+    audit.record("user.link", user=user, details={"provider": "casdoor"})
+
+
 def authenticate(username: str, password: str) -> User | None:
     """The user whose password this is, or None; takes as long whether the user exists or not."""
     user = find_user(username.strip())
