@@ -129,21 +129,23 @@ function iterationsInRange(iterations) {
 }
 
 /**
- * Seal a vault under a PIN. Each call draws a fresh salt and nonce, so sealing the same
- * vault twice gives unrelated blobs.
+ * A key derived from a PIN, with the salt and iteration count it was derived with: what
+ * re-sealing needs. The key is a non-extractable CryptoKey, so a page can keep a sealer in
+ * memory while the app is unlocked and re-seal the copy after a change without keeping the
+ * PIN itself, and no script can read the key's bytes out of it.
  *
- * @param {object} vault the vault JSON of docs/offline-blob.md (any JSON object is sealed)
+ * @typedef {{key: CryptoKey, salt: string, iterations: number}} Sealer
+ */
+
+/**
+ * Derive a sealer for a new PIN, with a fresh salt.
+ *
  * @param {string} pin at least MIN_PIN_LENGTH characters
  * @param {{iterations?: number}} [options] PBKDF2 iterations, MIN_ITERATIONS..MAX_ITERATIONS
- * @returns {Promise<{format: string, version: number,
- *   kdf: {name: string, iterations: number, salt: string},
- *   cipher: {name: string, nonce: string}, ciphertext: string}>} plain JSON, for IndexedDB
- * @throws {TypeError|RangeError} on a vault that is not an object, a short PIN or bad iterations
+ * @returns {Promise<Sealer>}
+ * @throws {RangeError} on a short PIN or bad iterations
  */
-export async function sealVault(vault, pin, { iterations = DEFAULT_ITERATIONS } = {}) {
-  if (!isPlainObject(vault)) {
-    throw new TypeError('the vault must be a JSON object');
-  }
+export async function createSealer(pin, { iterations = DEFAULT_ITERATIONS } = {}) {
   if (typeof pin !== 'string' || [...pin.normalize('NFC')].length < MIN_PIN_LENGTH) {
     throw new RangeError(`the PIN must have at least ${MIN_PIN_LENGTH} characters`);
   }
@@ -151,28 +153,59 @@ export async function sealVault(vault, pin, { iterations = DEFAULT_ITERATIONS } 
     throw new RangeError(`iterations must be a whole number from ${MIN_ITERATIONS} to ${MAX_ITERATIONS}`);
   }
   const salt = globalThis.crypto.getRandomValues(new Uint8Array(SALT_BYTES));
+  return Object.freeze({ key: await deriveKey(pin, salt, iterations), salt: toBase64(salt), iterations });
+}
+
+/**
+ * Seal a vault with a sealer: a fresh nonce each time, so one sealer may seal many versions
+ * of the vault (random 96-bit nonces stay safe far beyond any number of edits).
+ *
+ * @param {Sealer} sealer from `createSealer` or `unlockVault`
+ * @param {object} vault the vault JSON of docs/offline-blob.md (any JSON object is sealed)
+ * @returns {Promise<{format: string, version: number,
+ *   kdf: {name: string, iterations: number, salt: string},
+ *   cipher: {name: string, nonce: string}, ciphertext: string}>} plain JSON, for IndexedDB
+ * @throws {TypeError} on a vault that is not an object
+ */
+export async function sealWith(sealer, vault) {
+  if (!isPlainObject(vault)) {
+    throw new TypeError('the vault must be a JSON object');
+  }
+  const { key, salt, iterations } = sealer;
   const nonce = globalThis.crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-  const saltText = toBase64(salt);
-  const key = await deriveKey(pin, salt, iterations);
   const sealed = await globalThis.crypto.subtle.encrypt(
-    gcmParams(nonce, iterations, saltText),
+    gcmParams(nonce, iterations, salt),
     key,
     new TextEncoder().encode(JSON.stringify(vault)),
   );
   return {
     format: BLOB_FORMAT,
     version: BLOB_VERSION,
-    kdf: { name: KDF_NAME, iterations, salt: saltText },
+    kdf: { name: KDF_NAME, iterations, salt },
     cipher: { name: CIPHER_NAME, nonce: toBase64(nonce) },
     ciphertext: toBase64(new Uint8Array(sealed)),
   };
 }
 
 /**
- * Open a blob made by `sealVault` (or anything following docs/offline-blob.md).
+ * Seal a vault under a PIN. Each call draws a fresh salt and nonce, so sealing the same
+ * vault twice gives unrelated blobs.
  *
- * The blob's shape is checked before any key is derived, so a damaged or foreign blob
- * reports a format error at once instead of a misleading "wrong PIN".
+ * @param {object} vault the vault JSON of docs/offline-blob.md (any JSON object is sealed)
+ * @param {string} pin at least MIN_PIN_LENGTH characters
+ * @param {{iterations?: number}} [options] PBKDF2 iterations, MIN_ITERATIONS..MAX_ITERATIONS
+ * @returns {ReturnType<typeof sealWith>} plain JSON, for IndexedDB
+ * @throws {TypeError|RangeError} on a vault that is not an object, a short PIN or bad iterations
+ */
+export async function sealVault(vault, pin, options = {}) {
+  if (!isPlainObject(vault)) {
+    throw new TypeError('the vault must be a JSON object');
+  }
+  return sealWith(await createSealer(pin, options), vault);
+}
+
+/**
+ * Open a blob made by `sealVault` (or anything following docs/offline-blob.md).
  *
  * @param {unknown} blob as returned by `sealVault`, or parsed back from JSON
  * @param {string} pin
@@ -181,6 +214,23 @@ export async function sealVault(vault, pin, { iterations = DEFAULT_ITERATIONS } 
  * @throws {BlobFormatError} when the blob is not a version-1 offline copy
  */
 export async function openVault(blob, pin) {
+  return (await unlockVault(blob, pin)).vault;
+}
+
+/**
+ * Open a blob and keep what re-sealing needs: the vault and a sealer with the blob's own
+ * salt and iterations, so the same PIN keeps opening every blob sealed with it.
+ *
+ * The blob's shape is checked before any key is derived, so a damaged or foreign blob
+ * reports a format error at once instead of a misleading "wrong PIN".
+ *
+ * @param {unknown} blob as returned by `sealVault` or `sealWith`, or parsed back from JSON
+ * @param {string} pin
+ * @returns {Promise<{vault: object, sealer: Sealer}>}
+ * @throws {WrongPinError} when the PIN is wrong or a sealed byte was altered
+ * @throws {BlobFormatError} when the blob is not a version-1 offline copy
+ */
+export async function unlockVault(blob, pin) {
   if (!isPlainObject(blob) || blob.format !== BLOB_FORMAT) {
     throw new BlobFormatError('not a webauth offline copy');
   }
@@ -223,5 +273,5 @@ export async function openVault(blob, pin) {
   if (!isPlainObject(vault)) {
     throw new BlobFormatError('the sealed content is not a JSON object');
   }
-  return vault;
+  return { vault, sealer: Object.freeze({ key, salt: kdf.salt, iterations: kdf.iterations }) };
 }

@@ -123,3 +123,26 @@ def browser_sign_in(page: Page, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/")
+
+
+@pytest.fixture
+def persistent_context(browser, live_server, tmp_path) -> Iterator[BrowserContext]:
+    """A Chromium profile on disk, as an installed app has (service worker, IndexedDB, install checks)."""
+    context = browser.browser_type.launch_persistent_context(
+        str(tmp_path / "profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+        base_url=live_server, locale="en-US",
+    )
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def app_page(persistent_context) -> Page:
+    """The persistent profile's page, collecting uncaught errors like `page` does."""
+    page = persistent_context.pages[0] if persistent_context.pages else persistent_context.new_page()
+    page.set_default_timeout(10_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.console_errors = errors  # type: ignore[attr-defined]
+    return page

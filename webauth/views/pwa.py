@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from functools import cache
+from pathlib import Path
 
 from flask import Blueprint, Response, send_file
 
@@ -11,19 +13,41 @@ from webauth import ROOT
 
 bp = Blueprint("pwa", __name__)
 
-SHELL_FOLDERS = ("css", "js", "icons", "vendor")
+# Pages the worker keeps: the offline page only (it holds nothing of any user).
+SHELL_PAGES = ("/offline",)
+# Static files it keeps: every script (so that no page mixes cached and fresh modules), the
+# styles, the app's icons and htmx. Not the QR decoder or the brand icons: the offline page
+# needs neither, and they are large.
+SHELL_STATIC = ("css/*.css", "js/*.js", "icons/*", "vendor/htmx.min.js")
+# What else makes the offline page what it is: its templates and the translations.
+SHELL_SOURCES = (
+    "templates/offline.html",
+    "templates/pwa/shell.html",
+    "templates/pwa/update.html",
+    "translations/*/LC_MESSAGES/*.mo",
+)
+
+
+def _static_files() -> list[Path]:
+    static = ROOT / "static"
+    return sorted(path for pattern in SHELL_STATIC for path in static.glob(pattern) if path.is_file())
+
+
+@cache
+def shell_urls() -> tuple[str, ...]:
+    """The URLs the worker caches at install; nothing else ever enters its cache."""
+    static = ROOT / "static"
+    return (*SHELL_PAGES, *(f"/static/{path.relative_to(static).as_posix()}" for path in _static_files()))
 
 
 @cache
 def shell_version() -> str:
-    """A digest of the app shell's files: any change makes browsers install the new worker."""
+    """A digest of the shell's files: any change makes browsers install the new worker."""
     digest = hashlib.sha256()
-    static = ROOT / "static"
-    for folder in SHELL_FOLDERS:
-        for path in sorted((static / folder).rglob("*")):
-            if path.is_file():
-                digest.update(str(path.relative_to(static)).encode())
-                digest.update(path.read_bytes())
+    sources = sorted(path for pattern in SHELL_SOURCES for path in ROOT.glob(pattern) if path.is_file())
+    for path in [*_static_files(), *sources]:
+        digest.update(path.relative_to(ROOT).as_posix().encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -36,8 +60,11 @@ def manifest():
 
 @bp.get("/service-worker.js")
 def service_worker():
+    """The worker, with its version and shell list filled in (the list as a JS string of JSON)."""
     source = (ROOT / "service-worker.js").read_text()
-    response = Response(source.replace("__SHELL_VERSION__", shell_version()), mimetype="text/javascript")
+    source = source.replace("__SHELL_VERSION__", shell_version())
+    source = source.replace('"__SHELL_FILES__"', json.dumps(json.dumps(list(shell_urls()))))
+    response = Response(source, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/"
     response.headers["Cache-Control"] = "no-cache"
     return response
