@@ -21,10 +21,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from webauth.otp import OtpParams, OtpType
+from webauth.otp import OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret
-from webauth.transfer._common import (
-    EntryError,
+from webauth.transfer._parsing import (
+    EntryProblem,
     as_dict,
     as_list,
     build_entry,
@@ -35,9 +35,9 @@ from webauth.transfer._common import (
     encode_password,
     field_algorithm,
     field_bool,
-    field_int,
     field_str,
     load_json,
+    otp_params,
     sniff_json,
 )
 from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, TransferError, WrongPassword
@@ -144,7 +144,7 @@ def _groups(raw: dict[str, Any], group_names: dict[str, str]) -> tuple[str, ...]
     uuids = raw.get("groups")
     if uuids is not None:
         if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
-            raise EntryError("groups: expected a list of group ids")
+            raise EntryProblem("groups: expected a list of group ids")
         return tuple(group_names[u] for u in uuids if u in group_names)
     group = field_str(raw, "group")
     return (group,) if group else ()
@@ -153,21 +153,15 @@ def _groups(raw: dict[str, Any], group_names: dict[str, str]) -> tuple[str, ...]
 def _entry_spec(raw: dict[str, Any], group_names: dict[str, str]) -> AccountSpec:
     type_name = field_str(raw, "type").lower()
     if type_name in _UNSUPPORTED_TYPES:
-        raise EntryError(f"type: {type_name} accounts are not supported")
+        raise EntryProblem(f"type: {type_name} accounts are not supported")
     if type_name not in _TYPES:
-        raise EntryError(f"type: unknown type {type_name!r}")
+        raise EntryProblem(f"type: unknown type {type_name!r}")
     info = raw.get("info")
     if not isinstance(info, dict):
-        raise EntryError("info: the entry has no OTP parameters")
+        raise EntryProblem("info: the entry has no OTP parameters")
     otp_type = _TYPES[type_name]
-    params = OtpParams(
-        type=otp_type,
-        secret=decode_secret(field_str(info, "secret")),
-        algorithm=field_algorithm(info, "algo"),
-        digits=field_int(info, "digits", 6),
-        period=field_int(info, "period", 30) if otp_type is not OtpType.HOTP else 30,
-        counter=field_int(info, "counter", 0) if otp_type is OtpType.HOTP else 0,
-    )
+    secret = decode_secret(field_str(info, "secret"))
+    params = otp_params(otp_type, secret, field_algorithm(info, "algo"), info, allow_text=True)
     icon, icon_mime = _icon(raw)
     return AccountSpec(
         issuer=field_str(raw, "issuer"),

@@ -19,19 +19,19 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from webauth.otp import OtpParams, OtpType
+from webauth.otp import OtpType
 from webauth.otpauth import AccountSpec, decode_secret
-from webauth.transfer._common import (
-    EntryError,
+from webauth.transfer._parsing import (
+    EntryProblem,
     as_list,
     build_entry,
     check_size,
     describe,
     encode_password,
     field_algorithm,
-    field_int,
     field_str,
     load_json,
+    otp_params,
     sniff_json,
 )
 from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, TransferError, WrongPassword
@@ -71,23 +71,17 @@ def _decrypt(data: bytes, password: str) -> bytes:
 def _entry_spec(raw: dict[str, Any]) -> AccountSpec:
     type_name = field_str(raw, "type", "TOTP").upper()
     if type_name not in _TYPES:
-        raise EntryError(f"type: {type_name!r:.20} accounts are not supported")
+        raise EntryProblem(f"type: {type_name!r:.20} accounts are not supported")
     otp_type = _TYPES[type_name]
-    params = OtpParams(
-        type=otp_type,
-        secret=decode_secret(field_str(raw, "secret")),
-        algorithm=field_algorithm(raw, "algorithm"),
-        digits=field_int(raw, "digits", 6),
-        period=field_int(raw, "period", 30) if otp_type is not OtpType.HOTP else 30,
-        counter=field_int(raw, "counter", 0) if otp_type is OtpType.HOTP else 0,
-    )
+    secret = decode_secret(field_str(raw, "secret"))
+    params = otp_params(otp_type, secret, field_algorithm(raw, "algorithm"), raw, allow_text=True)
     issuer, name = field_str(raw, "issuer"), field_str(raw, "label")
     if not issuer and " - " in name:
         # Backups from before andOTP had an issuer field wrote the label as "Issuer - name".
         issuer, name = name.split(" - ", 1)
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise EntryError("tags: expected a list of text")
+        raise EntryProblem("tags: expected a list of text")
     return AccountSpec(issuer=issuer, name=name, params=params, groups=tuple(tags))
 
 

@@ -42,8 +42,8 @@ from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret
-from webauth.transfer._common import (
-    EntryError,
+from webauth.transfer._parsing import (
+    EntryProblem,
     as_dict,
     as_list,
     build_entry,
@@ -157,7 +157,7 @@ def _with_label(uri: str, fallback: str) -> str:
     try:
         parts = urlsplit(uri)
     except ValueError:
-        raise EntryError("totp: is not a valid URI") from None
+        raise EntryProblem("totp: is not a valid URI") from None
     if unquote(parts.path.lstrip("/")).strip() or not fallback:
         return uri
     return urlunsplit(parts._replace(path="/" + quote(fallback, safe="@")))

@@ -24,10 +24,10 @@ from webauth.otpauth import parse_uri
 from webauth.transfer._parsing import (
     b64decode,
     convert_all,
-    decode_utf8,
+    decode_text,
     json_object,
     require_password,
-    sniff_json,
+    sniff_json_shape,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
 
@@ -108,7 +108,7 @@ class EntePlainImporter(Importer):
         return head == b"otpauth://" and b"codedisplay=" in data.lower()
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
-        return parse_plain_text(decode_utf8(data, "Ente Auth export"))
+        return parse_plain_text(decode_text(data, "Ente Auth export"))
 
 
 class EnteEncryptedImporter(Importer):
@@ -116,7 +116,7 @@ class EnteEncryptedImporter(Importer):
     title: ClassVar[str] = "Ente Auth export (encrypted)"
 
     def sniff(self, data: bytes) -> bool:
-        return sniff_json(
+        return sniff_json_shape(
             data,
             (b'"kdfParams"', b'"encryptedData"'),
             lambda value: isinstance(value, dict) and {"kdfParams", "encryptedData", "encryptionNonce"} <= value.keys(),
@@ -154,7 +154,7 @@ class EnteEncryptedImporter(Importer):
             raise WrongPassword("The password is wrong, or the Ente Auth export was altered.") from None
         if tag not in _ACCEPTED_TAGS:
             raise TransferError("This Ente Auth export is not a single encrypted message, as Ente writes it.")
-        return parse_plain_text(decode_utf8(plaintext, what))
+        return parse_plain_text(decode_text(plaintext, what))
 
 
 def _valid_kdf(mem_limit: object, ops_limit: object) -> bool:

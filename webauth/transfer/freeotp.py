@@ -22,12 +22,12 @@ from webauth.transfer._parsing import (
     EntryProblem,
     convert_all,
     entry_object,
-    get_int,
-    get_str,
+    field_int,
+    field_str,
     json_object,
     numbered,
     parse_algorithm,
-    sniff_json,
+    sniff_json_shape,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
 
@@ -46,23 +46,23 @@ def _secret(value: object) -> bytes:
 
 def _convert(source: str, item: object) -> ImportedEntry:
     token = entry_object(item)
-    type_name = get_str(token, "type", required=True).upper()
+    type_name = field_str(token, "type", required=True).upper()
     if type_name not in _TYPES:
         raise EntryProblem(f"type: {type_name!r} is not a FreeOTP+ token type (TOTP or HOTP)")
-    issuer_ext = get_str(token, "issuerExt")
-    issuer = get_str(token, "issuerAlt") or issuer_ext or get_str(token, "issuerInt")
+    issuer_ext = field_str(token, "issuerExt")
+    issuer = field_str(token, "issuerAlt") or issuer_ext or field_str(token, "issuerInt")
     label_alt = token.get("labelAlt")
-    name = get_str(token, "labelAlt") if label_alt is not None else get_str(token, "label")
+    name = field_str(token, "labelAlt") if label_alt is not None else field_str(token, "label")
     otp_type = OtpType.STEAM if issuer_ext == "Steam" else _TYPES[type_name]
     params = OtpParams(
         type=otp_type,
         secret=_secret(token.get("secret")),
-        algorithm=parse_algorithm(get_str(token, "algo") or "SHA1"),
-        digits=get_int(token, "digits", 6),
-        period=get_int(token, "period", 30),
-        counter=get_int(token, "counter", 0),
+        algorithm=parse_algorithm(field_str(token, "algo") or "SHA1"),
+        digits=field_int(token, "digits", 6),
+        period=field_int(token, "period", 30),
+        counter=field_int(token, "counter", 0),
     )
-    category = get_str(token, "category")
+    category = field_str(token, "category")
     spec = AccountSpec(issuer=issuer, name=name, params=params, groups=(category,) if category else ())
     return ImportedEntry(source=source, spec=spec)
 
@@ -76,7 +76,7 @@ class FreeOtpPlusImporter(Importer):
     title: ClassVar[str] = "FreeOTP+ backup (JSON)"
 
     def sniff(self, data: bytes) -> bool:
-        return sniff_json(
+        return sniff_json_shape(
             data, (b'"tokens"',), lambda value: isinstance(value, dict) and isinstance(value.get("tokens"), list)
         )
 

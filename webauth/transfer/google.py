@@ -22,8 +22,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 from webauth.otp import Algorithm, OtpParams, OtpType
 from webauth.otpauth import AccountSpec
-from webauth.transfer._common import (
-    EntryError,
+from webauth.transfer._parsing import (
+    EntryProblem,
     build_entry,
     check_count,
     content_lines,
@@ -160,14 +160,14 @@ def _text(value: bytes, field: str) -> str:
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
-        raise EntryError(f"{field}: is not valid UTF-8 text") from None
+        raise EntryProblem(f"{field}: is not valid UTF-8 text") from None
 
 
 def _raw_account(buf: bytes) -> _RawAccount:
     raw = _RawAccount()
-    for field in _fields(buf, EntryError):
+    for field in _fields(buf, EntryProblem):
         if field.number in (1, 2, 3):
-            field.expect(_LEN, EntryError)
+            field.expect(_LEN, EntryProblem)
             if field.number == 1:
                 raw.secret = field.data
             elif field.number == 2:
@@ -175,7 +175,7 @@ def _raw_account(buf: bytes) -> _RawAccount:
             else:
                 raw.issuer = _text(field.data, "issuer")
         elif field.number in (4, 5, 6, 7):
-            field.expect(_VARINT, EntryError)
+            field.expect(_VARINT, EntryProblem)
             if field.number == 4:
                 raw.algorithm = _signed(field.varint, 32)
             elif field.number == 5:
@@ -189,13 +189,13 @@ def _raw_account(buf: bytes) -> _RawAccount:
 
 def _account_spec(raw: _RawAccount) -> AccountSpec:
     if raw.algorithm == _ALGORITHM_MD5:
-        raise EntryError("algorithm: MD5 is not supported (use SHA1, SHA256 or SHA512)")
+        raise EntryProblem("algorithm: MD5 is not supported (use SHA1, SHA256 or SHA512)")
     if raw.algorithm not in _ALGORITHMS:
-        raise EntryError(f"algorithm: unknown algorithm code {raw.algorithm}")
+        raise EntryProblem(f"algorithm: unknown algorithm code {raw.algorithm}")
     if raw.digits not in _DIGITS:
-        raise EntryError(f"digits: unknown digits code {raw.digits}")
+        raise EntryProblem(f"digits: unknown digits code {raw.digits}")
     if raw.type not in _TYPES:
-        raise EntryError(f"type: unknown OTP type code {raw.type}")
+        raise EntryProblem(f"type: unknown OTP type code {raw.type}")
     otp_type = _TYPES[raw.type]
     params = OtpParams(
         type=otp_type,
@@ -213,7 +213,7 @@ def _account_spec(raw: _RawAccount) -> AccountSpec:
 def _account_entry(buf: bytes, source: str) -> ImportedEntry:
     try:
         raw = _raw_account(buf)
-    except EntryError as exc:
+    except EntryProblem as exc:
         return ImportedEntry(source=source, spec=None, problem=str(exc))
     shown = raw.name.removeprefix(f"{raw.issuer}:") if raw.issuer else raw.name
     return build_entry(describe(source, raw.issuer, shown), lambda: _account_spec(raw))

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from webauth.otpauth import AccountSpec, format_uri
-from webauth.transfer._common import (
+from webauth.transfer._parsing import (
     build_entry,
     check_count,
     content_lines,

@@ -28,12 +28,12 @@ from webauth.transfer._parsing import (
     b64decode,
     convert_all,
     entry_object,
-    get_str,
+    field_str,
     json_object,
     load_json,
     numbered,
     require_password,
-    sniff_json,
+    sniff_json_shape,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
 
@@ -86,9 +86,9 @@ def _convert(source: str, item: object) -> ImportedEntry:
     content = entry.get("content")
     if not isinstance(content, dict):
         raise EntryProblem("content: missing")
-    uri = get_str(content, "uri", required=True)
-    name = get_str(content, "name")
-    entry_type = get_str(content, "entry_type")
+    uri = field_str(content, "uri", required=True)
+    name = field_str(content, "name")
+    entry_type = field_str(content, "entry_type")
     if entry_type == "Steam":
         spec = _steam_spec(uri, name)
     elif entry_type == "Totp":
@@ -97,7 +97,7 @@ def _convert(source: str, item: object) -> ImportedEntry:
             spec = dataclasses.replace(spec, name=name)
     else:
         raise EntryProblem(f"entry_type: {entry_type!r} is not a type Proton Authenticator exports")
-    return ImportedEntry(source=source, spec=dataclasses.replace(spec, note=get_str(entry, "note")))
+    return ImportedEntry(source=source, spec=dataclasses.replace(spec, note=field_str(entry, "note")))
 
 
 def _read_plain(export: dict[str, Any]) -> list[ImportedEntry]:
@@ -113,7 +113,7 @@ class ProtonPlainImporter(Importer):
     title: ClassVar[str] = "Proton Authenticator export"
 
     def sniff(self, data: bytes) -> bool:
-        return sniff_json(data, (b'"entries"', b'"version"'), _is_plain)
+        return sniff_json_shape(data, (b'"entries"', b'"version"'), _is_plain)
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         export = json_object(data, _WHAT)
@@ -127,7 +127,7 @@ class ProtonEncryptedImporter(Importer):
     title: ClassVar[str] = "Proton Authenticator export (encrypted)"
 
     def sniff(self, data: bytes) -> bool:
-        return sniff_json(data, (b'"salt"', b'"content"', b'"version"'), _is_encrypted)
+        return sniff_json_shape(data, (b'"salt"', b'"content"', b'"version"'), _is_encrypted)
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         export = json_object(data, _WHAT)
@@ -149,7 +149,7 @@ class ProtonEncryptedImporter(Importer):
             plaintext = AESGCM(key).decrypt(content[:_NONCE_BYTES], content[_NONCE_BYTES:], _AAD)
         except InvalidTag:
             raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None
-        inner = load_json(plaintext, _WHAT)
+        inner = load_json(plaintext, f"This {_WHAT} file")
         if not _is_plain(inner):
             raise TransferError(f"The decrypted {_WHAT} has no list of entries.")
         return _read_plain(inner)

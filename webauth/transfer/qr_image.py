@@ -16,7 +16,7 @@ from typing import ClassVar
 import zxingcpp
 from PIL import Image
 
-from webauth.transfer._common import check_size, content_lines, extract_uri
+from webauth.transfer._parsing import check_size, content_lines, extract_uri
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
 from webauth.transfer.otpauth_list import read_uri_texts
 

@@ -32,13 +32,13 @@ from webauth.transfer._parsing import (
     argon2id,
     convert_all,
     entry_object,
-    get_int,
-    get_str,
+    field_int,
+    field_str,
     json_object,
     load_json,
     numbered,
     require_password,
-    sniff_json,
+    sniff_json_shape,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
 
@@ -80,27 +80,27 @@ def _groups_by_secret(backup: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 
 def _convert(groups: Mapping[str, tuple[str, ...]], source: str, item: object) -> ImportedEntry:
     authenticator = entry_object(item)
-    type_code = get_int(authenticator, "Type")
+    type_code = field_int(authenticator, "Type")
     if type_code in _UNSUPPORTED_TYPES:
         problem = f"{_UNSUPPORTED_TYPES[type_code]} accounts are not supported here; keep this one in Stratum"
         return ImportedEntry(source=source, spec=None, problem=problem)
     if type_code not in _TYPES:
         raise EntryProblem(f"Type: {type_code} is not an Authenticator Pro type")
-    algorithm_code = get_int(authenticator, "Algorithm", 0)
+    algorithm_code = field_int(authenticator, "Algorithm", 0)
     if algorithm_code not in _ALGORITHMS:
         raise EntryProblem(f"Algorithm: {algorithm_code} is not an Authenticator Pro algorithm")
-    secret_text = get_str(authenticator, "Secret", required=True)
+    secret_text = field_str(authenticator, "Secret", required=True)
     params = OtpParams(
         type=_TYPES[type_code],
         secret=decode_secret(secret_text),
         algorithm=_ALGORITHMS[algorithm_code],
-        digits=get_int(authenticator, "Digits", 6),
-        period=get_int(authenticator, "Period", 30),
-        counter=get_int(authenticator, "Counter", 0),
+        digits=field_int(authenticator, "Digits", 6),
+        period=field_int(authenticator, "Period", 30),
+        counter=field_int(authenticator, "Counter", 0),
     )
     spec = AccountSpec(
-        issuer=get_str(authenticator, "Issuer"),
-        name=get_str(authenticator, "Username"),
+        issuer=field_str(authenticator, "Issuer"),
+        name=field_str(authenticator, "Username"),
         params=params,
         groups=groups.get(secret_text, ()),
     )
@@ -157,7 +157,7 @@ class StratumPlainImporter(Importer):
     title: ClassVar[str] = "Authenticator Pro / Stratum backup"
 
     def sniff(self, data: bytes) -> bool:
-        return sniff_json(
+        return sniff_json_shape(
             data,
             (b'"Authenticators"',),
             lambda value: isinstance(value, dict) and isinstance(value.get("Authenticators"), list),
@@ -183,7 +183,7 @@ class StratumEncryptedImporter(Importer):
             raise TransferError(f"This is not an encrypted {_WHAT}: it lacks the AUTHENTICATORPRO header.")
         plaintext = decrypt(data, require_password(password, _WHAT))
         try:
-            backup = load_json(plaintext, _WHAT)
+            backup = load_json(plaintext, f"This {_WHAT} file")
         except TransferError:
             if decrypt is _decrypt_legacy:
                 raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None

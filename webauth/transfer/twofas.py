@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from webauth.otp import OtpParams, OtpType
+from webauth.otp import OtpType
 from webauth.otpauth import AccountSpec, decode_secret
-from webauth.transfer._common import (
-    EntryError,
+from webauth.transfer._parsing import (
+    EntryProblem,
     as_dict,
     as_list,
     build_entry,
@@ -27,9 +27,9 @@ from webauth.transfer._common import (
     describe,
     encode_password,
     field_algorithm,
-    field_int,
     field_str,
     load_json,
+    otp_params,
     sniff_json,
 )
 from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, TransferError, WrongPassword
@@ -81,19 +81,13 @@ def _decrypt_services(doc: dict[str, Any], sealed: str, password: str | None) ->
 def _service_spec(service: dict[str, Any], group_names: dict[str, str]) -> AccountSpec:
     otp = service.get("otp") or {}
     if not isinstance(otp, dict):
-        raise EntryError("otp: expected an object")
+        raise EntryProblem("otp: expected an object")
     token_type = field_str(otp, "tokenType", "TOTP").upper()
     if token_type not in _TYPES:
-        raise EntryError(f"tokenType: {token_type!r:.20} accounts are not supported")
+        raise EntryProblem(f"tokenType: {token_type!r:.20} accounts are not supported")
     otp_type = _TYPES[token_type]
-    params = OtpParams(
-        type=otp_type,
-        secret=decode_secret(field_str(service, "secret")),
-        algorithm=field_algorithm(otp, "algorithm"),
-        digits=field_int(otp, "digits", 6),
-        period=field_int(otp, "period", 30) if otp_type is not OtpType.HOTP else 30,
-        counter=field_int(otp, "counter", 0) if otp_type is OtpType.HOTP else 0,
-    )
+    secret = decode_secret(field_str(service, "secret"))
+    params = otp_params(otp_type, secret, field_algorithm(otp, "algorithm"), otp, allow_text=True)
     group = group_names.get(field_str(service, "groupId"))
     return AccountSpec(
         issuer=field_str(service, "name") or field_str(otp, "issuer"),

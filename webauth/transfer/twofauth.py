@@ -22,12 +22,12 @@ from webauth.transfer._parsing import (
     EntryProblem,
     convert_all,
     entry_object,
-    get_int,
-    get_str,
+    field_int,
+    field_str,
     json_object,
     numbered,
     parse_algorithm,
-    sniff_json,
+    sniff_json_shape,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
 
@@ -69,23 +69,23 @@ def _icon(item: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
 
 def _convert(source: str, raw: object) -> ImportedEntry:
     item = entry_object(raw)
-    type_name = get_str(item, "otp_type", required=True).strip().lower()
+    type_name = field_str(item, "otp_type", required=True).strip().lower()
     if type_name not in _TYPES:
         raise EntryProblem(f"otp_type: {type_name!r} is not supported; 2FAuth writes totp, hotp or steamtotp")
     otp_type = _TYPES[type_name]
     params = OtpParams(
         type=otp_type,
-        secret=decode_secret(get_str(item, "secret", required=True)),
-        algorithm=parse_algorithm(get_str(item, "algorithm") or "sha1"),
-        digits=get_int(item, "digits", 6),
+        secret=decode_secret(field_str(item, "secret", required=True)),
+        algorithm=parse_algorithm(field_str(item, "algorithm") or "sha1"),
+        digits=field_int(item, "digits", 6),
         # 2FAuth writes null for the field that does not apply to the type.
-        period=get_int(item, "period", 30) if otp_type is OtpType.TOTP else 30,
-        counter=get_int(item, "counter", 0) if otp_type is OtpType.HOTP else 0,
+        period=field_int(item, "period", 30) if otp_type is OtpType.TOTP else 30,
+        counter=field_int(item, "counter", 0) if otp_type is OtpType.HOTP else 0,
     )
     icon, icon_mime = _icon(item)
     spec = AccountSpec(
-        issuer=get_str(item, "service"),
-        name=get_str(item, "account"),
+        issuer=field_str(item, "service"),
+        name=field_str(item, "account"),
         params=params,
         icon=icon,
         icon_mime=icon_mime,
@@ -102,7 +102,7 @@ class TwoFAuthImporter(Importer):
     title: ClassVar[str] = "2FAuth export (JSON)"
 
     def sniff(self, data: bytes) -> bool:
-        return sniff_json(data, (b'"app"', b'"2fauth_v'), _is_export)
+        return sniff_json_shape(data, (b'"app"', b'"2fauth_v'), _is_export)
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         export = json_object(data, _WHAT)
