@@ -17,6 +17,15 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+# The fake Casdoor and its users, for every test folder.
+from tests.support.fixtures import (  # noqa: F401
+    casdoor,
+    casdoor_app,
+    casdoor_client,
+    casdoor_config,
+    github_entry,
+    signing_key,
+)
 from webauth import create_app
 from webauth.extensions import db
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webauth import templating
 from webauth.config import instance_path, load_config
 from webauth.crypto import Keyring
 from webauth.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
@@ -47,18 +48,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, default_translation_directories=str(ROOT / "translations"))
+    templating.init_app(app)  # after Babel: cheap strings and URLs for templates, see templating.py
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = None  # sessions are checked server-side on every request
 
     app.extensions["webauth.keyring"] = _load_keyring(app)
 
-    from webauth import auth_session
+    from webauth import auth_session, casdoor
     from webauth.cli import register_cli
     from webauth.views import register_blueprints
 
     auth_session.init_app(app)
     register_blueprints(app)
+    casdoor.init_app(app)
     register_cli(app)
     app.after_request(_security_headers)
     return app
@@ -86,7 +89,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.close()
 
 
-def _select_locale() -> str:
+def _select_locale() -> str | None:
+    if not has_request_context():
+        return None  # the CLI: Flask-Babel's default locale
     supported = current_app.config["WEBAUTH_LANGUAGES"]
     if current_user and current_user.is_authenticated and current_user.locale in supported:
         return current_user.locale

@@ -7,15 +7,18 @@ go to stderr with a non-zero exit; nothing here prints a secret.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from datetime import datetime
+from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
-from webauth import keyring, users
+from webauth import admin, keyring, settings, users
 from webauth.crypto import KeyringError
 from webauth.models import User
 from webauth.otp import InvalidParameter, OtpType
@@ -25,11 +28,14 @@ from webauth.vault import AccountNotFound, DuplicateAccount, Vault
 users_cli = AppGroup("users", help="Manage users.")
 accounts_cli = AppGroup("accounts", help="Manage a user's accounts.")
 keys_cli = AppGroup("keys", help="Manage the keyring that encrypts the vault.")
+audit_cli = AppGroup("audit", help="Prune or export the audit log.")
+settings_cli = AppGroup("settings", help="Show or change the values of the admin settings page.")
 
 
 def register_cli(app: Flask) -> None:
-    for group in (users_cli, accounts_cli, keys_cli):
+    for group in (users_cli, accounts_cli, keys_cli, audit_cli, settings_cli):
         app.cli.add_command(group)
+    app.cli.add_command(sync_command)
 
 
 def _prepare_database() -> None:
@@ -92,6 +98,9 @@ def list_accounts(username: str, as_json: bool) -> None:
             "name": account.name,
             "algorithm": account.algorithm,
             "digits": account.digits,
+            "groups": [group.name for group in account.groups],
+            "favorite": account.favorite,
+            "note": account.note,
         }
         if account.type == OtpType.HOTP.value:
             row["counter"] = account.counter
@@ -173,3 +182,119 @@ def retire_key(kek_id: str) -> None:
     except KeyringError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"retired key {kek_id}")
+
+
+@audit_cli.command("prune")
+@click.option(
+    "--days", type=click.IntRange(min=1), help="Keep this many days instead of WEBAUTH_AUDIT_RETENTION_DAYS."
+)
+def prune_audit(days: int | None) -> None:
+    """Delete audit events older than the retention period, and sessions that ended before it."""
+    _prepare_database()
+    result = admin.prune(days)
+    if result is None:
+        click.echo("WEBAUTH_AUDIT_RETENTION_DAYS is 0: the audit log is kept forever, nothing pruned")
+        return
+    click.echo(
+        f"deleted {result.events} audit events and {result.sessions} ended sessions "
+        f"from before {result.cutoff:%Y-%m-%d %H:%M} UTC"
+    )
+
+
+@audit_cli.command("export")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The CSV file to write.")
+@click.option("--user", "username", default="", help="Only events whose user or actor name contains this.")
+@click.option("--event", default="", help="Only this event type, or a family such as signin.*")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="From this day (UTC).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="To this day (UTC), included.")
+def export_audit(out: Path, username: str, event: str, since: datetime | None, until: datetime | None) -> None:
+    """Write the audit log (or the events matching the filters) as CSV, readable by its owner only."""
+    _prepare_database()
+    try:
+        filters = admin.AuditFilter(
+            user=username, event=event, since=since.date() if since else None, until=until.date() if until else None
+        )
+    except admin.AdminError as error:
+        raise click.ClickException(error.message) from None
+    admin.record_export(filters, "cli")
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+        for chunk in admin.audit_csv(filters):
+            handle.write(chunk)
+    click.echo(f"wrote {out}")
+
+
+@click.command("sync")
+@with_appcontext
+@click.option("--user", "user_id", metavar="OWNER/NAME", help="The Casdoor user (or the username here) to sync.")
+@click.option("--all", "sync_all", is_flag=True, help="Every user connected to Casdoor (for cron).")
+@click.option("--force", is_flag=True, help="With --all: also users still waiting after a failed sync.")
+def sync_command(user_id: str | None, sync_all: bool, force: bool) -> None:
+    """Sync vaults with Casdoor's mfaAccounts, with the stored refresh tokens; exit 1 if any sync failed."""
+    from webauth.casdoor import oidc
+    from webauth.casdoor import sync as casdoor_sync
+
+    _prepare_database()
+    if not oidc.configured():
+        raise click.ClickException("Casdoor is not configured: set WEBAUTH_CASDOOR_URL and WEBAUTH_CASDOOR_CLIENT_ID")
+    if bool(user_id) == sync_all:
+        raise click.UsageError("give either --user OWNER/NAME or --all")
+    if sync_all:
+        targets = casdoor_sync.linked_users()
+    else:
+        found = casdoor_sync.find_linked_user(user_id) or users.find_user(user_id)
+        if found is None or casdoor_sync.link_of(found) is None:
+            raise click.ClickException(f"no user connected to Casdoor as {user_id!r}")
+        targets = [found]
+    failed = 0
+    for target in targets:
+        label = casdoor_sync.link_of(target).casdoor_id
+        report = casdoor_sync.sync_user(
+            target, casdoor_sync.Trigger.CLI, force=force or not sync_all, wait=casdoor_sync.CLI_WAIT_SECONDS
+        )
+        if report.outcome is casdoor_sync.Outcome.WAITING:
+            click.echo(f"{label}: skipped, waiting to retry after a failure (--force syncs it now)")
+            continue
+        click.echo(f"{label}: {report.message}")
+        failed += report.outcome is casdoor_sync.Outcome.FAILED
+    if failed:
+        sys.exit(1)
+
+
+@settings_cli.command("show")
+def show_settings() -> None:
+    """The value in force of each setting."""
+    _prepare_database()
+    for name, value in settings.all_settings().items():
+        click.echo(f"{name:20} {str(value).lower()}")
+
+
+_SWITCH_WORDS = {"on": True, "true": True, "yes": True, "1": True}
+_SWITCH_WORDS |= {"off": False, "false": False, "no": False, "0": False}
+
+
+@settings_cli.command("set")
+@click.argument("name", type=click.Choice(sorted(settings.SPECS)))
+@click.argument("value")
+def set_setting(name: str, value: str) -> None:
+    """Change a setting as the settings page would (also a way back in if a switch locked you out)."""
+    _prepare_database()
+    parsed: bool | int
+    if settings.SPECS[name].kind is bool:
+        if value.lower() not in _SWITCH_WORDS:
+            raise click.ClickException(f"{name} is on or off, not {value!r}")
+        parsed = _SWITCH_WORDS[value.lower()]
+    else:
+        try:
+            parsed = int(value)
+        except ValueError:
+            raise click.ClickException(f"{name} is a whole number, not {value!r}") from None
+    try:
+        changed = settings.update_settings({name: parsed})
+    except settings.SettingError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"{name} = {str(parsed).lower()}" if changed else f"{name} was already {str(parsed).lower()}")
+
+
+# `accounts import` and `accounts export` live with the transfer formats; importing them registers them.
+from webauth.transfer import cli as _transfer_cli  # noqa: E402, F401

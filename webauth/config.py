@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+# The longest session the settings page allows (a year): also the session cookie's lifetime.
+MAX_SESSION_HOURS = 24 * 366
 
 
 def _bool(value: str | None, default: bool) -> bool:
@@ -73,7 +77,11 @@ def load_config(instance: Path) -> dict[str, Any]:
         "WEBAUTH_LOGIN_RATE_LIMIT": env.get("WEBAUTH_LOGIN_RATE_LIMIT", "10 per minute; 50 per hour"),
         "WEBAUTH_HTTPS": https,
         "WEBAUTH_PROXY_HOPS": _int("WEBAUTH_PROXY_HOPS", 0),
-        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int("WEBAUTH_SESSION_HOURS", 24 * 14)),
+        # The default of the "session lifetime" setting (see settings.py); the settings page can change it.
+        "WEBAUTH_SESSION_HOURS": _int("WEBAUTH_SESSION_HOURS", 24 * 14),
+        # The cookie only carries the session token: the server-side record's expiry, from the setting,
+        # decides when a session ends. The cookie may live as long as the longest lifetime allowed.
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=MAX_SESSION_HOURS),
         "SESSION_COOKIE_NAME": "__Host-webauth" if https else "webauth_session",
         "SESSION_COOKIE_SECURE": https,
         "SESSION_COOKIE_HTTPONLY": True,
@@ -86,4 +94,32 @@ def load_config(instance: Path) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "en",
         "WEBAUTH_LANGUAGES": ["en", "zh_Hans"],
         "WEBAUTH_REAUTH_SECONDS": _int("WEBAUTH_REAUTH_SECONDS", 300),
+        # How many wrong PINs in a row wipe a device's offline copy (README: "The offline copy").
+        "WEBAUTH_OFFLINE_PIN_ATTEMPTS": _int("WEBAUTH_OFFLINE_PIN_ATTEMPTS", 10),
+        # Administration (README: "Administration"). Usernames that are administrators besides the local flag.
+        "WEBAUTH_ADMINS": frozenset(name for name in re.split(r"[\s,]+", env.get("WEBAUTH_ADMINS", "")) if name),
+        "WEBAUTH_AUDIT_RETENTION_DAYS": _int("WEBAUTH_AUDIT_RETENTION_DAYS", 365),
+        # /metrics wants this bearer token when set, and answers loopback only when not.
+        "WEBAUTH_METRICS_TOKEN": env.get("WEBAUTH_METRICS_TOKEN") or None,
+        # Defaults of the settings page's switches, until an administrator changes them there.
+        "WEBAUTH_OPEN_REGISTRATION": _bool(env.get("WEBAUTH_OPEN_REGISTRATION"), False),
+        "WEBAUTH_OFFLINE_ALLOWED": _bool(env.get("WEBAUTH_OFFLINE_ALLOWED"), True),
+        "WEBAUTH_IDLE_LOCK_MINUTES": _int("WEBAUTH_IDLE_LOCK_MINUTES", 0),
+        # Casdoor (README: "Casdoor"): sign-in with OpenID Connect and the sync of mfaAccounts.
+        # Without a URL and a client id, Casdoor is off. PKCE is always used; the secret is optional.
+        "WEBAUTH_CASDOOR_URL": env.get("WEBAUTH_CASDOOR_URL", "").strip().rstrip("/"),
+        "WEBAUTH_CASDOOR_CLIENT_ID": env.get("WEBAUTH_CASDOOR_CLIENT_ID", "").strip(),
+        "WEBAUTH_CASDOOR_CLIENT_SECRET": env.get("WEBAUTH_CASDOOR_CLIENT_SECRET", "").strip(),
+        # Only users of this organization may sign in (empty: any user the application accepts).
+        "WEBAUTH_CASDOOR_ORGANIZATION": env.get("WEBAUTH_CASDOOR_ORGANIZATION", "").strip(),
+        # The Casdoor application's name, for the "create a Casdoor account" link.
+        "WEBAUTH_CASDOOR_APPLICATION": env.get("WEBAUTH_CASDOOR_APPLICATION", "").strip(),
+        # Written as `origin` into the entries this installation creates (default: derived from SECRET_KEY).
+        "WEBAUTH_CASDOOR_ORIGIN": env.get("WEBAUTH_CASDOOR_ORIGIN", "").strip(),
+        # Seconds to wait for one Casdoor answer; reads are tried three times with backoff.
+        "WEBAUTH_CASDOOR_TIMEOUT": _int("WEBAUTH_CASDOOR_TIMEOUT", 10),
+        # Seconds between syncs while the app is open and visible.
+        "WEBAUTH_CASDOOR_SYNC_INTERVAL": _int("WEBAUTH_CASDOOR_SYNC_INTERVAL", 60),
+        # 0 hides the username and password form when Casdoor is configured: Casdoor is then the only way in.
+        "WEBAUTH_LOCAL_LOGIN": _bool(env.get("WEBAUTH_LOCAL_LOGIN"), True),
     }

@@ -4,17 +4,34 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileRequired, FileSize
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
+from webauth.adding import MAX_TEXT_LENGTH, ORIGINS
+from webauth.icons import MAX_ICON_BYTES
 from webauth.otp import MAX_COUNTER, MAX_DIGITS, MAX_PERIOD, MIN_DIGITS
-from webauth.otpauth import MAX_LABEL_LENGTH, MAX_URI_LENGTH
+from webauth.otpauth import MAX_LABEL_LENGTH, MAX_NOTE_LENGTH
 from webauth.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=255)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+
+
+class ReauthForm(FlaskForm):
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
 
 
@@ -37,7 +54,9 @@ class SetupForm(FlaskForm):
 
 
 class UriForm(FlaskForm):
-    uri = TextAreaField(_l("otpauth:// link"), validators=[DataRequired(), Length(max=MAX_URI_LENGTH)])
+    # One link, several (one per line), or Google Authenticator transfer links; the camera sends them here too.
+    uri = TextAreaField(_l("otpauth:// link"), validators=[DataRequired(), Length(max=MAX_TEXT_LENGTH)])
+    origin = HiddenField(default="link", validators=[AnyOf(ORIGINS)])
 
 
 class ManualForm(FlaskForm):
@@ -63,3 +82,43 @@ class ManualForm(FlaskForm):
         _l("Period (seconds)"), default=30, validators=[InputRequired(), NumberRange(1, MAX_PERIOD)]
     )
     counter = IntegerField(_l("Counter"), default=0, validators=[InputRequired(), NumberRange(0, MAX_COUNTER)])
+
+
+# Adding and editing accounts ------------------------------------------------------------------
+
+
+class ImageForm(FlaskForm):
+    image = FileField(_l("QR code image"), validators=[FileRequired(_l("Choose an image with a QR code."))])
+
+
+class ConfirmForm(FlaskForm):
+    """The preview's "add them all": the links found, read again when confirmed."""
+
+    uris = HiddenField(validators=[DataRequired(), Length(max=MAX_TEXT_LENGTH)])
+    origin = HiddenField(default="link", validators=[AnyOf(ORIGINS)])
+
+
+class EditForm(ManualForm):
+    secret = StringField(_l("New secret key (base32)"), validators=[Optional(), Length(max=512)])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=MAX_NOTE_LENGTH)])
+    favorite = BooleanField(_l("Favorite: pin to the top of the list"))
+    # Existing groups as checkboxes (choices set by the view); new ones typed, comma-separated.
+    groups = SelectMultipleField(_l("Groups"), choices=[], validate_choice=False)
+    new_groups = StringField(_l("New groups"), validators=[Optional(), Length(max=1000)])
+    icon = RadioField(
+        _l("Icon"),
+        choices=[
+            SelectChoice("auto", _l("The service's logo when there is one, else a coloured letter")),
+            SelectChoice("letter", _l("A coloured letter")),
+            SelectChoice("custom", _l("An image of my own")),
+        ],
+        default="auto",
+    )
+    icon_file = FileField(
+        _l("Icon image (PNG, JPEG or WebP, up to 256 KB)"),
+        validators=[FileSize(MAX_ICON_BYTES, message=_l("The icon must be 256 KB or smaller."))],
+    )
+
+
+class GroupForm(FlaskForm):
+    name = StringField(_l("New name"), validators=[DataRequired(), Length(max=MAX_LABEL_LENGTH)])

@@ -138,3 +138,180 @@ class AuditEvent(db.Model):
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(255), default="")
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# Administration ------------------------------------------------------------------------------
+
+# Sign-in history looks up failed sign-ins by the name typed (they carry no user id).
+Index("ix_audit_username_at", AuditEvent.username, AuditEvent.at)
+
+
+class Setting(db.Model):
+    """One value of the settings page; a setting without a row has its default from the config."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bool | int] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+# Offline copies ------------------------------------------------------------------------------
+
+
+class OfflineDevice(db.Model):
+    """A device (a browser profile) that holds an offline copy of its user's vault.
+
+    The copy itself never reaches the server; this row lets the user and administrators see
+    where copies are, and lets a device prove with its token that it may refresh its copy.
+    Ending a record (`ended_at`) makes the device delete its copy when it next comes online.
+    """
+
+    __tablename__ = "offline_devices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # SHA-256 of the random token the device keeps beside its copy.
+    token_hash: Mapped[str] = mapped_column(String(64))
+    # "Chrome · Android": browser and system from the user agent when the copy was turned on.
+    label: Mapped[str] = mapped_column(String(64), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # forgotten, signed-out, wrong-pin, removed (by the user from another device) or revoked (by an admin)
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+# Casdoor ----------------------------------------------------------------------------------
+
+
+class CasdoorLink(db.Model):
+    """A user's tie to their Casdoor user: tokens, the last synced list, the sync status and lease.
+
+    Tokens and the base snapshot are sealed with the user's data key (crypto.seal_secret),
+    so a database dump alone reveals none of them. `lock_token`/`locked_until` are a lease
+    taken with one conditional UPDATE, so one sync per user runs at a time in all processes
+    (webauth/casdoor/sync.py explains why a lease rather than a held row lock).
+    """
+
+    __tablename__ = "casdoor_links"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # Casdoor's `owner/name`, refreshed at each sign-in: the id get-user and update-user take.
+    casdoor_id: Mapped[str] = mapped_column(String(255))
+    access_token_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The mfaAccounts list as both sides agreed at the last successful sync (sealed JSON).
+    base_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # A list pushed whose local half is not applied yet (sealed JSON), so the next sync can finish it.
+    pending_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "ok" or "error"; `last_error` is a kind (see casdoor/sync.py), `last_detail` Casdoor's own words.
+    last_result: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(String(32))
+    last_detail: Mapped[str] = mapped_column(Text, default="")
+    # What the last successful sync did: counts, and the accounts it kept twice.
+    last_summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lock_token: Mapped[str | None] = mapped_column(String(32))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CasdoorMark(db.Model):
+    """An account that Casdoor cannot hold as it is, marked by the last sync.
+
+    `reason` is "parameters" (synced by secret only: HOTP, Steam, SHA256, 8 digits, a period
+    other than 30 s) or "too-long" (issuer, name or secret over Casdoor's 100 characters: not synced).
+    """
+
+    __tablename__ = "casdoor_marks"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+
+
+# Organising accounts ---------------------------------------------------------------------------
+
+# Which accounts are in which groups; an account may be in several.
+account_groups = db.Table(
+    "account_groups",
+    db.Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    db.Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class Group(db.Model):
+    """A user's named group of accounts. Groups are made by naming them on an account and
+    removed when no account (live or in the trash) is left in them."""
+
+    __tablename__ = "groups"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_groups_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccountIcon(db.Model):
+    """An account's own choice of icon; without a row the icon follows the issuer.
+
+    `kind` is "custom" (an uploaded image, re-encoded to PNG on the server: `data`) or "letter"
+    (the coloured letter even where a brand icon would match). Icons are not secret, so they
+    are stored in clear; they belong to their account and go with it.
+    """
+
+    __tablename__ = "account_icons"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    mime: Mapped[str | None] = mapped_column(String(32))
+    # Loaded only when the image itself is served: the list needs the kind and the digest.
+    data: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # A short digest of `data`, put in the icon's URL so a new upload is never served from a cache.
+    digest: Mapped[str] = mapped_column(String(16), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Declared here rather than in Account so that this section stays self-contained. The list draws
+# every account's icon, so it comes in the same query; groups are loaded when asked for.
+Account.groups = relationship(  # type: ignore[attr-defined]
+    Group, secondary=account_groups, order_by=lambda: Group.name
+)
+Account.icon = relationship(  # type: ignore[attr-defined]
+    AccountIcon, uselist=False, cascade="all, delete-orphan", lazy="joined"
+)
+
+
+# Import previews -----------------------------------------------------------------------------
+
+
+class PendingImport(db.Model):
+    """An import between its upload and its confirmation (README: "Import and export").
+
+    `stage` is "password" (the uploaded file, waiting for the password that opens it) or
+    "preview" (the entries read from it, waiting for the user's choice). The payload is
+    sealed under the user's data key, never stored in clear; the row is deleted when the
+    import is confirmed or cancelled, and rows past `expires_at` are deleted on sight.
+    """
+
+    __tablename__ = "pending_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[str] = mapped_column(String(16))
+    format_id: Mapped[str | None] = mapped_column(String(32))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    payload_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -39,6 +39,11 @@ def _clean_text(value: str, field_name: str, limit: int) -> str:
     return value
 
 
+def clean_group_name(name: str) -> str:
+    """A group name as `AccountSpec` keeps it (NFC, trimmed, no control characters, within the limit)."""
+    return _clean_text(name, "groups", MAX_LABEL_LENGTH)
+
+
 @dataclass(frozen=True)
 class AccountSpec:
     """One account as a user or another app describes it, before it is stored."""

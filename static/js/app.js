@@ -1,5 +1,11 @@
 // Entry point of every page: wires the small behaviours that plain HTML cannot express.
+import { initAccountsList } from "./accounts-list.js";
 import { initCodes } from "./codes.js";
+import { initImageInput } from "./image-input.js";
+import { initOfflineSync } from "./offline-sync.js";
+import { initPwa } from "./pwa.js";
+import { initScanner } from "./scanner.js";
+import { initSync } from "./sync.js";
 
 /** Submit a form as soon as its select changes (the button stays for no-JS users). */
 function initAutosubmit() {
@@ -10,14 +16,11 @@ function initAutosubmit() {
   document.documentElement.classList.add("js");
 }
 
-function registerServiceWorker() {
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register("/service-worker.js", { scope: "/" }).catch(() => {
-      // The app works without it; the installed experience just loses its cached shell.
-    });
-  }
-}
-
 initAutosubmit();
 initCodes();
-registerServiceWorker();
+initAccountsList();
+initImageInput();
+initScanner();
+initPwa();
+initOfflineSync();
+initSync();

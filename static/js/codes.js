@@ -12,7 +12,7 @@ const RING_FRAMES = [
  * Start each ring where the server says the period stands. The Web Animations API keeps
  * this off the style attribute, which the CSP forbids and htmx would copy when it settles.
  */
-function startRings(root) {
+export function startRings(root) {
   for (const item of root.querySelectorAll("[data-period][data-remaining-ms]")) {
     const bar = item.querySelector(".ring-bar");
     if (!bar) continue;
@@ -38,7 +38,7 @@ function announce(key) {
   announce.timer = setTimeout(() => toast.classList.remove("visible"), 1800);
 }
 
-async function copyCode(button) {
+export async function copyCode(button) {
   const code = button.dataset.copy;
   try {
     await navigator.clipboard.writeText(code);

@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from webauth.transfer.base import MAX_IMPORT_BYTES
 from webauth.vault import Vault
 
 ERROR_MESSAGES = {
@@ -19,7 +20,7 @@ ERROR_MESSAGES = {
     404: _l("There is nothing here."),
     405: _l("That action is not available here."),
     409: _l("That conflicts with what is already there."),
-    413: _l("The upload is too large."),
+    413: _l("The upload is too large: a file may be at most %(mb)d MB.", mb=MAX_IMPORT_BYTES // 2**20),
     422: _l("Some input is not valid."),
     429: _l("Too many attempts. Wait a little and try again."),
 }
@@ -54,10 +55,12 @@ def label_hue(label: str) -> int:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webauth.views import accounts, auth, codes, pwa
+    from webauth.views import accounts, admin, auth, casdoor, codes, icons, me, offline, ops, pwa, registration
+    from webauth.views import transfer as transfer_views
 
-    for module in (auth, codes, accounts, pwa):
+    for module in (auth, codes, accounts, pwa, admin, me, registration, ops, offline, casdoor, icons):
         app.register_blueprint(module.bp)
+    app.register_blueprint(transfer_views.bp)
     app.add_template_filter(group_code)
     app.add_template_filter(label_hue, "hue")
     app.add_template_global(get_locale)

@@ -7,10 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound
 
-from webauth import audit, keyring, users
-from webauth.auth_session import sign_in, sign_out
+from webauth import audit, casdoor, keyring, users
+from webauth.auth_session import current_session, sign_in, sign_out
 from webauth.extensions import db, limiter
-from webauth.forms import LoginForm, SetupForm
+from webauth.forms import LoginForm, ReauthForm, SetupForm
+from webauth.views.casdoor import end_session_page
 
 bp = Blueprint("auth", __name__)
 
@@ -30,20 +31,29 @@ def _safe_next(target: str | None) -> str:
     return url_for("codes.index")
 
 
-SETUP_EXEMPT = {"auth.setup", "auth.language", "static", "pwa.manifest", "pwa.service_worker"}
+SETUP_EXEMPT = {
+    "auth.setup", "auth.language", "static", "pwa.manifest", "pwa.service_worker", "ops.healthz", "ops.scrape",
+    "offline.page", "casdoor.login", "casdoor.callback", "casdoor.login_link",
+}
 
 
 @bp.before_app_request
 def require_setup():
-    """Until the first administrator exists, every page leads to the set-up page."""
-    if request.endpoint in SETUP_EXEMPT or current_user.is_authenticated or users.has_users():
+    """Until the first administrator exists, every page leads to the set-up page.
+
+    Not when only Casdoor signs people in (WEBAUTH_LOCAL_LOGIN=0): the first Casdoor user
+    comes in through the sign-in page, an administrator if Casdoor says so.
+    """
+    if request.endpoint in SETUP_EXEMPT or current_user.is_authenticated or not casdoor.local_login_enabled():
+        return None
+    if users.has_users():
         return None
     return redirect(url_for("auth.setup"))
 
 
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
-    if users.has_users():
+    if users.has_users() or not casdoor.local_login_enabled():
         raise NotFound()
     form = SetupForm()
     if form.validate_on_submit():
@@ -67,6 +77,8 @@ def login():
         return redirect(url_for("codes.index"))
     form = LoginForm()
     status = 200
+    if request.method == "POST" and not casdoor.local_login_enabled():
+        return render_template("auth/login.html", form=form), 403
     if form.validate_on_submit():
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None and not user.disabled:
@@ -82,10 +94,36 @@ def login():
     return render_template("auth/login.html", form=form), status
 
 
+@bp.route("/reauth", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=lambda: f"reauth-user:{current_user.get_id()}")
+def reauth():
+    """Confirm the password before revealing or exporting secrets; then back to `next`."""
+    form = ReauthForm()
+    status = 200
+    if form.validate_on_submit():
+        if users.verify_password(current_user, form.password.data):
+            users.mark_reauthenticated(current_session())
+            audit.record("reauth.success", user=current_user)
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")))
+        audit.record("reauth.failure", user=current_user)
+        db.session.commit()
+        form.password.errors.append(_("Wrong password."))
+        status = 401
+    elif form.errors:
+        status = 422
+    return render_template("auth/reauth.html", form=form), status
+
+
 @bp.post("/logout")
 @login_required
 def logout():
+    casdoor_page = end_session_page(current_user)
     sign_out()
+    if casdoor_page is not None:
+        return casdoor_page()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 
