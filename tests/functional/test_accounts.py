@@ -280,6 +280,14 @@ def test_every_field_can_be_edited(app, signed_in):
     assert "GEZDGNBVGY3TQOJQ" not in json.dumps(event)
 
 
+def test_new_groups_may_be_separated_by_a_full_width_comma(app, signed_in):
+    uuid = add(app, link("GitHub", "alice"))
+    assert post_edit(signed_in, uuid, new_groups="工作，银行").status_code == 302
+    with app.app_context():
+        account = db.session.scalar(select(Account).where(Account.uuid == uuid))
+        assert vault(app).spec(account).groups == ("工作", "银行")
+
+
 def test_an_empty_secret_keeps_the_secret_and_nothing_changed_is_no_change(app, signed_in):
     uuid = add(app, link("GitHub", "alice"))
     assert post_edit(signed_in, uuid).status_code == 302

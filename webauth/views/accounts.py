@@ -485,7 +485,9 @@ def edit(uuid: str):
         icon = None  # keep the image uploaded before
     else:
         icon = IconChange(form.icon.data, image or None)
-    groups = list(form.groups.data or []) + [name for name in (form.new_groups.data or "").split(",") if name.strip()]
+    # Chinese keyboards type the full-width comma: both separate new group names.
+    typed = (form.new_groups.data or "").replace("，", ",").split(",")
+    groups = list(form.groups.data or []) + [name for name in typed if name.strip()]
     try:
         current = vault.spec(account)
         params = OtpParams(
