@@ -439,24 +439,8 @@ class Vault:
         )
         if existing is not None:
             return None
-        params = spec.params
-        account = Account(
-            uuid=str(uuid.uuid4()),
-            user_id=self.user.id,
-            type=params.type.value,
-            issuer=spec.issuer,
-            name=spec.name,
-            algorithm=params.algorithm.value,
-            digits=params.digits,
-            period=params.period,
-            counter=params.counter,
-            note=spec.note,
-            favorite=spec.favorite,
-            secret_digest=digest,
-            deleted_at=utcnow(),
-        )
-        account.secret_sealed = seal_secret(self._data_key, self.user.id, account.uuid, params.secret)
-        db.session.add(account)
+        account = self._new_account(spec, digest, position=0)
+        account.deleted_at = utcnow()
         db.session.flush()
         audit.record("account.trash_copy", user=self.user, details={"account": account.uuid, "source": source})
         if commit:
