@@ -68,6 +68,7 @@ def test_an_image_pasted_with_ctrl_v_adds_its_account(app, alice, page):
 def test_an_image_dropped_on_the_add_page_adds_every_account_in_it(app, alice, page):
     browser_sign_in(page, "alice", PASSWORD)
     page.get_by_role("link", name="Add account").first.click()
+    page.wait_for_load_state("load")  # the page's modules listen for drops only once they have run
     sheet = base64.b64encode(qr_sheet([link("GitHub"), link("GitLab", secret=SECRETS[1])])).decode()
     transfer = page.evaluate_handle(
         """(data) => {
@@ -86,6 +87,7 @@ def test_an_image_dropped_on_the_add_page_adds_every_account_in_it(app, alice, p
     page.get_by_role("button", name="Add all 2 accounts").click()
     expect(page.get_by_text("Added 2 accounts.")).to_be_visible()
     expect(page.locator("#codes .account .issuer")).to_have_text(["GitHub", "GitLab"])
+    page.wait_for_load_state("load")
     assert page.console_errors == []
 
     # Something that is not an image, dropped on the list, gets a clear message (and a 415).

@@ -93,9 +93,11 @@ def test_hotp_next_code_advances_the_counter(app, signed_in):
 
 def test_hotp_next_is_atomic_under_concurrent_clicks(app, app_config, user):
     uuid = add(app, f"otpauth://hotp/Bank:alice?secret={SECRET}&counter=0")
+    # Another process's app, built before the threads start: each click runs in its own app
+    # context, so with its own database session and connection, as requests do.
+    other = create_app(dict(app_config))
 
     def click(_):
-        other = create_app(dict(app_config))
         with other.app_context():
             account_owner = db.session.get(User, user.id)
             return Vault(account_owner, keyring()).advance_hotp(uuid).counter
