@@ -24,6 +24,7 @@ def test_an_admin_finds_a_user_and_ends_their_session(page, browser, live_server
 
     browser_sign_in(page, "root", PASSWORD)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
+    page.wait_for_load_state("load")  # htmx must have processed the search field before we type
     users = page.locator("#users")
     expect(users.get_by_role("link", name="carol")).to_be_visible()
     page.evaluate("window.__marker = 'no reload'")
