@@ -13,7 +13,7 @@ import base64
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -45,15 +45,19 @@ class Keyring:
     """Key-encryption keys by id, and which one wraps new data keys.
 
     Loaded from `WEBAUTH_KEYS` (JSON) or from a file in the instance folder. The file
-    form can change under a running process (rotation by another process), so a missing
-    key id triggers one reload before failing.
+    form can change under a running process (rotation by another process): a missing key
+    id triggers one reload before failing, and a new data key is wrapped only after checking
+    that the file has not changed, so every process wraps under the current primary.
     """
 
     keys: dict[str, bytes]
     primary: str
     path: Path | None = None
+    _loaded_mtime: int | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.path is not None and self.path.exists():
+            self._loaded_mtime = self.path.stat().st_mtime_ns
         if self.primary not in self.keys:
             raise KeyringError(f"the primary key {self.primary!r} is not in the keyring")
         for kek_id, key in self.keys.items():
@@ -95,17 +99,24 @@ class Keyring:
                 return
             with os.fdopen(fd, "w") as handle:
                 handle.write(self.to_json())
+            self._loaded_mtime = self.path.stat().st_mtime_ns
             return
         tmp = self.path.with_suffix(f".tmp{secrets.token_hex(4)}")
         fd = os.open(tmp, flags, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(self.to_json())
         os.replace(tmp, self.path)
+        self._loaded_mtime = self.path.stat().st_mtime_ns
 
     def reload(self) -> None:
         if self.path is not None and self.path.exists():
             fresh = Keyring.from_json(self.path.read_text(), path=self.path)
-            self.keys, self.primary = fresh.keys, fresh.primary
+            self.keys, self.primary, self._loaded_mtime = fresh.keys, fresh.primary, fresh._loaded_mtime
+
+    def _reload_if_changed(self) -> None:
+        """One stat call: cheap enough for the rare moments a data key is wrapped."""
+        if self.path is not None and self.path.exists() and self.path.stat().st_mtime_ns != self._loaded_mtime:
+            self.reload()
 
     def key(self, kek_id: str) -> bytes:
         if kek_id not in self.keys:
@@ -139,6 +150,7 @@ class Keyring:
         return kek_id, wrapped, dek
 
     def wrap_data_key(self, user_id: int, dek: bytes) -> tuple[str, bytes]:
+        self._reload_if_changed()
         nonce = os.urandom(NONCE_BYTES)
         kek_id = self.primary
         wrapped = nonce + AESGCM(self.key(kek_id)).encrypt(nonce, dek, _wrap_aad(user_id, kek_id))

@@ -77,6 +77,17 @@ def test_a_process_sees_a_key_another_process_added(tmp_path):
     assert old.unwrap_data_key(5, kek_id, wrapped) == dek
 
 
+def test_a_process_wraps_new_data_keys_under_a_primary_another_process_added(tmp_path):
+    path = tmp_path / "keyring.json"
+    running = Keyring.load_or_create(path)
+    rotator = Keyring.load_or_create(path)
+    rotator.add_primary()
+    rotator.save()
+    kek_id, wrapped, dek = running.new_data_key(9)
+    assert kek_id == "k2"
+    assert rotator.unwrap_data_key(9, kek_id, wrapped) == dek
+
+
 def test_the_primary_cannot_be_retired_and_bad_keyrings_are_named(tmp_path):
     ring = Keyring.load_or_create(tmp_path / "keyring.json")
     with pytest.raises(KeyringError):
