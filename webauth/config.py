@@ -82,6 +82,9 @@ def load_config(instance: Path) -> dict[str, Any]:
         # The cookie only carries the session token: the server-side record's expiry, from the setting,
         # decides when a session ends. The cookie may live as long as the longest lifetime allowed.
         "PERMANENT_SESSION_LIFETIME": timedelta(hours=MAX_SESSION_HOURS),
+        # So the cookie is sent again only when its contents change, not signed anew for every
+        # request: the code list's clock asks every 20 to 30 s on every open page.
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "SESSION_COOKIE_NAME": "__Host-webauth" if https else "webauth_session",
         "SESSION_COOKIE_SECURE": https,
         "SESSION_COOKIE_HTTPONLY": True,

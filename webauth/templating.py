@@ -30,11 +30,15 @@ URL_CACHE_SIZE = 32_768
 
 
 def _translations() -> NullTranslations:
-    state = g.get("_flask_babel") if g else None
+    try:
+        app_g = g._get_current_object()  # once: every proxy access costs a context lookup
+    except RuntimeError:  # no app context
+        return get_translations()
+    state = app_g.get("_flask_babel")
     cached = getattr(state, "babel_translations", None)
     if cached is None:
         cached = get_translations()
-        state = g.get("_flask_babel") if g else None
+        state = app_g.get("_flask_babel")
         if state is not None:
             state.babel_translations = cached
     return cached

@@ -186,14 +186,17 @@ def session_record(token: str | None) -> SessionRecord | None:
     """The live session for a token: not revoked, not expired, its user not disabled."""
     if not token:
         return None
-    record = db.session.scalar(select(SessionRecord).where(SessionRecord.token_hash == _token_hash(token)))
-    if record is None or record.revoked_at is not None:
+    # One query for both: every request of a signed-in user asks this.
+    found = db.session.execute(
+        select(SessionRecord, User)
+        .join(User, User.id == SessionRecord.user_id)
+        .where(SessionRecord.token_hash == _token_hash(token))
+    ).first()
+    if found is None:
         return None
+    record, user = found
     now = utcnow()
-    if record.expires_at <= now:
-        return None
-    user = db.session.get(User, record.user_id)
-    if user is None or user.disabled:
+    if record.revoked_at is not None or record.expires_at <= now or user.disabled:
         return None
     if record.created_at + settings.session_lifetime() <= now or idle_locked(record, now):
         return None

@@ -31,7 +31,8 @@ def current_vault() -> Vault:
     if "vault" not in g:
         from webauth import keyring
 
-        g.vault = Vault(current_user, keyring())
+        # The user itself, not the proxy: a vault reads `user.id` for every secret it opens.
+        g.vault = Vault(current_user._get_current_object(), keyring())
     return g.vault
 
 
