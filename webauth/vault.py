@@ -37,6 +37,10 @@ BOUNDARY_MARGIN_MS = 50
 # The orders the list offers; favorites come first in each.
 SORTS = ("manual", "issuer", "recent")
 MAX_SEARCH_LENGTH = 200
+# The list shows this many accounts at first, and this many more each time the reader scrolls
+# to its end: a page of a big vault renders in the time of 50 rows, not of all of them.
+PAGE_SIZE = 50
+MAX_SHOWN = 10_000
 # What a re-authenticated user may see of an account's secret.
 REVEALS = ("secret", "qr", "uri")
 
@@ -56,17 +60,20 @@ class DuplicateAccount(ValueError):
 @dataclass(frozen=True)
 class ListQuery:
     """What the list shows: accounts matching every word of `text` (in issuer, name, note or a
-    group's name), only those of `group` when one is named, in the order `sort`."""
+    group's name), only those of `group` when one is named, in the order `sort`, the first
+    `show` of them."""
 
     text: str = ""
     group: str = ""
     sort: str = "manual"
+    show: int = PAGE_SIZE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "text", (self.text or "").strip()[:MAX_SEARCH_LENGTH])
         object.__setattr__(self, "group", (self.group or "").strip()[:MAX_SEARCH_LENGTH])
         if self.sort not in SORTS:
             object.__setattr__(self, "sort", "manual")
+        object.__setattr__(self, "show", min(max(self.show, PAGE_SIZE), MAX_SHOWN))
 
     @property
     def terms(self) -> list[str]:
@@ -188,10 +195,53 @@ class Vault:
     def accounts(self, query: ListQuery | None = None) -> list[Account]:
         """The live accounts in list order: favorites first, then the user's order, then by name.
 
-        A `query` narrows and orders the list. Search is case-insensitive (for ASCII letters on
-        SQLite, whose lower() knows no others) and each word must match somewhere.
+        A `query` narrows and orders the list (all that match: `shown` takes its first page).
+        Search is case-insensitive (for ASCII letters on SQLite, whose lower() knows no others)
+        and each word must match somewhere.
         """
-        query = query or ListQuery()
+        return list(db.session.scalars(self._listed(query or ListQuery())))
+
+    def shown(self, query: ListQuery, start: int = 0) -> tuple[list[Account], bool]:
+        """The accounts the list shows from `start` up to `query.show`, and whether more match."""
+        statement = self._listed(query).offset(start).limit(query.show - start + 1)
+        accounts = list(db.session.scalars(statement))
+        return accounts[: query.show - start], len(accounts) > query.show - start
+
+    def count(self, query: ListQuery) -> int:
+        """How many live accounts match `query`, shown or not."""
+        return db.session.scalar(select(func.count()).select_from(self._listed(query).order_by(None).subquery()))
+
+    def code_rows(self, query: ListQuery) -> list[Row]:
+        """What the codes of the shown time-based accounts need (`params` takes these rows),
+        and their labels; no account objects, groups or icons, as a refresh needs none."""
+        statement = self._listed(query).limit(query.show).with_only_columns(
+            Account.uuid, Account.type, Account.secret_sealed, Account.algorithm, Account.digits,
+            Account.period, Account.counter, Account.issuer, Account.name,
+        )
+        return [row for row in db.session.execute(statement) if row.type != OtpType.HOTP.value]
+
+    def list_signature(self, query: ListQuery) -> str:
+        """A digest that changes whenever the list of `query` could: an account added, edited,
+        moved, deleted, restored, an HOTP counter moved (every change bumps an account's
+        revision and its `updated_at`, or the number of live accounts), and for the "recent"
+        order, a code used. A refresh whose signature is unchanged needs only new codes.
+
+        Both the sum of revisions and the latest update are taken, so neither a clock that
+        goes back on another host nor a deletion and an addition that cancel out in the sum
+        leaves a change unseen.
+        """
+        live = Account.deleted_at.is_(None)
+        columns = [
+            func.count(Account.id).filter(live),
+            func.sum(Account.revision).filter(live),
+            func.max(Account.updated_at),
+        ]
+        if query.sort == "recent":
+            columns.append(func.max(Account.last_used_at))
+        row = db.session.execute(select(*columns).where(Account.user_id == self.user.id)).one()
+        return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16]
+
+    def _listed(self, query: ListQuery):
         statement = self._query()
         for term in query.terms:
             pattern = _like(term)
@@ -215,7 +265,7 @@ class Vault:
                 .where(Group.user_id == self.user.id, Group.name == query.group)
             )
             statement = statement.where(Account.id.in_(members))
-        return list(db.session.scalars(statement.order_by(*_ORDERS[query.sort], Account.id)))
+        return statement.order_by(*_ORDERS[query.sort], Account.id)
 
     def columns(self, names: Sequence[str]) -> list[Row]:
         """Only these columns of the live accounts, in manual list order.
@@ -487,17 +537,24 @@ class Vault:
             db.session.commit()
         return account
 
-    def move(self, account_uuid: str, before_uuid: str | None) -> Account:
-        """Put an account just before another in the user's order (at the end when `before_uuid`
-        is None). Positions are renumbered 1..n; only the moved account counts as changed, since
-        the others keep their order relative to each other."""
+    def move(self, account_uuid: str, before_uuid: str | None, after_uuid: str | None = None) -> Account:
+        """Put an account just before another in the user's order, or just after another
+        (`after_uuid`: a drop below the last row of a list that shows only its first page), or
+        at the end when neither is named. Positions are renumbered 1..n; only the moved account
+        counts as changed, since the others keep their order relative to each other."""
         account = self.get(account_uuid)
         before = self.get(before_uuid) if before_uuid else None
-        if before is not None and before.id == account.id:
+        after = self.get(after_uuid) if after_uuid and before is None else None
+        if account in (before, after):
             return account
         ordered = [item for item in self.accounts(ListQuery(sort="manual")) if item.id != account.id]
         ordered.sort(key=lambda item: (item.position, item.id))
-        index = ordered.index(before) if before is not None else len(ordered)
+        if before is not None:
+            index = ordered.index(before)
+        elif after is not None:
+            index = ordered.index(after) + 1
+        else:
+            index = len(ordered)
         ordered.insert(index, account)
         for position, item in enumerate(ordered, start=1):
             item.position = position

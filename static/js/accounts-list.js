@@ -32,11 +32,14 @@ function isEditable(element) {
 const items = () => [...document.querySelectorAll('#codes .account-list > .account')];
 const codeButton = (item) => item && item.querySelector('button.code');
 
-/** Move `item` on the server to stand before `before` (an item, or null for the end). */
-function saveMove(item, before) {
+/**
+ * Move `item` on the server to stand before `before`, or with none after `after`: a long list
+ * shows only its first rows, so below its last row shown is not the end of the vault.
+ */
+function saveMove(item, before, after) {
   const url = item.dataset.moveUrl;
   if (!url) return Promise.resolve();
-  const values = { before: before ? before.dataset.uuid : '' };
+  const values = before ? { before: before.dataset.uuid } : { after: after ? after.dataset.uuid : '' };
   return window.htmx.ajax('POST', url, { source: item, target: '#codes', swap: 'outerHTML', values }).catch(() => {
     const list = document.getElementById('codes');
     const toast = document.getElementById('toast');
@@ -75,8 +78,8 @@ function initKeys() {
     if (event.altKey) {
       if (!document.getElementById('codes').hasAttribute('data-reorder')) return;
       event.preventDefault();
-      if (event.key === 'ArrowUp' && index > 0) saveMove(current, list[index - 1]);
-      if (event.key === 'ArrowDown' && index < list.length - 1) saveMove(current, list[index + 2] || null);
+      if (event.key === 'ArrowUp' && index > 0) saveMove(current, list[index - 1], null);
+      if (event.key === 'ArrowDown' && index < list.length - 1) saveMove(current, list[index + 2] || null, list[index + 1]);
       return;
     }
     if (event.shiftKey) return;
@@ -121,25 +124,31 @@ function initDrag() {
     }
   });
 
+  // The list's refreshes wait while a row is being dragged. A move's answer is a fresh list;
+  // a drag that ends without one asks for the refresh it held back.
+  let heldBack = false;
   const finish = (event, keep) => {
     if (!drag || event.pointerId !== drag.pointerId) return;
     const { item, moved, next } = drag;
     drag = null;
     item.classList.remove('dragging');
     document.body.classList.remove('reordering');
-    if (!moved) return;
-    if (!keep) {
-      item.parentElement.insertBefore(item, next);
-      return;
-    }
-    if (item.nextElementSibling !== next) saveMove(item, item.nextElementSibling);
+    const saving = moved && keep && item.nextElementSibling !== next;
+    if (moved && !keep) item.parentElement.insertBefore(item, next);
+    if (saving) saveMove(item, item.nextElementSibling, item.previousElementSibling);
+    const list = document.getElementById('codes');
+    if (heldBack && !saving && list) window.htmx.trigger(list, 'refresh');
+    heldBack = false;
   };
   document.addEventListener('pointerup', (event) => finish(event, true));
   document.addEventListener('pointercancel', (event) => finish(event, false));
 
-  // The timed refresh waits while a row is being dragged; the move's answer refreshes the list.
   document.addEventListener('htmx:beforeRequest', (event) => {
-    if (drag && event.detail.elt && event.detail.elt.id === 'codes') event.preventDefault();
+    const id = event.detail.elt && event.detail.elt.id;
+    if (drag && (id === 'codes' || id === 'codes-clock')) {
+      event.preventDefault();
+      heldBack = true;
+    }
   });
 }
 

@@ -1,6 +1,7 @@
 // The code list's client side: countdown rings, copy to clipboard, refresh on wake.
-// The server decides when the list changes (see vault.next_refresh_ms); this module only
-// animates between those moments and never computes codes.
+// The server decides when codes change (see vault.next_refresh_ms) and sends them (the list's
+// clock, templates/partials/codes_clock.html); this module only animates between those
+// moments and never computes codes.
 
 const RING_FRAMES = [
   { strokeDashoffset: 0, offset: 0 },

@@ -195,6 +195,13 @@ def test_drag_to_reorder_then_delete_and_undo(app, alice, page):
     page.keyboard.press("Alt+ArrowUp")
     expect(page.locator("#codes .account .issuer")).to_have_text(["Alpha", "Delta", "Charlie", "Bravo"])
     expect(page.get_by_role("button", name="Copy the code for Charlie")).to_be_focused()
+    # Alt+↓ onto the last place: after the last row, which is the end here.
+    page.get_by_role("button", name="Copy the code for Charlie").focus()
+    page.keyboard.press("Alt+ArrowDown")
+    expect(page.locator("#codes .account .issuer")).to_have_text(["Alpha", "Delta", "Bravo", "Charlie"])
+    page.get_by_role("button", name="Copy the code for Charlie").focus()
+    page.keyboard.press("Alt+ArrowUp")
+    expect(page.locator("#codes .account .issuer")).to_have_text(["Alpha", "Delta", "Charlie", "Bravo"])
 
     # Delete, then undo right away.
     page.get_by_role("button", name="Delete Delta").click()

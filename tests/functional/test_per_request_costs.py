@@ -1,12 +1,14 @@
 """Per-request costs of the code list: one data-key unwrap, and nothing compiled or loaded again.
 
-The list is the request every open page repeats at each period boundary (bench/codes_fragment.py),
+The list's clock is the request every open page repeats at each period boundary (bench/codes_fragment.py),
 so work that should happen once per process or once per request must not happen per account or
 per request. These tests count calls rather than time them, so they hold on any machine.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -62,6 +64,22 @@ def test_the_list_unwraps_the_data_key_once(filled: FlaskClient, monkeypatch, he
         assert calls == ["unwrap"]
 
 
+def test_the_clock_unwraps_the_data_key_once_and_sends_no_cookie(filled: FlaskClient, monkeypatch) -> None:
+    """The clock's request, which every open page repeats at each boundary, is the cheapest one:
+    one unwrap, one code cell for each time-based account, and the session cookie left alone."""
+    fragment = filled.get("/", headers=HTMX).get_data(as_text=True)
+    clock = html.unescape(re.search(r'id="codes-clock" hidden hx-get="([^"]+)"', fragment).group(1))
+    calls: list[str] = []
+    monkeypatch.setattr(Keyring, "unwrap_data_key", _counting(calls, "unwrap", Keyring.unwrap_data_key))
+    for _ in range(2):
+        calls.clear()
+        response = filled.get(clock, headers=HTMX)
+        assert response.status_code == 200 and "HX-Retarget" not in response.headers
+        assert response.get_data(as_text=True).count('class="code-cell"') == ACCOUNTS - ACCOUNTS // 3  # no HOTP
+        assert calls == ["unwrap"]
+        assert "Set-Cookie" not in response.headers
+
+
 def test_a_repeated_list_compiles_and_loads_nothing(app: Flask, filled: FlaskClient, monkeypatch) -> None:
     """After a first page and fragment, the next ones compile no template and no SQL, and load no catalog.
 
@@ -71,6 +89,9 @@ def test_a_repeated_list_compiles_and_loads_nothing(app: Flask, filled: FlaskCli
     """
     for headers in ({}, HTMX):
         assert filled.get("/", headers=headers).status_code == 200
+    fragment = filled.get("/", headers=HTMX).get_data(as_text=True)
+    clock = html.unescape(re.search(r'id="codes-clock" hidden hx-get="([^"]+)"', fragment).group(1))
+    assert filled.get(clock, headers=HTMX).status_code == 200
 
     compiled: list[str] = []
     monkeypatch.setattr(app.jinja_env, "compile", _counting(compiled, "template", app.jinja_env.compile))
@@ -83,6 +104,7 @@ def test_a_repeated_list_compiles_and_loads_nothing(app: Flask, filled: FlaskCli
 
     for headers in ({}, HTMX, {}, HTMX):
         assert filled.get("/", headers=headers).status_code == 200
+        assert filled.get(clock, headers=HTMX).status_code == 200
     assert compiled == []
     assert len(sql_cache) == shapes
     after = app.jinja_env.globals["url_for"].cache_info()

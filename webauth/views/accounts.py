@@ -278,9 +278,9 @@ def favorite(uuid: str):
 @bp.post("/<uuid>/move")
 @login_required
 def move(uuid: str):
-    """Put the account before another (`before`, a uuid) or, with none, at the end."""
+    """Put the account before another (`before`, a uuid), after another (`after`) or at the end."""
     try:
-        current_vault().move(uuid, request.form.get("before") or None)
+        current_vault().move(uuid, request.form.get("before") or None, request.form.get("after") or None)
     except AccountNotFound:
         abort(404)
     return _back_to_list()

@@ -1,27 +1,39 @@
-"""The code list: one template for the whole page and for the fragment htmx refreshes."""
+"""The code list: one template for the whole page and for the fragment htmx refreshes.
+
+Three requests keep an open list current, each answering with the partials the page itself
+is made of:
+
+- `index`: the page, or with htmx the list (`#codes`), after a search, an action or a wake-up;
+- `tick`: at each period boundary and preview, only the codes of the accounts shown (htmx
+  out-of-band swaps of each row's code cell), unless the vault changed since the list was
+  drawn (`seen`, a `Vault.list_signature`), in which case the whole list instead. Every open
+  page asks this every 20 to 30 s, so it renders a few hundred bytes a row, not the row;
+- `more`: the next page of rows, when the reader scrolls to the end of a long list.
+"""
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, make_response, render_template, request, session, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
 from flask_login import login_required
 
 from webauth.offline import REVISION_FIELDS, vault_revision
-from webauth.vault import SORTS, AccountNotFound, ListQuery, next_refresh_ms
+from webauth.vault import PAGE_SIZE, SORTS, AccountNotFound, ListQuery, next_refresh_ms
 from webauth.views import current_vault
 
 bp = Blueprint("codes", __name__)
 
-_LIST_ARGS = ("q", "group", "sort")
+_LIST_ARGS = ("q", "group", "sort", "show")
 
 
 def list_query() -> ListQuery:
-    """The search, group and order the list is shown with.
+    """The search, group, order and length the list is shown with.
 
     They come from the query string; an htmx action posted from the list (delete, undo, a move)
     carries none, so they are read from the page's own URL (`HX-Current-URL`), which the search
-    box keeps up to date. The order chosen last is remembered in the session.
+    box and the loading of more rows keep up to date. The order chosen last is remembered in
+    the session.
     """
     args: dict[str, str] = {key: request.args[key] for key in _LIST_ARGS if key in request.args}
     if not args and request.htmx:
@@ -30,22 +42,47 @@ def list_query() -> ListQuery:
             args = {key: values[0] for key, values in parse_qs(page.query).items() if key in _LIST_ARGS}
     sort = args.get("sort", "")
     if sort in SORTS:
-        session["sort"] = sort
+        if session.get("sort", "manual") != sort:  # a change only: an unchanged cookie is not sent again
+            session["sort"] = sort
     else:
         sort = session.get("sort", "manual")
-    return ListQuery(text=args.get("q", ""), group=args.get("group", ""), sort=sort)
+    try:
+        show = int(args.get("show", PAGE_SIZE))
+    except ValueError:
+        show = PAGE_SIZE
+    return ListQuery(text=args.get("q", ""), group=args.get("group", ""), sort=sort, show=show)
 
 
-def render_codes(undo: str | None = None):
+def list_args(query: ListQuery) -> dict[str, str | int]:
+    """The query string of a list URL: only what differs from a plain list, but the order always."""
+    args: dict[str, str | int] = {"sort": query.sort}
+    if query.text:
+        args["q"] = query.text
+    if query.group:
+        args["group"] = query.group
+    if query.show > PAGE_SIZE:
+        args["show"] = query.show
+    return args
+
+
+def grown(query: ListQuery) -> ListQuery:
+    """The same list, one page longer."""
+    return ListQuery(text=query.text, group=query.group, sort=query.sort, show=query.show + PAGE_SIZE)
+
+
+def render_codes(undo: str | None = None, query: ListQuery | None = None, signature: str | None = None):
     """The list as a full page, or as the fragment the page itself includes when htmx asks.
 
     `undo` names an account just moved to the trash, for which the list offers "Undo".
     """
     vault = current_vault()
-    query = list_query()
-    accounts = vault.accounts(query)
+    query = query or list_query()
+    # Taken before the list is read: a change made in between shows at the next tick.
+    signature = signature or vault.list_signature(query)
+    accounts, more = vault.shown(query)
     # Offline copies compare the revision of the whole vault in its own order, whatever is shown.
-    everything = accounts if not query.filtered and query.sort == "manual" else vault.columns(REVISION_FIELDS)
+    whole = not query.filtered and query.sort == "manual" and not more
+    everything = accounts if whole else vault.columns(REVISION_FIELDS)
     views = vault.codes(accounts)
     undo_account = None
     if undo:
@@ -60,6 +97,11 @@ def render_codes(undo: str | None = None):
         refresh_ms=next_refresh_ms(views),
         undo=undo_account,
         query=query,
+        args=list_args(query),
+        next_args=list_args(grown(query)),
+        signature=signature,
+        more=more,
+        matched=vault.count(query) if more else len(views),
         total=len(everything),
         revision=vault_revision(everything),
         twins=vault.twin_hints(accounts),
@@ -71,7 +113,60 @@ def render_codes(undo: str | None = None):
     return response
 
 
+def _whole_list(query: ListQuery, signature: str):
+    """The list in place of the one on the page, which the vault has moved on from."""
+    response = render_codes(query=query, signature=signature)
+    response.headers["HX-Retarget"] = "#codes"
+    response.headers["HX-Reswap"] = "outerHTML"
+    return response
+
+
 @bp.get("/")
 @login_required
 def index():
     return render_codes(undo=request.args.get("undo"))
+
+
+@bp.get("/codes/tick")
+@login_required
+def tick():
+    query = list_query()
+    if not request.htmx:
+        return redirect(url_for("codes.index", **list_args(query)))
+    vault = current_vault()
+    signature = vault.list_signature(query)
+    if request.args.get("seen") != signature:
+        return _whole_list(query, signature)
+    views = vault.codes(vault.code_rows(query))
+    html = render_template(
+        "partials/codes_tick.html", views=views, refresh_ms=next_refresh_ms(views),
+        args=list_args(query), signature=signature,
+    )
+    response = make_response(html)
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/codes/more")
+@login_required
+def more():
+    """The rows after the `show` shown, with the list's loader and clock moved on past them."""
+    shown = list_query()
+    query = grown(shown)
+    if not request.htmx:
+        return redirect(url_for("codes.index", **list_args(query)))
+    vault = current_vault()
+    signature = vault.list_signature(query)
+    if request.args.get("seen") != signature:
+        return _whole_list(query, signature)
+    accounts, more = vault.shown(query, start=shown.show)
+    views = vault.codes(accounts)
+    html = render_template(
+        "partials/codes_more.html", views=views, refresh_ms=next_refresh_ms(vault.codes(vault.code_rows(query))),
+        query=query, args=list_args(query), next_args=list_args(grown(query)), signature=signature, more=more,
+        twins=vault.twin_hints(accounts),
+    )
+    response = make_response(html)
+    response.vary.add("HX-Request")
+    response.headers["HX-Replace-Url"] = url_for("codes.index", **list_args(query))
+    return response

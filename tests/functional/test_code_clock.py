@@ -1,0 +1,242 @@
+"""The list's clock and its pages: new codes alone at each boundary, the whole list after a
+change of the vault, and a long list shown a page at a time."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+import time
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import csrf_from
+from webauth import keyring
+from webauth.extensions import db
+from webauth.models import User
+from webauth.otpauth import parse_uri
+from webauth.vault import PAGE_SIZE, ListQuery, Vault
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+HTMX = {"HX-Request": "true"}
+
+
+def vault_of(username: str = "alice") -> Vault:
+    return Vault(db.session.scalar(select(User).where(User.username == username)), keyring())
+
+
+def add(app, issuer: str, kind: str = "totp", extra: str = "") -> str:
+    with app.app_context():
+        return vault_of().add(parse_uri(f"otpauth://{kind}/{issuer}:alice?secret={SECRET}&issuer={issuer}{extra}")).uuid
+
+
+def secret(number: int) -> str:
+    return base64.b32encode(number.to_bytes(4, "big") + b"sixteen bytes..").decode().rstrip("=")
+
+
+def add_many(app, count: int) -> list[str]:
+    with app.app_context():
+        vault = vault_of()
+        uuids = [
+            vault.add(parse_uri(f"otpauth://totp/Service{n:03d}:alice?secret={secret(n)}&issuer=Service{n:03d}"),
+                      commit=False).uuid
+            for n in range(count)
+        ]
+        db.session.commit()
+        return uuids
+
+
+def cells_in(answer: str) -> dict[str, str]:
+    """The code cells of the clock's answer, by account uuid (the macro puts them side by side)."""
+    pieces = answer.split('<span class="code-cell" id="code-')[1:]
+    return {piece[:36]: '<span class="code-cell" id="code-' + piece.strip() for piece in pieces}
+
+
+def clock_url(fragment: str) -> str:
+    match = re.search(r'<div id="codes-clock" hidden hx-get="([^"]+)"', fragment)
+    assert match, "the list has no clock"
+    return html.unescape(match.group(1))
+
+
+def rows_in(fragment: str) -> list[str]:
+    return re.findall(r'<li class="account[^"]*" id="account-([0-9a-f-]+)"', fragment)
+
+
+def test_the_clock_brings_only_the_codes_of_time_based_accounts(app, signed_in):
+    totp = add(app, "GitHub")
+    steam = add(app, "Steam", extra="&encoder=steam")
+    hotp = add(app, "Bank", kind="hotp", extra="&counter=3")
+    listed = signed_in.get("/", headers=HTMX).get_data(as_text=True)
+    url = clock_url(listed)
+    assert url.startswith("/codes/tick?") and "seen=" in url
+
+    before = time.time()
+    response = signed_in.get(url, headers=HTMX)
+    after = time.time()
+    answer = response.get_data(as_text=True)
+    assert response.status_code == 200 and "HX-Retarget" not in response.headers
+    assert "Set-Cookie" not in response.headers  # nothing changed in the session: no cookie signed again
+    assert response.headers["Cache-Control"] == "no-store"
+    cells = cells_in(answer)
+    # An HOTP code changes only when asked, which changes the vault.
+    assert set(cells) == {totp, steam}
+    assert all('hx-swap-oob="true"' in cell for cell in cells.values())
+    shown = re.search(r'data-testid="code">([^<]*)<', cells[totp]).group(1).replace(" ", "")
+    assert shown in {pyotp.TOTP(SECRET).at(before), pyotp.TOTP(SECRET).at(after)}
+    # Codes, seconds left and the preview: no row, form, link or token of the list.
+    for absent in ("<li", "<form", "href=", "csrf_token", "/accounts/", hotp):
+        assert absent not in answer
+    # A new clock, for the next boundary, with the same list and the same signature.
+    assert clock_url(answer) == url
+    assert len(answer) < len(listed) / 2
+
+
+def test_the_code_cells_are_the_ones_the_rows_draw(app, signed_in, monkeypatch):
+    add(app, "GitHub")
+    fixed = (time.time() // 30) * 30 + 25  # in the preview: the next code shows too
+    monkeypatch.setattr("webauth.vault.time", SimpleNamespace(time=lambda: fixed))
+    listed = signed_in.get("/", headers=HTMX).get_data(as_text=True)
+    answer = signed_in.get(clock_url(listed), headers=HTMX).get_data(as_text=True)
+    in_row = listed[listed.index('<span class="code-cell"') : listed.index('<span class="timer"')].strip()
+    [in_tick] = cells_in(answer).values()
+    assert in_tick.replace(' hx-swap-oob="true"', "") == in_row
+    assert 'data-testid="next-code"' in in_tick
+
+
+CHANGES: dict[str, Callable[[Vault, dict[str, str]], object]] = {
+    "added": lambda vault, uuids: vault.add(parse_uri(f"otpauth://totp/New:alice?secret={secret(1)}&issuer=New")),
+    "deleted": lambda vault, uuids: vault.delete(uuids["A"]),
+    "edited": lambda vault, uuids: vault.update(uuids["A"], parse_uri(
+        f"otpauth://totp/Renamed:alice?secret={SECRET}&issuer=Renamed")),
+    "moved": lambda vault, uuids: vault.move(uuids["B"], uuids["A"]),
+    "hotp advanced": lambda vault, uuids: vault.advance_hotp(uuids["H"]),
+    "favorite": lambda vault, uuids: vault.set_favorite(uuids["B"], True),
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_after_a_change_of_the_vault_the_clock_brings_the_whole_list(app, signed_in, change):
+    uuids = {"A": add(app, "A"), "B": add(app, "B", extra="&algorithm=SHA256"), "H": add(app, "H", kind="hotp")}
+    url = clock_url(signed_in.get("/", headers=HTMX).get_data(as_text=True))
+    with app.app_context():
+        CHANGES[change](vault_of(), uuids)
+    response = signed_in.get(url, headers=HTMX)
+    answer = response.get_data(as_text=True)
+    assert response.headers["HX-Retarget"] == "#codes" and response.headers["HX-Reswap"] == "outerHTML"
+    assert answer.lstrip().startswith('<section id="codes"')
+    fresh = clock_url(answer)
+    assert fresh != url
+    # And from then on, codes alone again.
+    again = signed_in.get(fresh, headers=HTMX)
+    assert "HX-Retarget" not in again.headers and "<li" not in again.get_data(as_text=True)
+
+
+def test_using_a_code_redraws_the_list_only_in_the_recently_used_order(app, signed_in):
+    uuid = add(app, "A")
+    add(app, "B")
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    for sort, redrawn in (("manual", False), ("recent", True)):
+        url = clock_url(signed_in.get(f"/?sort={sort}", headers=HTMX).get_data(as_text=True))
+        assert signed_in.post(f"/accounts/{uuid}/used", headers={"X-CSRFToken": token}).status_code == 204
+        assert ("HX-Retarget" in signed_in.get(url, headers=HTMX).headers) is redrawn
+
+
+def test_the_clock_follows_the_search_group_and_order_of_the_list(app, signed_in):
+    add(app, "GitHub")
+    other = add(app, "GitLab")
+    add(app, "Bank")
+    listed = signed_in.get("/?q=gitl&sort=issuer", headers=HTMX).get_data(as_text=True)
+    url = clock_url(listed)
+    assert "q=gitl" in url and "sort=issuer" in url
+    answer = signed_in.get(url, headers=HTMX).get_data(as_text=True)
+    assert re.findall(r'id="code-([0-9a-f-]+)" hx-swap-oob', answer) == [other]
+
+
+def test_opening_the_clocks_url_in_a_browser_shows_the_list(app, signed_in):
+    add(app, "GitHub")
+    url = clock_url(signed_in.get("/", headers=HTMX).get_data(as_text=True))
+    response = signed_in.get(url)
+    assert response.status_code == 302 and response.headers["Location"] == "/?sort=manual"
+
+
+def test_the_clock_needs_a_signed_in_user(app, client, user):
+    response = client.get("/codes/tick?seen=x&sort=manual", headers=HTMX)
+    assert response.status_code in (302, 401)
+    assert "code-cell" not in response.get_data(as_text=True)
+
+
+def test_a_long_list_shows_a_page_then_more_as_asked(app, signed_in):
+    uuids = add_many(app, PAGE_SIZE * 2 + 10)
+    page = signed_in.get("/").get_data(as_text=True)
+    assert rows_in(page) == uuids[:PAGE_SIZE]
+    assert f'data-count-text="{PAGE_SIZE * 2 + 10} accounts"' in page
+    # Without JavaScript, the link shows a longer page.
+    link = html.unescape(re.search(r'<div id="codes-more" class="list-more">\s*<a [^>]*href="([^"]+)"', page).group(1))
+    assert link == f"/?sort=manual&show={PAGE_SIZE * 2}"
+    assert rows_in(signed_in.get(link).get_data(as_text=True)) == uuids[: PAGE_SIZE * 2]
+
+    # With htmx, the next rows alone, a loader and a clock moved on past them, and the page's URL.
+    fragment = signed_in.get("/", headers=HTMX).get_data(as_text=True)
+    more = html.unescape(re.search(r'hx-get="(/codes/more[^"]+)"', fragment).group(1))
+    response = signed_in.get(more, headers=HTMX)
+    answer = response.get_data(as_text=True)
+    assert rows_in(answer) == uuids[PAGE_SIZE : PAGE_SIZE * 2]
+    assert response.headers["HX-Replace-Url"] == f"/?sort=manual&show={PAGE_SIZE * 2}"
+    assert '<div id="codes-more" class="list-more" hx-swap-oob="true">' in answer
+    assert '<div id="codes-clock" hidden hx-get="/codes/tick?' in answer and 'hx-swap-oob="true"' in answer
+    tick = signed_in.get(clock_url(answer), headers=HTMX).get_data(as_text=True)
+    assert len(re.findall(r'class="code-cell"', tick)) == PAGE_SIZE * 2
+
+    last = html.unescape(re.search(r'hx-get="(/codes/more[^"]+)"', answer).group(1))
+    final = signed_in.get(last, headers=HTMX).get_data(as_text=True)
+    assert rows_in(final) == uuids[PAGE_SIZE * 2 :]
+    assert "/codes/more" not in final  # the end: the loader is emptied
+
+    # An action taken further down keeps the rows shown: the page's URL says how many.
+    token = csrf_from(page)
+    shown_url = f"http://localhost/?sort=manual&show={PAGE_SIZE * 2}"
+    response = signed_in.post(f"/accounts/{uuids[70]}/delete", data={"csrf_token": token},
+                              headers={**HTMX, "HX-Current-URL": shown_url})
+    assert rows_in(response.get_data(as_text=True)) == [uuid for uuid in uuids if uuid != uuids[70]][: PAGE_SIZE * 2]
+
+
+def test_more_rows_after_a_change_bring_the_whole_longer_list(app, signed_in):
+    uuids = add_many(app, PAGE_SIZE + 5)
+    fragment = signed_in.get("/", headers=HTMX).get_data(as_text=True)
+    more = html.unescape(re.search(r'hx-get="(/codes/more[^"]+)"', fragment).group(1))
+    with app.app_context():
+        vault_of().delete(uuids[0])
+    response = signed_in.get(more, headers=HTMX)
+    assert response.headers["HX-Retarget"] == "#codes"
+    assert rows_in(response.get_data(as_text=True)) == uuids[1:]
+
+
+def test_a_search_says_how_many_match_not_how_many_are_shown(app, signed_in):
+    add_many(app, PAGE_SIZE + 5)
+    add(app, "Bank")
+    fragment = signed_in.get("/?q=service", headers=HTMX).get_data(as_text=True)
+    assert len(rows_in(fragment)) == PAGE_SIZE
+    assert f'data-count-text="{PAGE_SIZE + 5} accounts"' in fragment
+
+
+@pytest.mark.parametrize("show", ["abc", "-5", "0", "99999999"])
+def test_a_bad_length_is_clamped(app, signed_in, show):
+    add_many(app, 3)
+    response = signed_in.get(f"/?show={show}")
+    assert response.status_code == 200 and len(rows_in(response.get_data(as_text=True))) == 3
+
+
+def test_a_drop_below_the_last_row_shown_lands_there_not_at_the_end(app):
+    with app.app_context():
+        from webauth import users
+
+        user = users.create_local_user("carol", "a long enough password", keyring())
+        vault = Vault(user, keyring())
+        uuids = [vault.add(parse_uri(f"otpauth://totp/S{n}:c?secret={secret(n)}&issuer=S{n}")).uuid for n in range(6)]
+        vault.move(uuids[0], None, uuids[3])
+        order = [account.uuid for account in vault.accounts(ListQuery())]
+    assert order == [uuids[1], uuids[2], uuids[3], uuids[0], uuids[4], uuids[5]]
