@@ -7,6 +7,9 @@ time the app spends on a request with no network in between: every per-request s
 server takes (session lookup, settings, the vault query, 1,000 secrets opened, rendering) is
 in it. Goals (issue 8): full page under 150 ms, search under 50 ms.
 
+The page shows the first 50 rows (the list grows by 50 as the reader scrolls: `/codes/more`,
+timed too); every row at once (`/?show=1000`, what a reader who scrolled to the end reloads) is
+timed for comparison. The clock (`/codes/tick`) is what an open page asks at each boundary.
 Search is `/?q=` on the list, as the search box sends it; if it does not filter the list (an
 app without search), the script says so instead of timing it.
 """
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import html
+import re
 
 from bench._common import instance, machine, seed_user, sign_in_client, time_requests
 
@@ -42,24 +47,36 @@ def main() -> None:
 
         page = time_requests(client, "/", {}, args.count, args.seconds)
         fragment = time_requests(client, "/", HTMX, args.count, args.seconds)
-        print(page.line("full page"))
-        print(fragment.line("codes fragment (htmx refresh)"))
+        listed = client.get("/", headers=HTMX).get_data(as_text=True)
+        clock = html.unescape(re.search(r'id="codes-clock"[^>]* hx-get="([^"]+)"', listed).group(1))
+        more = html.unescape(re.search(r'hx-get="(/codes/more[^"]+)"', listed).group(1))
+        tick = time_requests(client, clock, HTMX, args.count, args.seconds)
+        grown = time_requests(client, more, HTMX, args.count, args.seconds)
+        everything = time_requests(client, f"/?show={args.accounts}", {}, max(5, args.count // 5), args.seconds)
+        rows = listed.count('data-testid="code"')
+        print(page.line(f"full page ({rows} rows)"))
+        print(fragment.line("the list (htmx)"))
+        print(tick.line("the clock (codes only)"))
+        print(grown.line("50 more rows (scrolling)"))
+        print(everything.line(f"every row at once ({args.accounts})"))
         print(f"  full page < {GOAL_PAGE_MS:.0f} ms: {'met' if page.p50 < GOAL_PAGE_MS else 'MISSED'} "
               f"(p50 {page.p50:.1f} ms, p99 {page.p99:.1f} ms)")
 
-        term = f"Service {min(421, args.accounts - 1):04d}"  # one account of the seeded vault matches
-        path = f"/?q={term}"  # what the search box sends (htmx, debounced)
-        answer = client.get(path, headers=HTMX)
-        shown = answer.get_data(as_text=True).count('data-testid="code"')
-        if answer.status_code == 200 and 0 < shown < args.accounts:
+        # What the search box sends (htmx, debounced): a term matching one account of the seeded
+        # vault, one matching ten, and one matching every account (the list then shows a page).
+        number = min(421, args.accounts - 1)
+        for term in (f"Service {number:04d}", f"Service {number:04d}"[:-1], "service"):
+            path = f"/?q={term}"
+            answer = client.get(path, headers=HTMX)
+            shown = answer.get_data(as_text=True).count('data-testid="code"')
+            if answer.status_code != 200 or not 0 < shown < args.accounts:
+                print(f"search: not measured: {path} answered {answer.status_code} with {shown} of {args.accounts} "
+                      "accounts, so the app does not search yet")
+                break
             search = time_requests(client, path, HTMX, args.count, args.seconds)
             print(search.line(f"search ({path}, {shown} shown)"))
             print(f"  search < {GOAL_SEARCH_MS:.0f} ms: {'met' if search.p50 < GOAL_SEARCH_MS else 'MISSED'} "
                   f"(p50 {search.p50:.1f} ms, p99 {search.p99:.1f} ms)")
-        else:
-            print(f"search: not measured: {path} answered {answer.status_code} with {shown} of {args.accounts} "
-                  "accounts, so the app does not search yet")
-
 
 if __name__ == "__main__":
     main()

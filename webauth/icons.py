@@ -61,6 +61,10 @@ class BrandIcon:
         return needs_dark_chip(self.hex)
 
 
+# Issuers whose match is remembered, per process; beyond it, matches are computed each time.
+MATCH_CACHE_SIZE = 20_000
+
+
 def normalise(text: str) -> str:
     """The form names are matched in: case, accents, spaces and punctuation do not count."""
     text = unicodedata.normalize("NFKD", text).casefold().replace("&", "and").replace("+", "plus")
@@ -84,6 +88,8 @@ class IconIndex:
     """Brand icons by slug and by every normalised name they go by."""
 
     def __init__(self, entries: list[dict]) -> None:
+        # Issuers already matched: every row of every list asks, and the answer never changes.
+        self._matched: dict[str, BrandIcon | None] = {}
         self.by_slug: dict[str, BrandIcon] = {}
         self.by_name: dict[str, BrandIcon] = {}
         aliases: list[tuple[str, BrandIcon]] = []
@@ -117,11 +123,14 @@ class IconIndex:
 
     def match(self, issuer: str) -> BrandIcon | None:
         """The brand icon for an issuer, or None: the whole name, then its host, then its first word."""
-        for candidate in _candidates(issuer):
-            icon = self.by_name.get(candidate)
-            if icon is not None:
-                return icon
-        return None
+        try:
+            return self._matched[issuer]
+        except KeyError:
+            pass
+        found = next((self.by_name[name] for name in _candidates(issuer) if name in self.by_name), None)
+        if len(self._matched) < MATCH_CACHE_SIZE:
+            self._matched[issuer] = found
+        return found
 
 
 def _candidates(issuer: str) -> list[str]:

@@ -97,6 +97,28 @@ def vault_revision(accounts: Iterable[Account] | Iterable[Row]) -> str:
     return digest.hexdigest()[:16]
 
 
+# Whole-vault revisions remembered per app, by user and list signature (`Vault.list_state`).
+REVISION_CACHE_SIZE = 4096
+
+
+def whole_vault_revision(vault: Vault, signature: str) -> str:
+    """`vault_revision` of the whole vault in its own order, where `signature` is the vault's
+    list signature (`Vault.list_state`, read before this call).
+
+    Every change of the vault changes the signature, so a search or the next page of a big
+    vault reuses the revision the last list computed instead of reading every account again.
+    """
+    cache: dict[tuple[int, str], str] = current_app.extensions.setdefault("webauth_revisions", {})
+    key = (vault.user.id, signature)
+    revision = cache.get(key)
+    if revision is None:
+        revision = vault_revision(vault.columns(REVISION_FIELDS))
+        if len(cache) >= REVISION_CACHE_SIZE:
+            cache.clear()
+        cache[key] = revision
+    return revision
+
+
 def snapshot(vault: Vault) -> tuple[dict, str]:
     """The vault JSON of docs/offline-blob.md for the browser to seal, and its revision.
 

@@ -24,6 +24,9 @@ from typing import Any
 from babel.support import NullTranslations
 from flask import Flask, g, request
 from flask_babel import get_translations
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
+from markupsafe import Markup, escape
 
 # Enough for every URL of a few thousand accounts' rows; a URL is about 100 bytes.
 URL_CACHE_SIZE = 32_768
@@ -44,14 +47,48 @@ def _translations() -> NullTranslations:
     return cached
 
 
+def _escaped(variables: dict[str, Any]) -> dict[str, Any]:
+    """Variables for a format string whose result is markup: numbers as they are, the rest escaped."""
+    return {name: value if isinstance(value, int | float) else escape(value) for name, value in variables.items()}
+
+
+def _formatted(eval_ctx: EvalContext, text: str, variables: dict[str, Any]) -> str:
+    """What Jinja's newstyle gettext returns (the translation, always a format string, with its
+    variables escaped when the template escapes), without the per-variable wrapper objects of
+    `Markup.__mod__`: a row of the list formats several strings."""
+    if eval_ctx.autoescape:
+        return Markup(text % _escaped(variables))  # noqa: S704 - the catalog is trusted; every variable is escaped
+    return text % variables
+
+
+@pass_eval_context
+def _gettext(eval_ctx: EvalContext, string: str, /, **variables: Any) -> str:
+    return _formatted(eval_ctx, _translations().ugettext(string), variables)
+
+
+@pass_eval_context
+def _ngettext(eval_ctx: EvalContext, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    return _formatted(eval_ctx, _translations().ungettext(singular, plural, num), variables)
+
+
+@pass_eval_context
+def _pgettext(eval_ctx: EvalContext, context: str, string: str, /, **variables: Any) -> str:
+    return _formatted(eval_ctx, _translations().upgettext(context, string), variables)
+
+
+@pass_eval_context
+def _npgettext(eval_ctx: EvalContext, context: str, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    return _formatted(eval_ctx, _translations().unpgettext(context, singular, plural, num), variables)
+
+
 def _install_gettext(app: Flask) -> None:
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda string: _translations().ugettext(string),
-        ngettext=lambda singular, plural, n: _translations().ungettext(singular, plural, n),
-        pgettext=lambda context, string: _translations().upgettext(context, string),
-        npgettext=lambda context, singular, plural, n: _translations().unpgettext(context, singular, plural, n),
-        newstyle=True,
-    )
+    """Newstyle gettext, as `install_gettext_callables(newstyle=True)` sets up, in one call a
+    string instead of three (`_` is gettext itself, not the i18n extension's alias to it)."""
+    env = app.jinja_env
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    env.globals.update(gettext=_gettext, _=_gettext, ngettext=_ngettext, pgettext=_pgettext, npgettext=_npgettext)
 
 
 def _install_url_for(app: Flask) -> None:

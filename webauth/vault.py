@@ -85,6 +85,14 @@ class ListQuery:
 
 
 @dataclass(frozen=True)
+class ListState:
+    """What `Vault.list_state` says of the vault: its live accounts, and a signature of its contents."""
+
+    live: int
+    signature: str
+
+
+@dataclass(frozen=True)
 class GroupInfo:
     name: str
     # Live accounts in the group (those in the trash keep their groups but are not counted).
@@ -220,15 +228,16 @@ class Vault:
         )
         return [row for row in db.session.execute(statement) if row.type != OtpType.HOTP.value]
 
-    def list_signature(self, query: ListQuery) -> str:
-        """A digest that changes whenever the list of `query` could: an account added, edited,
-        moved, deleted, restored, an HOTP counter moved (every change bumps an account's
-        revision and its `updated_at`, or the number of live accounts), and for the "recent"
-        order, a code used. A refresh whose signature is unchanged needs only new codes.
+    def list_state(self, query: ListQuery) -> ListState:
+        """The number of live accounts, and a digest that changes whenever the list of `query`
+        could: an account added, edited, moved, deleted, restored, an HOTP counter moved (every
+        change bumps an account's revision and its `updated_at`, or the number of live
+        accounts), and for the "recent" order, a code used. A refresh whose signature is
+        unchanged needs only new codes.
 
         Both the sum of revisions and the latest update are taken, so neither a clock that
         goes back on another host nor a deletion and an addition that cancel out in the sum
-        leaves a change unseen.
+        leaves a change unseen (only both at once would).
         """
         live = Account.deleted_at.is_(None)
         columns = [
@@ -239,7 +248,7 @@ class Vault:
         if query.sort == "recent":
             columns.append(func.max(Account.last_used_at))
         row = db.session.execute(select(*columns).where(Account.user_id == self.user.id)).one()
-        return hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16]
+        return ListState(live=row[0], signature=hashlib.sha256(repr(tuple(row)).encode()).hexdigest()[:16])
 
     def _listed(self, query: ListQuery):
         statement = self._query()
@@ -293,11 +302,16 @@ class Vault:
     def twin_hints(self, accounts: Iterable[Account]) -> dict[str, str]:
         """For accounts that share their issuer and name with another live account (a different
         secret: identical ones are refused), the `key_hint` that tells them apart, by uuid."""
+        accounts = list(accounts)
         wanted = {(account.issuer.lower(), account.name.lower()) for account in accounts}
+        if not wanted:
+            return {}
+        issuer, name = func.lower(Account.issuer), func.lower(Account.name)
         clashes = db.session.execute(
             self._query()
-            .with_only_columns(func.lower(Account.issuer), func.lower(Account.name))
-            .group_by(func.lower(Account.issuer), func.lower(Account.name))
+            .where(issuer.in_(sorted({pair[0] for pair in wanted})))  # only the issuers shown: a page of a big vault
+            .with_only_columns(issuer, name)
+            .group_by(issuer, name)
             .having(func.count() > 1)
         ).all()
         twins = {tuple(row) for row in clashes} & wanted

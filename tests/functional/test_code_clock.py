@@ -240,3 +240,23 @@ def test_a_drop_below_the_last_row_shown_lands_there_not_at_the_end(app):
         vault.move(uuids[0], None, uuids[3])
         order = [account.uuid for account in vault.accounts(ListQuery())]
     assert order == [uuids[1], uuids[2], uuids[3], uuids[0], uuids[4], uuids[5]]
+
+
+def revision_in(fragment: str) -> str:
+    return re.search(r'data-vault-revision="([0-9a-f]+)"', fragment).group(1)
+
+
+def test_a_search_carries_the_whole_vaults_revision_read_once_per_change(app, signed_in, monkeypatch):
+    add(app, "Alpha")
+    add(app, "Bravo")
+    reads: list[str] = []
+    columns = Vault.columns
+    monkeypatch.setattr(Vault, "columns", lambda self, names: reads.append("all") or columns(self, names))
+    first = revision_in(signed_in.get("/?q=alp", headers=HTMX).get_data(as_text=True))
+    assert revision_in(signed_in.get("/?q=bra", headers=HTMX).get_data(as_text=True)) == first
+    assert reads == ["all"]  # the second search reused the revision: the vault had not changed
+
+    add(app, "Charlie")
+    after = revision_in(signed_in.get("/?q=alp", headers=HTMX).get_data(as_text=True))
+    assert after != first and reads == ["all", "all"]
+    assert after == revision_in(signed_in.get("/", headers=HTMX).get_data(as_text=True))

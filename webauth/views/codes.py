@@ -6,7 +6,7 @@ is made of:
 - `index`: the page, or with htmx the list (`#codes`), after a search, an action or a wake-up;
 - `tick`: at each period boundary and preview, only the codes of the accounts shown (htmx
   out-of-band swaps of each row's code cell), unless the vault changed since the list was
-  drawn (`seen`, a `Vault.list_signature`), in which case the whole list instead. Every open
+  drawn (`seen`, the signature of `Vault.list_state`), in which case the whole list instead. Every open
   page asks this every 20 to 30 s, so it renders a few hundred bytes a row, not the row;
 - `more`: the next page of rows, when the reader scrolls to the end of a long list.
 """
@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
 from flask_login import login_required
 
-from webauth.offline import REVISION_FIELDS, vault_revision
-from webauth.vault import PAGE_SIZE, SORTS, AccountNotFound, ListQuery, next_refresh_ms
+from webauth.offline import vault_revision, whole_vault_revision
+from webauth.vault import PAGE_SIZE, SORTS, AccountNotFound, ListQuery, ListState, next_refresh_ms
 from webauth.views import current_vault
 
 bp = Blueprint("codes", __name__)
@@ -70,19 +70,21 @@ def grown(query: ListQuery) -> ListQuery:
     return ListQuery(text=query.text, group=query.group, sort=query.sort, show=query.show + PAGE_SIZE)
 
 
-def render_codes(undo: str | None = None, query: ListQuery | None = None, signature: str | None = None):
+def render_codes(undo: str | None = None, query: ListQuery | None = None, state: ListState | None = None):
     """The list as a full page, or as the fragment the page itself includes when htmx asks.
 
     `undo` names an account just moved to the trash, for which the list offers "Undo".
     """
     vault = current_vault()
     query = query or list_query()
-    # Taken before the list is read: a change made in between shows at the next tick.
-    signature = signature or vault.list_signature(query)
+    # Read before the list: a change made in between shows at the next tick.
+    state = state or vault.list_state(query)
     accounts, more = vault.shown(query)
     # Offline copies compare the revision of the whole vault in its own order, whatever is shown.
-    whole = not query.filtered and query.sort == "manual" and not more
-    everything = accounts if whole else vault.columns(REVISION_FIELDS)
+    if not query.filtered and query.sort == "manual" and not more:
+        revision = vault_revision(accounts)
+    else:
+        revision = whole_vault_revision(vault, state.signature)
     views = vault.codes(accounts)
     undo_account = None
     if undo:
@@ -99,11 +101,11 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, signat
         query=query,
         args=list_args(query),
         next_args=list_args(grown(query)),
-        signature=signature,
+        signature=state.signature,
         more=more,
         matched=vault.count(query) if more else len(views),
-        total=len(everything),
-        revision=vault_revision(everything),
+        total=state.live,
+        revision=revision,
         twins=vault.twin_hints(accounts),
         groups=vault.groups() if template == "codes/index.html" else [],
         trashed=len(vault.trash()) if template == "codes/index.html" else 0,
@@ -113,9 +115,9 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, signat
     return response
 
 
-def _whole_list(query: ListQuery, signature: str):
+def _whole_list(query: ListQuery, state: ListState):
     """The list in place of the one on the page, which the vault has moved on from."""
-    response = render_codes(query=query, signature=signature)
+    response = render_codes(query=query, state=state)
     response.headers["HX-Retarget"] = "#codes"
     response.headers["HX-Reswap"] = "outerHTML"
     return response
@@ -134,13 +136,13 @@ def tick():
     if not request.htmx:
         return redirect(url_for("codes.index", **list_args(query)))
     vault = current_vault()
-    signature = vault.list_signature(query)
-    if request.args.get("seen") != signature:
-        return _whole_list(query, signature)
+    state = vault.list_state(query)
+    if request.args.get("seen") != state.signature:
+        return _whole_list(query, state)
     views = vault.codes(vault.code_rows(query))
     html = render_template(
         "partials/codes_tick.html", views=views, refresh_ms=next_refresh_ms(views),
-        args=list_args(query), signature=signature,
+        args=list_args(query), signature=state.signature,
     )
     response = make_response(html)
     response.vary.add("HX-Request")
@@ -156,14 +158,14 @@ def more():
     if not request.htmx:
         return redirect(url_for("codes.index", **list_args(query)))
     vault = current_vault()
-    signature = vault.list_signature(query)
-    if request.args.get("seen") != signature:
-        return _whole_list(query, signature)
+    state = vault.list_state(query)
+    if request.args.get("seen") != state.signature:
+        return _whole_list(query, state)
     accounts, more = vault.shown(query, start=shown.show)
     views = vault.codes(accounts)
     html = render_template(
         "partials/codes_more.html", views=views, refresh_ms=next_refresh_ms(vault.codes(vault.code_rows(query))),
-        query=query, args=list_args(query), next_args=list_args(grown(query)), signature=signature, more=more,
+        query=query, args=list_args(query), next_args=list_args(grown(query)), signature=state.signature, more=more,
         twins=vault.twin_hints(accounts),
     )
     response = make_response(html)
