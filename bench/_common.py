@@ -10,6 +10,7 @@ requests and in seconds, so a slow or broken server never makes a benchmark hang
 from __future__ import annotations
 
 import base64
+import html
 import json
 import math
 import os
@@ -178,6 +179,15 @@ def sign_in(base: str, username: str) -> str:
     if answer.status_code != 302:
         raise RuntimeError(f"signing in failed with status {answer.status_code}")
     return "; ".join(f"{name}={value}" for name, value in session.cookies.items())
+
+
+def clock_url(base: str, headers: dict[str, str]) -> str:
+    """The URL of the list's clock (`#codes-clock`): what an open page asks at each boundary."""
+    listed = requests.get(f"{base}/", headers=headers, timeout=10, allow_redirects=False)
+    found = re.search(r'id="codes-clock"[^>]* hx-get="([^"]+)"', listed.text)
+    if listed.status_code != 200 or found is None:
+        raise RuntimeError(f"the list has no clock (status {listed.status_code})")
+    return f"{base}{html.unescape(found.group(1))}"
 
 
 # Load ---------------------------------------------------------------------------------------

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import html
-import re
 
 import requests
 
-from bench._common import Load, gunicorn, instance, load, machine, seed_user, sign_in
+from bench._common import Load, clock_url, gunicorn, instance, load, machine, seed_user, sign_in
 
 GOAL_SHARE = 0.5
 GOAL_P99_MS = 50.0
@@ -54,10 +52,7 @@ def main() -> None:
             shown = check.text.count('data-testid="code"')
             if check.status_code != 200 or shown != args.accounts:
                 raise SystemExit(f"the list is wrong: status {check.status_code}, {shown} accounts")
-            clock = re.search(r'id="codes-clock"[^>]* hx-get="([^"]+)"', check.text)
-            if clock is None:
-                raise SystemExit("the list has no clock")
-            tick_url = f"{base}{html.unescape(clock.group(1))}"
+            tick_url = clock_url(base, headers)
             tick = requests.get(tick_url, headers=headers, timeout=10, allow_redirects=False)
             swapped = tick.text.count('class="code-cell"')
             timed = check.text.count("data-remaining-ms")  # HOTP codes change only when asked

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.memory [--requests 10000] [--accounts 50]
 
-The requests are the codes fragment of a signed-in user (the request every open page repeats),
+The requests are the list's clock for a signed-in user (the request every open page repeats),
 sent in stages so that growth shows as a curve: a leak grows with every stage, a warm-up cache
 only in the first. RSS is read from /proc for each worker process of the gunicorn master.
 """
@@ -14,7 +14,7 @@ import datetime
 import time
 from pathlib import Path
 
-from bench._common import gunicorn, instance, load, machine, seed_user, sign_in
+from bench._common import clock_url, gunicorn, instance, load, machine, seed_user, sign_in
 
 STAGES = (0.01, 0.1, 0.5, 1.0)  # shares of --requests after which memory is read
 
@@ -54,6 +54,7 @@ def main() -> None:
         username = seed_user(inst, args.accounts)
         with gunicorn("wsgi:app", inst.env, probe="/manifest.json") as (process, base):
             headers = {"Cookie": sign_in(base, username), "HX-Request": "true"}
+            url = clock_url(base, headers)
             workers = workers_of(process.pid)
             start = {pid: rss_mib(pid) for pid in workers}
             print(f"{args.accounts} accounts, {args.connections} connections, workers {workers}")
@@ -67,7 +68,7 @@ def main() -> None:
                 if left <= 0:
                     print(f"stopped at the time limit (--seconds {args.seconds:g}) after {sent} requests")
                     break
-                result = load(f"{base}/", headers, connections=args.connections, seconds=left,
+                result = load(url, headers, connections=args.connections, seconds=left,
                               max_requests=max(1, target - sent))
                 sent += result.requests
                 errors += result.errors
