@@ -10,7 +10,7 @@ from flask import Flask, current_app, g, make_response, redirect, request, sessi
 from flask_login import login_user, logout_user
 
 from webauth import settings, users
-from webauth.extensions import db, login_manager
+from webauth.extensions import login_manager
 from webauth.models import SessionRecord, User
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - the name of a session field, not a secret
@@ -21,11 +21,11 @@ def init_app(app: Flask) -> None:
 
 
 def _load_user(user_id: str) -> User | None:
-    record = users.session_record(session.get(SESSION_TOKEN_KEY))
-    if record is None or str(record.user_id) != user_id:
+    found = users.live_session(session.get(SESSION_TOKEN_KEY))
+    if found is None or str(found[0].user_id) != user_id:
         return None
-    g.session_record = record
-    return db.session.get(User, record.user_id)
+    g.session_record, user = found
+    return user
 
 
 def current_session() -> SessionRecord | None:

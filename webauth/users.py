@@ -182,8 +182,8 @@ def start_session(user: User, method: str, lifetime: timedelta) -> str:
     return token
 
 
-def session_record(token: str | None) -> SessionRecord | None:
-    """The live session for a token: not revoked, not expired, its user not disabled."""
+def live_session(token: str | None) -> tuple[SessionRecord, User] | None:
+    """The live session for a token and its user: not revoked, not expired, the user not disabled."""
     if not token:
         return None
     # One query for both: every request of a signed-in user asks this.
@@ -203,7 +203,7 @@ def session_record(token: str | None) -> SessionRecord | None:
     if now - record.last_seen_at > LAST_SEEN_RESOLUTION:
         record.last_seen_at = now
         db.session.commit()
-    return record
+    return record, user
 
 
 def idle_locked(record: SessionRecord, now: datetime) -> bool:

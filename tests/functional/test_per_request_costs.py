@@ -17,7 +17,7 @@ from babel.support import Translations
 from flask import Flask, render_template_string
 from flask.testing import FlaskClient
 from flask_babel import force_locale, get_translations
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from webauth import keyring, templating
 from webauth.crypto import Keyring
@@ -78,6 +78,27 @@ def test_the_clock_unwraps_the_data_key_once_and_sends_no_cookie(filled: FlaskCl
         assert response.get_data(as_text=True).count('class="code-cell"') == ACCOUNTS - ACCOUNTS // 3  # no HOTP
         assert calls == ["unwrap"]
         assert "Set-Cookie" not in response.headers
+
+
+def test_the_clock_asks_the_database_four_things(app: Flask, filled: FlaskClient) -> None:
+    """The session with its user, the settings, the vault's signature and the shown rows' secrets:
+    one statement each, whatever the number of accounts."""
+    fragment = filled.get("/", headers=HTMX).get_data(as_text=True)
+    clock = html.unescape(re.search(r'id="codes-clock" hidden hx-get="([^"]+)"', fragment).group(1))
+    filled.get(clock, headers=HTMX)
+    statements: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn, cursor, statement, *args) -> None:
+        statements.append(statement.split(None, 3)[:3])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert filled.get(clock, headers=HTMX).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(statements) == 4, statements
 
 
 def test_a_repeated_list_compiles_and_loads_nothing(app: Flask, filled: FlaskClient, monkeypatch) -> None:
