@@ -260,3 +260,19 @@ def test_a_search_carries_the_whole_vaults_revision_read_once_per_change(app, si
     after = revision_in(signed_in.get("/?q=alp", headers=HTMX).get_data(as_text=True))
     assert after != first and reads == ["all", "all"]
     assert after == revision_in(signed_in.get("/", headers=HTMX).get_data(as_text=True))
+
+
+def test_a_list_of_counters_keeps_an_inert_clock_for_rows_loaded_later(app, signed_in):
+    with app.app_context():
+        vault = vault_of()
+        for n in range(PAGE_SIZE):
+            uri = f"otpauth://hotp/Bank{n:02d}:alice?secret={secret(n)}&issuer=Bank{n:02d}"
+            vault.add(parse_uri(uri), commit=False)
+        db.session.commit()
+    timed = add(app, "Zulu")
+    fragment = signed_in.get("/", headers=HTMX).get_data(as_text=True)
+    assert '<div id="codes-clock" hidden></div>' in fragment  # nothing to tick yet, but a place for it
+    more = html.unescape(re.search(r'hx-get="(/codes/more[^"]+)"', fragment).group(1))
+    answer = signed_in.get(more, headers=HTMX).get_data(as_text=True)
+    assert rows_in(answer) == [timed]
+    assert clock_url(answer).startswith("/codes/tick?")
