@@ -50,10 +50,19 @@ def wait_for_worker(page: Page) -> None:
 
 
 def turn_on_offline_copy(page: Page, pin: str = PIN) -> None:
+    """Turn the copy on, and wait for the reloaded page's check of it with the server.
+
+    The page shows the copy as soon as it reads it from IndexedDB, while its check
+    (GET /offline/devices/<id>) may still be on its way: a switch flipped by the test in
+    that moment would meet the check, which rightly deletes the copy on this page, before
+    the test looks for that on the next one.
+    """
     page.goto("/offline/settings")
     page.get_by_label("PIN or passphrase").fill(pin)
     page.get_by_label("Repeat the PIN").fill(pin)
-    page.get_by_role("button", name="Turn on offline copy").click()
+    checked = re.compile(r"/offline/devices/[^/?]+$")
+    with page.expect_response(lambda response: response.request.method == "GET" and checked.search(response.url)):
+        page.get_by_role("button", name="Turn on offline copy").click()
     expect(page.get_by_text("This device has an offline copy, saved")).to_be_visible()
 
 
