@@ -141,4 +141,9 @@ def code_at(params: OtpParams, at: float | None = None, counter: int | None = No
 
 def seconds_remaining(params: OtpParams, at: float) -> float:
     """Seconds until the current code of a timed account expires."""
-    return params.period - (at % params.period)
+    return period_remaining(params.period, at)
+
+
+def period_remaining(period: int, at: float) -> float:
+    """Seconds from `at` until the end of the current period of this length."""
+    return period - (at % period)

@@ -27,7 +27,7 @@ from webauth import audit, icons
 from webauth.crypto import Keyring, open_secret, seal_secret
 from webauth.extensions import db
 from webauth.models import Account, AccountIcon, Group, User, account_groups, utcnow
-from webauth.otp import Algorithm, OtpParams, OtpType, code_at, seconds_remaining
+from webauth.otp import Algorithm, OtpParams, OtpType, code_at, period_remaining, seconds_remaining
 from webauth.otpauth import AccountSpec, clean_group_name
 
 # The list offers the next code this many seconds before a period ends.
@@ -164,13 +164,20 @@ class CodeView:
 
 def next_refresh_ms(views: Sequence[CodeView]) -> int | None:
     """Milliseconds until the list next changes: a period boundary or a preview starting."""
+    return _ms_until_change(view.remaining for view in views if view.remaining is not None)
+
+
+def next_refresh_ms_of(periods: Iterable[int], at: float) -> int | None:
+    """The same for time-based accounts of these periods, from `at`, without opening their secrets."""
+    return _ms_until_change(period_remaining(period, at) for period in periods)
+
+
+def _ms_until_change(remaining: Iterable[float]) -> int | None:
     waits = []
-    for view in views:
-        if view.remaining is None:
-            continue
-        waits.append(view.remaining)
-        if view.remaining > PREVIEW_SECONDS:
-            waits.append(view.remaining - PREVIEW_SECONDS)
+    for seconds in remaining:
+        waits.append(seconds)
+        if seconds > PREVIEW_SECONDS:
+            waits.append(seconds - PREVIEW_SECONDS)
     if not waits:
         return None
     return int(min(waits) * 1000) + BOUNDARY_MARGIN_MS

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from tests.conftest import csrf_from
 from webauth import keyring
+from webauth import vault as vault_module
 from webauth.extensions import db
 from webauth.models import User
 from webauth.otpauth import parse_uri
@@ -276,3 +277,15 @@ def test_a_list_of_counters_keeps_an_inert_clock_for_rows_loaded_later(app, sign
     answer = signed_in.get(more, headers=HTMX).get_data(as_text=True)
     assert rows_in(answer) == [timed]
     assert clock_url(answer).startswith("/codes/tick?")
+
+
+def test_more_rows_open_only_their_own_secrets(app, signed_in, monkeypatch):
+    add_many(app, PAGE_SIZE * 2 + 5)
+    fragment = signed_in.get("/", headers=HTMX).get_data(as_text=True)
+    more = html.unescape(re.search(r'hx-get="(/codes/more[^"]+)"', fragment).group(1))
+    opened: list[str] = []
+    open_secret = vault_module.open_secret
+    monkeypatch.setattr(vault_module, "open_secret", lambda *args: opened.append(args[2]) or open_secret(*args))
+    answer = signed_in.get(more, headers=HTMX).get_data(as_text=True)
+    assert sorted(opened) == sorted(rows_in(answer)) and len(opened) == PAGE_SIZE
+    assert clock_url(answer).startswith("/codes/tick?")  # the clock's delay came from the periods alone

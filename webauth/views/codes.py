@@ -13,13 +13,22 @@ is made of:
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
 from flask_login import login_required
 
 from webauth.offline import vault_revision, whole_vault_revision
-from webauth.vault import PAGE_SIZE, SORTS, AccountNotFound, ListQuery, ListState, next_refresh_ms
+from webauth.vault import (
+    PAGE_SIZE,
+    SORTS,
+    AccountNotFound,
+    ListQuery,
+    ListState,
+    next_refresh_ms,
+    next_refresh_ms_of,
+)
 from webauth.views import current_vault
 
 bp = Blueprint("codes", __name__)
@@ -110,6 +119,11 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, state:
         groups=vault.groups() if template == "codes/index.html" else [],
         trashed=len(vault.trash()) if template == "codes/index.html" else 0,
     )
+    return _fragment(html)
+
+
+def _fragment(html: str):
+    """A response whose body depends on whether htmx asked (a page or its fragment)."""
     response = make_response(html)
     response.vary.add("HX-Request")
     return response
@@ -140,13 +154,10 @@ def tick():
     if request.args.get("seen") != state.signature:
         return _whole_list(query, state)
     views = vault.codes(vault.code_rows(query))
-    html = render_template(
+    return _fragment(render_template(
         "partials/codes_tick.html", views=views, refresh_ms=next_refresh_ms(views),
         args=list_args(query), signature=state.signature,
-    )
-    response = make_response(html)
-    response.vary.add("HX-Request")
-    return response
+    ))
 
 
 @bp.get("/codes/more")
@@ -162,13 +173,14 @@ def more():
     if request.args.get("seen") != state.signature:
         return _whole_list(query, state)
     accounts, more = vault.shown(query, start=shown.show)
-    views = vault.codes(accounts)
+    now = time.time()
+    # The clock now covers every row shown: its delay comes from their periods, at the same moment.
+    refresh_ms = next_refresh_ms_of((row.period for row in vault.code_rows(query)), now)
     html = render_template(
-        "partials/codes_more.html", views=views, refresh_ms=next_refresh_ms(vault.codes(vault.code_rows(query))),
+        "partials/codes_more.html", views=vault.codes(accounts, at=now), refresh_ms=refresh_ms,
         query=query, args=list_args(query), next_args=list_args(grown(query)), signature=state.signature, more=more,
         twins=vault.twin_hints(accounts),
     )
-    response = make_response(html)
-    response.vary.add("HX-Request")
+    response = _fragment(html)
     response.headers["HX-Replace-Url"] = url_for("codes.index", **list_args(query))
     return response
