@@ -55,11 +55,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.extensions["webauth.keyring"] = _load_keyring(app)
 
-    from webauth import auth_session, casdoor
+    from webauth import auth_session, casdoor, proxy_auth
     from webauth.cli import register_cli
     from webauth.views import register_blueprints
 
     auth_session.init_app(app)
+    proxy_auth.init_app(app)  # before the blueprints: its sign-in precedes their checks
     register_blueprints(app)
     casdoor.init_app(app)
     register_cli(app)

@@ -14,6 +14,10 @@ from webauth.extensions import login_manager
 from webauth.models import SessionRecord, User
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - the name of a session field, not a secret
+# The method of a session the reverse proxy's header started (proxy_auth.py).
+PROXY_METHOD = "proxy"
+# Set in the cookie after signing out of a proxy session: no automatic sign-in until asked for.
+PROXY_PAUSED_KEY = "proxy_paused"
 
 
 def init_app(app: Flask) -> None:
@@ -32,11 +36,11 @@ def current_session() -> SessionRecord | None:
     return g.get("session_record")
 
 
-def sign_in(user: User, method: str) -> None:
+def sign_in(user: User, method: str, *, proves_password: bool = True) -> None:
     """Start a fresh session: the old cookie's contents (and any fixed session id) are dropped."""
     locale = session.get("locale")
     session.clear()
-    token = users.start_session(user, method, settings.session_lifetime())
+    token = users.start_session(user, method, settings.session_lifetime(), proves_password=proves_password)
     session[SESSION_TOKEN_KEY] = token
     if locale:
         session["locale"] = locale
@@ -45,9 +49,13 @@ def sign_in(user: User, method: str) -> None:
 
 
 def sign_out() -> None:
+    """End this browser's session; after a proxy session, the proxy's header no longer signs in by itself."""
+    record = current_session()
     users.end_session(session.get(SESSION_TOKEN_KEY))
     logout_user()
     session.clear()
+    if record is not None and record.method == PROXY_METHOD:
+        session[PROXY_PAUSED_KEY] = True
 
 
 def recently_authenticated() -> bool:

@@ -64,6 +64,20 @@ def create_user(username: str, admin: bool, password_stdin: bool) -> None:
     click.echo(f"created {'administrator' if user.is_admin else 'user'} {user.username}")
 
 
+@users_cli.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+def set_user_password(username: str, password_stdin: bool) -> None:
+    """Give a user a new password, read from standard input (e.g. one created by single sign-on)."""
+    _prepare_database()
+    user = _user(username)
+    try:
+        users.set_password(user, sys.stdin.readline().rstrip("\r\n"))
+    except users.UserError as error:
+        raise click.ClickException(error.message) from None
+    click.echo(f"set the password of {user.username}")
+
+
 @accounts_cli.command("add")
 @click.option("--user", "username", required=True, help="The user whose vault gets the account.")
 @click.argument("uri")

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,15 @@ def _private_file(path: Path) -> Path:
     return path
 
 
+def _networks(name: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Addresses or networks (`127.0.0.1`, `10.0.0.0/24`, `::1`), comma- or space-separated."""
+    raw = os.environ.get(name, "")
+    try:
+        return tuple(ip_network(item, strict=False) for item in re.split(r"[\s,]+", raw) if item)
+    except ValueError as error:
+        raise SystemExit(f"{name} must list IP addresses or networks: {error}") from None
+
+
 def instance_path() -> Path:
     return Path(os.environ.get("WEBAUTH_INSTANCE_PATH", "instance")).resolve()
 
@@ -68,6 +78,8 @@ def load_config(instance: Path) -> dict[str, Any]:
     secret_key = env.get("WEBAUTH_SECRET_KEY") or _read_or_create_secret(instance / "secret_key")
     return {
         "SECRET_KEY": secret_key,
+        # Where the key came from, for `flask doctor`: "environment" or "file".
+        "WEBAUTH_SECRET_KEY_SOURCE": "environment" if env.get("WEBAUTH_SECRET_KEY") else "file",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "WEBAUTH_KEYS": env.get("WEBAUTH_KEYS"),
@@ -77,6 +89,14 @@ def load_config(instance: Path) -> dict[str, Any]:
         "WEBAUTH_LOGIN_RATE_LIMIT": env.get("WEBAUTH_LOGIN_RATE_LIMIT", "10 per minute; 50 per hour"),
         "WEBAUTH_HTTPS": https,
         "WEBAUTH_PROXY_HOPS": _int("WEBAUTH_PROXY_HOPS", 0),
+        # Single sign-on from the proxy (proxy_auth.py): off unless both are set. The header is
+        # believed only from these immediate peers (the proxy's own address, not X-Forwarded-For).
+        "WEBAUTH_TRUSTED_PROXIES": _networks("WEBAUTH_TRUSTED_PROXIES"),
+        "WEBAUTH_REMOTE_USER_HEADER": env.get("WEBAUTH_REMOTE_USER_HEADER", "").strip(),
+        # Whether a name the proxy vouches for, unknown here, becomes a new user (without a password).
+        "WEBAUTH_REMOTE_USER_CREATE": _bool(env.get("WEBAUTH_REMOTE_USER_CREATE"), False),
+        # Where "Sign out" sends a single sign-on session, to end it at the proxy too (optional).
+        "WEBAUTH_REMOTE_USER_LOGOUT_URL": env.get("WEBAUTH_REMOTE_USER_LOGOUT_URL", "").strip(),
         # The default of the "session lifetime" setting (see settings.py); the settings page can change it.
         "WEBAUTH_SESSION_HOURS": _int("WEBAUTH_SESSION_HOURS", 24 * 14),
         # The cookie only carries the session token: the server-side record's expiry, from the setting,

@@ -76,6 +76,27 @@ def create_local_user(username: str, password: str, keyring: Keyring, *, is_admi
     return _add_user(user, keyring)
 
 
+def create_proxy_user(username: str, keyring: Keyring) -> User:
+    """A user the reverse proxy vouches for (single sign-on), without a password here.
+
+    Named as the proxy names them, so the local username rules apply; with no password, such
+    a user cannot re-authenticate until an administrator sets one (`flask users set-password`).
+    """
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise UserError("username", "The proxy's user name is not a valid username here.")
+    if find_user(username) is not None:
+        raise UserError("username", "This username is taken.")
+    return _add_user(User(username=username, display_name=username, password_hash=None), keyring)
+
+
+def set_password(user: User, password: str) -> None:
+    """Give a user a (new) password; their sessions are left alone (the CLI's `users set-password`)."""
+    check_password_policy(password)
+    user.password_hash = _hasher.hash(password)
+    audit.record("user.password", user=user)
+    db.session.commit()
+
+
 def _add_user(user: User, keyring: Keyring) -> User:
     """Insert a user with a fresh data key; the key is wrapped once the user has an id."""
     user.kek_id, user.wrapped_dek = "", b""
@@ -159,8 +180,12 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, method: str, lifetime: timedelta) -> str:
-    """Record a new session for `user` and return its token for the session cookie."""
+def start_session(user: User, method: str, lifetime: timedelta, *, proves_password: bool = True) -> str:
+    """Record a new session for `user` and return its token for the session cookie.
+
+    `proves_password` is False for a sign-in that typed nothing here (a header from the
+    proxy): the session then starts without a recent re-authentication.
+    """
     token = secrets.token_urlsafe(32)
     now = utcnow()
     db.session.add(
@@ -172,7 +197,7 @@ def start_session(user: User, method: str, lifetime: timedelta) -> str:
             user_agent=client_agent(),
             created_at=now,
             last_seen_at=now,
-            reauth_at=now,
+            reauth_at=now if proves_password else None,
             expires_at=now + lifetime,
         )
     )

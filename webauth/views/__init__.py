@@ -56,10 +56,10 @@ def label_hue(label: str) -> int:
 
 
 def register_blueprints(app: Flask) -> None:
-    from webauth.views import accounts, admin, auth, casdoor, codes, icons, me, offline, ops, pwa, registration
+    from webauth.views import accounts, admin, auth, casdoor, codes, icons, me, offline, ops, proxy, pwa, registration
     from webauth.views import transfer as transfer_views
 
-    for module in (auth, codes, accounts, pwa, admin, me, registration, ops, offline, casdoor, icons):
+    for module in (auth, codes, accounts, pwa, admin, me, registration, ops, offline, casdoor, icons, proxy):
         app.register_blueprint(module.bp)
     app.register_blueprint(transfer_views.bp)
     app.add_template_filter(group_code)

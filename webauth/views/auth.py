@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound
 
-from webauth import audit, casdoor, keyring, users
+from webauth import audit, casdoor, keyring, proxy_auth, users
 from webauth.auth_session import current_session, sign_in, sign_out
 from webauth.extensions import db, limiter
 from webauth.forms import LoginForm, ReauthForm, SetupForm
@@ -33,7 +33,7 @@ def _safe_next(target: str | None) -> str:
 
 SETUP_EXEMPT = {
     "auth.setup", "auth.language", "static", "pwa.manifest", "pwa.service_worker", "ops.healthz", "ops.scrape",
-    "offline.page", "casdoor.login", "casdoor.callback", "casdoor.login_link",
+    "offline.page", "casdoor.login", "casdoor.callback", "casdoor.login_link", "proxy_sign_on.continue_as",
 }
 
 
@@ -121,7 +121,10 @@ def reauth():
 @login_required
 def logout():
     casdoor_page = end_session_page(current_user)
+    proxy_exit = proxy_auth.logout_url(current_session())
     sign_out()
+    if proxy_exit is not None:
+        return redirect(proxy_exit)
     if casdoor_page is not None:
         return casdoor_page()
     flash(_("You are signed out."), "info")
