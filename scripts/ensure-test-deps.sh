@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Install what the browser tests need when it is missing: Debian's Chromium (Playwright
-# cannot download its own browser here). Needs root, as on the CI and developer machines.
+# Install what the browser and deployment tests need when it is missing: Debian's Chromium
+# (Playwright cannot download its own browser here), nginx and Caddy (tests/deploy runs the
+# files of deploy/ with them) and systemd-analyze (it checks the units). Needs root, as on
+# the CI and developer machines.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v caddy >/dev/null || missing+=(caddy)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "Please install: ${missing[*]} (e.g. sudo apt-get install -y ${missing[*]})" >&2
