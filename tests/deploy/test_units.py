@@ -91,6 +91,7 @@ def test_caddy_accepts_the_caddyfile(tmp_path):
     result = subprocess.run(
         [caddy, "validate", "--adapter", "caddyfile", "--config", str(ROOT / "deploy" / "Caddyfile")],
         capture_output=True, text=True, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path),
+             "XDG_CONFIG_HOME": str(tmp_path)},
     )
     assert result.returncode == 0 and "Valid configuration" in result.stdout + result.stderr, result.stderr
