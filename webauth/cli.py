@@ -20,6 +20,7 @@ from flask_migrate import upgrade
 
 from webauth import admin, keyring, settings, users
 from webauth.crypto import KeyringError
+from webauth.doctor import doctor_command
 from webauth.models import User
 from webauth.otp import InvalidParameter, OtpType
 from webauth.otpauth import parse_uri
@@ -36,6 +37,7 @@ def register_cli(app: Flask) -> None:
     for group in (users_cli, accounts_cli, keys_cli, audit_cli, settings_cli):
         app.cli.add_command(group)
     app.cli.add_command(sync_command)
+    app.cli.add_command(doctor_command)
 
 
 def _prepare_database() -> None:

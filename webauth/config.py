@@ -35,16 +35,16 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
 
 
-def _read_or_create_secret(path: Path) -> str:
-    """A random secret key kept in the instance folder, created once with mode 0600."""
+def _read_or_create_secret(path: Path) -> tuple[str, bool]:
+    """A random secret key kept in the instance folder, created once with mode 0600; and whether it is new."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return path.read_text().strip()
+        return path.read_text().strip(), False
     with os.fdopen(fd, "w") as handle:
         key = secrets.token_urlsafe(48)
         handle.write(key)
-    return key
+    return key, True
 
 
 def _private_file(path: Path) -> Path:
@@ -75,11 +75,15 @@ def load_config(instance: Path) -> dict[str, Any]:
     database_url = env.get("WEBAUTH_DATABASE_URL")
     if not database_url:
         database_url = f"sqlite:///{_private_file(instance / 'webauth.db')}"
-    secret_key = env.get("WEBAUTH_SECRET_KEY") or _read_or_create_secret(instance / "secret_key")
+    key_source = "environment"
+    secret_key = env.get("WEBAUTH_SECRET_KEY")
+    if not secret_key:
+        secret_key, created = _read_or_create_secret(instance / "secret_key")
+        key_source = "new file" if created else "file"
     return {
         "SECRET_KEY": secret_key,
-        # Where the key came from, for `flask doctor`: "environment" or "file".
-        "WEBAUTH_SECRET_KEY_SOURCE": "environment" if env.get("WEBAUTH_SECRET_KEY") else "file",
+        # Where the key came from, for `flask doctor`: "environment", "file" or "new file" (made just now).
+        "WEBAUTH_SECRET_KEY_SOURCE": key_source,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "WEBAUTH_KEYS": env.get("WEBAUTH_KEYS"),

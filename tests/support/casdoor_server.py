@@ -3,7 +3,8 @@
 It speaks the subset of Casdoor that webauth uses (see docs/casdoor.md in the shared docs):
 discovery, JWKS, the authorization-code flow with PKCE S256 behind a real HTML login form,
 the token endpoint (authorization_code and refresh_token grants), `/api/userinfo`,
-`/api/get-account`, `/api/get-user`, `/api/update-user` and `/api/logout`. Answers are
+`/api/get-account`, `/api/get-user`, `/api/update-user`, `/api/logout` and `/api/get-app-login`
+(the check of an application's client id and redirect URL). Answers are
 shaped like Casdoor's: REST calls answer HTTP 200 with `{"status", "msg", "data"}` even on
 errors, `id_token` is the same RS256 JWT as `access_token`, `sub` is the user's UUID, and
 `update-user` replaces the whole user (fields missing from the body are reset, as Go's
@@ -653,6 +654,7 @@ class CasdoorServer:
         app.add_url_rule("/api/get-user", view_func=self._get_user)
         app.add_url_rule("/api/update-user", view_func=self._update_user, methods=["POST"])
         app.add_url_rule("/api/logout", view_func=self._logout, methods=["GET", "POST"])
+        app.add_url_rule("/api/get-app-login", view_func=self._get_app_login)
         if self._http_controls:
             app.add_url_rule("/_test/<method>", view_func=self._control, methods=["POST"])
         return app
@@ -677,6 +679,23 @@ class CasdoorServer:
             code_challenge_methods_supported=["S256"],
             request_parameter_supported=True,
         )
+
+    def _get_app_login(self) -> Response:
+        """What Casdoor's sign-in page asks first: does this client id accept this redirect URI?"""
+        args = request.args
+        if args.get("responseType") != "code":
+            return jsonify(status="error", msg=f"Grant_type: {args.get('responseType')} is not supported "
+                                               "in this application", data=None)
+        with self._lock:
+            if args.get("clientId") != self.client_id:
+                return jsonify(status="error", msg="Invalid client_id", data=None)
+            redirect_uri = args.get("redirectUri", "")
+            application = {"owner": "admin", "name": self.application, "organization": self.organization,
+                           "clientId": self.client_id, "clientSecret": "", "redirectUris": list(self._redirect_uris)}
+            if not self._valid_redirect(redirect_uri):
+                message = f"Redirect URI: {redirect_uri} doesn't exist in the allowed Redirect URI list"
+                return jsonify(status="error", msg=message, data=application)
+        return jsonify(status="ok", msg="", data=application)
 
     def _jwks_view(self) -> Response:
         return jsonify(self.jwks)
