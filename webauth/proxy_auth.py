@@ -26,7 +26,7 @@ Off unless `WEBAUTH_TRUSTED_PROXIES` and `WEBAUTH_REMOTE_USER_HEADER` are both s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import IPv4Network, IPv6Network, ip_address
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address
 
 from flask import Flask, current_app, g, request, session
 from flask_login import current_user, logout_user
@@ -60,6 +60,9 @@ class ProxySignOn:
             address = ip_address(peer.split("%", 1)[0])  # an IPv6 zone is no part of the address
         except ValueError:
             return False
+        # A server listening on [::] sees IPv4 peers as ::ffff:a.b.c.d.
+        if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
         return any(address in network for network in self.trusted)
 
 

@@ -229,3 +229,17 @@ def test_signing_out_pauses_the_automatic_sign_in_until_asked(sso_config, user):
     response = post_form(stranger, "/login", "/auth/proxy", {}, environ_base=STRANGER, headers={"Remote-User": "alice"})
     assert response.status_code == 302 and response.headers["Location"] == "/login"
     assert len(sessions_of(app, "alice")) == 2
+
+
+def test_trust_is_by_address_or_network_only():
+    from ipaddress import ip_network
+
+    from webauth.proxy_auth import ProxySignOn
+
+    sign_on = ProxySignOn(
+        trusted=(ip_network("127.0.0.1/32"), ip_network("10.1.0.0/16"), ip_network("::1")),
+        header="Remote-User", create_users=False, logout_url="",
+    )
+    assert sign_on.trusts("127.0.0.1") and sign_on.trusts("10.1.200.3") and sign_on.trusts("::1")
+    assert sign_on.trusts("::ffff:127.0.0.1")  # an IPv4 peer as a dual-stack server reports it
+    assert not any(sign_on.trusts(peer) for peer in ("127.0.0.2", "10.2.0.1", "", "unix:/run/x", "::2"))
