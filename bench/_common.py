@@ -96,8 +96,9 @@ def instance(database_url: str | None = None) -> Iterator[Instance]:
 
 def seed_user(inst: Instance, accounts: int) -> str:
     """A local user with `accounts` TOTP accounts (a few HOTP and Steam among them); returns the username."""
-    from webauth import keyring, users
+    from webauth import users
     from webauth.extensions import db
+    from webauth.keys import keyring
     from webauth.otp import OtpParams, OtpType
     from webauth.otpauth import AccountSpec
     from webauth.vault import Vault

@@ -85,10 +85,11 @@ def _note_body(sent: list[int]) -> None:
 
 
 def _linked_user(app, casdoor, local_accounts: int) -> int:
-    from webauth import keyring, users
+    from webauth import users
     from webauth.casdoor import sync
     from webauth.casdoor.oidc import Tokens
     from webauth.extensions import db
+    from webauth.keys import keyring
     from webauth.models import utcnow
     from webauth.otp import OtpParams, OtpType
     from webauth.otpauth import AccountSpec
@@ -113,9 +114,9 @@ def _linked_user(app, casdoor, local_accounts: int) -> int:
 
 
 def _phase(name: str, app, casdoor, user_id: int, sent: list[int]) -> list[str]:
-    from webauth import keyring
     from webauth.casdoor import sync
     from webauth.extensions import db
+    from webauth.keys import keyring
     from webauth.models import User
     from webauth.vault import Vault
 
@@ -143,8 +144,8 @@ def _phase(name: str, app, casdoor, user_id: int, sent: list[int]) -> list[str]:
 
 def _change_both_sides(app, casdoor, user_id: int, total: int) -> None:
     """10% edits, 2% deletions and 2% additions on each side, on different accounts."""
-    from webauth import keyring
     from webauth.extensions import db
+    from webauth.keys import keyring
     from webauth.models import User
     from webauth.otp import OtpParams, OtpType
     from webauth.otpauth import AccountSpec
@@ -174,8 +175,8 @@ def _change_both_sides(app, casdoor, user_id: int, total: int) -> None:
 
 
 def _conflict_everything(app, casdoor, user_id: int) -> None:
-    from webauth import keyring
     from webauth.extensions import db
+    from webauth.keys import keyring
     from webauth.models import User
     from webauth.otp import OtpParams, OtpType
     from webauth.otpauth import AccountSpec

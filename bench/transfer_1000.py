@@ -73,8 +73,9 @@ def main() -> int:
         os.environ["WEBAUTH_INSTANCE_PATH"] = folder
         from flask_migrate import upgrade
 
-        from webauth import create_app, keyring, users
+        from webauth import create_app, qr, users
         from webauth.extensions import db
+        from webauth.keys import keyring
         from webauth.transfer import exports, pending
         from webauth.transfer.base import PasswordRequired
         from webauth.transfer.registry import read_import
@@ -95,11 +96,11 @@ def main() -> int:
                 everything = exports.vault_specs(vault)
                 if fmt == "google-qr":
                     codes, _ = exports.transfer_codes(everything)
-                    return [(exports.qr_png(code.uri), "png") for code in codes]
+                    return [(qr.qr_png(code.uri), "png") for code in codes]
                 if fmt == "qr-page":
                     from webauth.otpauth import format_uri
 
-                    return [(exports.qr_png(format_uri(spec)), "png") for spec in everything]
+                    return [(qr.qr_png(format_uri(spec)), "png") for spec in everything]
                 password = BACKUP_PASSWORD if fmt == "aegis-encrypted" else None
                 return [(exports.export_file(everything, fmt, password).data, fmt)]
 

@@ -45,7 +45,8 @@ def demo_app() -> Iterator[str]:
     """Serve a fresh app with the demo user and accounts; yields its base URL."""
     from flask_migrate import upgrade
 
-    from webauth import create_app, keyring, users
+    from webauth import create_app, users
+    from webauth.keys import keyring
     from webauth.otpauth import parse_uri
     from webauth.vault import Vault
 

@@ -165,7 +165,8 @@ def post_form(client: FlaskClient, page: str, action: str, data: dict, **kwargs)
 
 @pytest.fixture
 def make_user(app):
-    from webauth import keyring, users
+    from webauth import users
+    from webauth.keys import keyring
 
     def make(username: str = "alice", password: str = TEST_PASSWORD, admin: bool = False):
         with app.app_context():

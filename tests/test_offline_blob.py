@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
-from webauth.offline_blob import OfflineBlobError, WrongPinError, open_offline_blob
+from tests.support.offline_blob import OfflineBlobError, WrongPinError, open_offline_blob
 
 MODULE = Path(__file__).resolve().parents[1] / "static" / "js" / "offline-crypto.js"
 

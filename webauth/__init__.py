@@ -11,18 +11,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webauth import templating
-from webauth.config import instance_path, load_config
-from webauth.crypto import Keyring
+from webauth import keys, security_headers, templating
+from webauth.config import ROOT, instance_path, load_config
 from webauth.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
-
-ROOT = Path(__file__).resolve().parent.parent
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-    "media-src 'self' blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -53,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.login_view = "auth.login"
     login_manager.session_protection = None  # sessions are checked server-side on every request
 
-    app.extensions["webauth.keyring"] = _load_keyring(app)
+    keys.init_app(app)
 
     from webauth import auth_session, casdoor, proxy_auth
     from webauth.cli import register_cli
@@ -64,18 +55,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     casdoor.init_app(app)
     register_cli(app)
-    app.after_request(_security_headers)
+    security_headers.init_app(app)
     return app
-
-
-def keyring() -> Keyring:
-    return current_app.extensions["webauth.keyring"]
-
-
-def _load_keyring(app: Flask) -> Keyring:
-    if app.config["WEBAUTH_KEYS"]:
-        return Keyring.from_json(app.config["WEBAUTH_KEYS"])
-    return Keyring.load_or_create(Path(app.config["WEBAUTH_KEYRING_PATH"]))
 
 
 @event.listens_for(Engine, "connect")
@@ -102,17 +83,3 @@ def _select_locale() -> str | None:
     match = request.accept_languages.best_match(["en", "zh", "zh-Hans", "zh-CN", "zh-SG"], default="en")
     return "zh_Hans" if match.startswith("zh") else "en"
 
-
-def _security_headers(response):
-    headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Permissions-Policy", "camera=(self), microphone=(), geolocation=()")
-    if current_app.config["WEBAUTH_HTTPS"]:
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if not request.path.startswith("/static/"):
-        # Pages may hold codes or a CSRF token: no browser, proxy or service worker keeps them.
-        headers.setdefault("Cache-Control", "no-store")
-    return response

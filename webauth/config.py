@@ -15,6 +15,8 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 
+# The project folder: templates, static files, translations and migrations live beside the package.
+ROOT = Path(__file__).resolve().parent.parent
 # The longest session the settings page allows (a year): also the session cookie's lifetime.
 MAX_SESSION_HOURS = 24 * 366
 

@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from webauth.extensions import db
+from webauth.keys import keyring_of
 
 MIN_SECRET_KEY_LENGTH = 32
 CASDOOR_SCOPE = "openid profile email"  # as casdoor/oidc.py asks
@@ -109,7 +110,7 @@ def check_secret_key(app: Flask, deployment: Deployment) -> Iterator[Finding]:
 def check_keyring(app: Flask, deployment: Deployment) -> Iterator[Finding]:
     from webauth.users import users_by_key
 
-    ring = app.extensions["webauth.keyring"]
+    ring = keyring_of(app)
     if app.config["WEBAUTH_KEYS"]:
         yield ok("keyring", f"from WEBAUTH_KEYS: {len(ring.keys)} key(s), primary {ring.primary}")
     else:

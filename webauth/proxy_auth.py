@@ -32,9 +32,10 @@ from flask import Flask, current_app, g, request, session
 from flask_login import current_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from webauth import audit, keyring, users
+from webauth import audit, users
 from webauth.auth_session import PROXY_METHOD, PROXY_PAUSED_KEY, SESSION_TOKEN_KEY, current_session, sign_in
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import SessionRecord
 
 # Endpoints that show nothing of a user: a proxy's header neither starts nor ends a session there.

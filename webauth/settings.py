@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from webauth import audit
+from webauth.casdoor.oidc import configured as casdoor_configured
 from webauth.config import MAX_SESSION_HOURS
 from webauth.extensions import db
 from webauth.models import Setting, utcnow
@@ -40,7 +41,7 @@ class SettingSpec:
 
 
 SPECS: dict[str, SettingSpec] = {
-    # Bites only when Casdoor is set up (see `casdoor.local_login_enabled`), so nobody is locked out.
+    # Bites only when Casdoor is set up (see `local_login_enabled`), so nobody is locked out.
     "local_signin": SettingSpec(bool, "WEBAUTH_LOCAL_LOGIN"),
     "open_registration": SettingSpec(bool, "WEBAUTH_OPEN_REGISTRATION"),
     "offline_allowed": SettingSpec(bool, "WEBAUTH_OFFLINE_ALLOWED"),
@@ -134,16 +135,15 @@ def update_settings(values: Mapping[str, object]) -> dict[str, tuple[Value, Valu
 # What the rest of the app asks ------------------------------------------------------------
 
 
-def local_signin_enabled() -> bool:
-    """The switch for the username and password form; `casdoor.local_login_enabled()` applies it."""
-    return bool(get_setting("local_signin"))
+def local_login_enabled() -> bool:
+    """Whether the username and password form is there: the page's switch (default
+    `WEBAUTH_LOCAL_LOGIN`) turns it off only when Casdoor is configured, so nobody is locked out."""
+    return bool(get_setting("local_signin")) or not casdoor_configured()
 
 
 def registration_open() -> bool:
     """Whether /register creates accounts: open registration on, and the password form there."""
-    from webauth import casdoor
-
-    return bool(get_setting("open_registration")) and casdoor.local_login_enabled()
+    return bool(get_setting("open_registration")) and local_login_enabled()
 
 
 def offline_allowed() -> bool:

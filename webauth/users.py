@@ -142,6 +142,21 @@ def create_casdoor_user(
     return _add_user(user, keyring)
 
 
+def apply_casdoor_claims(user: User, casdoor_id: str, display_name: str, *, is_admin: bool) -> None:
+    """What Casdoor decides about a user at each sign-in (in the caller's transaction).
+
+    For a user whose only way in is Casdoor, Casdoor decides the name and the admin role, so
+    taking `isAdmin` away there takes the role away here at the next sign-in. A user who also
+    has a password here keeps a role given here; Casdoor can only add one.
+    """
+    if user.password_hash is None:
+        user.is_admin = is_admin
+        user.display_name = display_name[:255]
+        user.username = free_casdoor_username(casdoor_id, user)
+    elif is_admin:
+        user.is_admin = True
+
+
 def link_oidc(user: User, issuer: str, subject: str) -> None:
     """Tie an existing user to an OpenID Connect identity (in the caller's transaction)."""
     if find_oidc_user(issuer, subject) not in (None, user):

@@ -5,7 +5,7 @@
  * A key is derived from the PIN with PBKDF2-SHA256 and the vault JSON is sealed with
  * AES-256-GCM; the blob's version and KDF parameters are bound as associated data so they
  * cannot be edited without the PIN. The format is documented in docs/offline-blob.md and
- * read back in Python by webauth/offline_blob.py (the test suite proves the two agree).
+ * read back in Python by tests/support/offline_blob.py (the test suite proves the two agree).
  * WebCrypto only (`globalThis.crypto`), no DOM, so the same file runs in the page and
  * under Node for the tests.
  *

@@ -239,7 +239,7 @@ def test_an_expired_access_token_is_refreshed_first(casdoor_app, casdoor, synced
 
 def test_an_access_token_refused_early_is_renewed_once(casdoor_app, casdoor, synced) -> None:
     """Casdoor no longer knows the stored access token (restarted, revoked alone): the refresh token helps."""
-    from webauth import keyring
+    from webauth.keys import keyring
     from webauth.vault import Vault
 
     with casdoor_app.app_context():

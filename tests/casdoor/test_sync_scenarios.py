@@ -252,7 +252,7 @@ def test_accounts_casdoor_cannot_hold_sync_by_secret_and_are_marked(casdoor_app,
     edit_remote(casdoor, set_secret("Bank", "alice", Y))
     assert run_sync(casdoor_app, synced).ok
     with casdoor_app.app_context():
-        from webauth import keyring
+        from webauth.keys import keyring
         from webauth.vault import Vault
 
         vault = Vault(db.session.get(User, synced), keyring())

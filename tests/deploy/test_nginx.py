@@ -48,8 +48,8 @@ from sqlalchemy import select
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, browser_sign_in, free_port
 from tests.e2e.pwa_support import wait_for_worker
-from webauth import keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import AuditEvent, User
 from webauth.otpauth import parse_uri
 from webauth.vault import Vault

@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, browser_sign_in
 from tests.support.qr_images import qr_image, qr_png, qr_sheet, write_y4m
-from webauth import keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import Account, User
 from webauth.otpauth import parse_uri
 from webauth.vault import Vault

@@ -13,8 +13,8 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from tests.e2e.conftest import browser_sign_in
-from webauth import keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import User
 from webauth.otpauth import parse_uri
 from webauth.vault import PAGE_SIZE, Vault

@@ -24,10 +24,11 @@ from tests.e2e.pwa_support import (
     wait_for_worker,
     wait_until,
 )
-from webauth import keyring, offline, settings
+from tests.support.offline_blob import open_offline_blob
+from webauth import offline, settings
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import OfflineDevice, User
-from webauth.offline_blob import open_offline_blob
 from webauth.otp import OtpParams, OtpType, code_at
 from webauth.otpauth import decode_secret, encode_secret, parse_uri
 from webauth.vault import Vault

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from tests.conftest import TEST_PASSWORD
 from tests.e2e.conftest import browser_sign_in
-from webauth import keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import User
 from webauth.otpauth import encode_secret, parse_uri
 from webauth.vault import Vault

@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 
 from tests.conftest import TEST_PASSWORD, csrf_from, post_form, sign_in
 from tests.support.qr_images import png, qr_png, qr_sheet
-from webauth import keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import Account, AccountIcon, AuditEvent, Group, SessionRecord, User, utcnow
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, parse_uri

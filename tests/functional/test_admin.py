@@ -15,8 +15,9 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from tests.conftest import TEST_PASSWORD, csrf_from, make_keyring_json, post_form, sign_in
-from webauth import admin, create_app, keyring
+from webauth import admin, create_app
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import Account, AuditEvent, SessionRecord, User, utcnow
 from webauth.otp import OtpParams, OtpType, code_at
 from webauth.otpauth import parse_uri

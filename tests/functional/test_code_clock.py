@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import csrf_from
-from webauth import keyring
 from webauth import vault as vault_module
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import User
 from webauth.otpauth import parse_uri
 from webauth.vault import PAGE_SIZE, ListQuery, Vault

@@ -13,8 +13,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import csrf_from, post_form
-from webauth import create_app, keyring
+from webauth import create_app
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import Account, AuditEvent, User
 from webauth.otpauth import parse_uri
 from webauth.vault import PREVIEW_SECONDS, DuplicateAccount, Vault

@@ -10,9 +10,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import select, update
 
-from webauth import create_app, keyring
+from webauth import create_app
 from webauth.crypto import DecryptionError, Keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import Account, User
 from webauth.otp import code_at
 from webauth.otpauth import decode_secret, parse_uri

@@ -5,8 +5,9 @@ from __future__ import annotations
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import TEST_PASSWORD, post_form, sign_in
-from webauth import create_app, keyring
+from webauth import create_app
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import User
 from webauth.otpauth import parse_uri
 from webauth.vault import Vault

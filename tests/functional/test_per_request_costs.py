@@ -19,9 +19,10 @@ from flask.testing import FlaskClient
 from flask_babel import force_locale, get_translations
 from sqlalchemy import event, select
 
-from webauth import keyring, templating
+from webauth import templating
 from webauth.crypto import Keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import User
 from webauth.otpauth import parse_uri
 from webauth.vault import Vault

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select, update
 
 from tests.conftest import TEST_PASSWORD, csrf_from, sign_in
-from webauth import keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import AuditEvent, OfflineDevice, SessionRecord, User, utcnow
 from webauth.otp import OtpParams, OtpType, code_at
 from webauth.otpauth import decode_secret, parse_uri

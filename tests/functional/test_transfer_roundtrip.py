@@ -21,8 +21,9 @@ from sqlalchemy import select
 from tests.conftest import TEST_PASSWORD, csrf_from, sign_in
 from tests.support.transfer_flow import import_all
 from tests.transfer.transfer_strategies import label_text, note_text, otp_params
-from webauth import keyring, users
+from webauth import users
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import User
 from webauth.otp import MAX_COUNTER, Algorithm, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, encode_secret

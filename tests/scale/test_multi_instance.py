@@ -29,8 +29,8 @@ from tests.e2e.conftest import start_server, stop_server
 from tests.support.casdoor_server import CasdoorServer
 from tests.support.casdoor_vault import remote_entries, vault_entries
 from tests.support.fixtures import casdoor_authorize
-from webauth import keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import User
 from webauth.otp import OtpParams
 from webauth.otpauth import AccountSpec, decode_secret, parse_uri

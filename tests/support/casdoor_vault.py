@@ -8,10 +8,11 @@ from datetime import timedelta
 from flask import Flask
 
 from tests.support.casdoor_server import CasdoorServer
-from webauth import keyring, users
+from webauth import users
 from webauth.casdoor import oidc
 from webauth.casdoor import sync as casdoor_sync
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import User, utcnow
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret

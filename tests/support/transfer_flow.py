@@ -10,8 +10,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from tests.conftest import csrf_from
-from webauth import keyring
 from webauth.extensions import db
+from webauth.keys import keyring
 from webauth.models import Account, AuditEvent, PendingImport, User
 from webauth.otpauth import AccountSpec, encode_secret, parse_uri
 from webauth.vault import Vault

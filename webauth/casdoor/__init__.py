@@ -22,7 +22,6 @@ def init_app(app: Flask) -> None:
 
     oidc.init_app(app)
     app.add_template_global(enabled, "casdoor_enabled")
-    app.add_template_global(local_login_enabled)
     app.add_template_global(_current_status, "casdoor_status")
     app.add_template_global(_mark_of, "casdoor_mark")
     app.add_template_global(signup_url, "casdoor_signup_url")
@@ -35,14 +34,6 @@ def enabled() -> bool:
     from webauth.casdoor import oidc
 
     return oidc.configured()
-
-
-def local_login_enabled() -> bool:
-    """The username and password form; the settings page (default `WEBAUTH_LOCAL_LOGIN`) turns it
-    off, only when Casdoor is there."""
-    from webauth import settings
-
-    return settings.local_signin_enabled() or not enabled()
 
 
 def signup_url() -> str | None:

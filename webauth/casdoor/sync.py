@@ -366,7 +366,7 @@ class _Sync:
     """One sync of one user, holding the lease `lock`."""
 
     def __init__(self, user: User, lock: str, trigger: Trigger) -> None:
-        from webauth import keyring
+        from webauth.keys import keyring
 
         self.user = user
         self.user_id = user.id

@@ -3,21 +3,13 @@
 Every export holds secrets, so callers check a recent re-authentication (web) or run as the
 operator (CLI) first, and `record_export` writes the audit event (format and count, never a
 name or a secret).
-
-QR codes are drawn by zxing-cpp (already the app's QR reader), not by the pure-Python `qrcode`
-package: for 1,000 accounts `qrcode` needs about half a minute of CPU to draw the hundred dense
-transfer codes, zxing-cpp about half a second (`bench/transfer_1000.py --compare-qrcode`).
+QR codes are drawn by `webauth/qr.py`.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import zxingcpp
-from PIL import Image
 
 from webauth import audit
 from webauth.extensions import db
@@ -34,10 +26,6 @@ FORMATS = (*FILE_FORMATS, "google-qr", "qr")
 MIN_BACKUP_PASSWORD = 8
 MAX_BACKUP_PASSWORD = 1024
 GOOGLE_BATCH = 10
-# Pixels per QR module. The pages show codes scaled up by CSS (pixelated, so still sharp), which
-# keeps a page of 1,000 codes quick to make and to load; files written by the CLI are larger.
-QR_SCALE = 2
-QR_FILE_SCALE = 8
 
 
 @dataclass(frozen=True)
@@ -86,22 +74,6 @@ def transfer_codes(specs: list[AccountSpec]) -> tuple[list[TransferCode], list[t
         labels = [entry.spec.label for entry in batch.entries if entry.spec is not None]
         codes.append(TransferCode(uri=uri, number=number, total=len(uris), labels=labels))
     return codes, incompatible
-
-
-def qr_png(text: str, scale: int = QR_SCALE) -> bytes:
-    """A black-on-white PNG of a QR code (error correction M, quiet zone included) holding `text`."""
-    barcode = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
-    view = memoryview(barcode.to_image(scale=scale, add_quiet_zones=True))
-    height, width = view.shape
-    # zxing-cpp draws pure black and white, so a plain threshold (no dithering) keeps every module.
-    image = Image.frombytes("L", (width, height), view.tobytes()).convert("1", dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    image.save(out, "PNG", compress_level=1)
-    return out.getvalue()
-
-
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def record_export(vault: Vault, fmt: str, count: int, source: str = "web") -> None:

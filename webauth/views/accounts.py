@@ -5,17 +5,13 @@ Every rule lives in the vault; these views read forms, call it, and say what hap
 
 from __future__ import annotations
 
-import base64
-import io
-
-import qrcode
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from webauth import adding
+from webauth import adding, qr
 from webauth.auth_session import reauth_required
 from webauth.extensions import limiter
 from webauth.forms import ConfirmForm, EditForm, GroupForm, ImageForm, ManualForm, UriForm
@@ -24,9 +20,9 @@ from webauth.models import Account
 from webauth.otp import InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret, format_uri
 from webauth.transfer.base import ImportedEntry
-from webauth.vault import REVEALS, AccountNotFound, DuplicateAccount, IconChange, PlannedAddition, key_hint
-from webauth.views import current_vault, render_error
+from webauth.vault import REVEALS, DuplicateAccount, IconChange, PlannedAddition, key_hint
 from webauth.views.codes import render_codes
+from webauth.views.common import current_vault, render_error, wants_fragment
 
 bp = Blueprint("accounts", __name__, url_prefix="/accounts")
 
@@ -36,13 +32,6 @@ IMAGE_LIMIT = "30 per minute; 300 per hour"
 
 def _label(account: Account) -> str:
     return account.issuer or account.name
-
-
-def _account(uuid: str, *, trashed: bool = False) -> Account:
-    try:
-        return current_vault().get(uuid, trashed=trashed)
-    except AccountNotFound:
-        abort(404)
 
 
 # Adding -------------------------------------------------------------------------------------
@@ -236,7 +225,7 @@ def add_manual():
 
 def _back_to_list(undo: str | None = None):
     """htmx swaps in the refreshed list; a plain form post goes back to the list page."""
-    if request.htmx:
+    if wants_fragment():
         return render_codes(undo=undo)
     return redirect(url_for("codes.index", undo=undo))
 
@@ -244,11 +233,8 @@ def _back_to_list(undo: str | None = None):
 @bp.post("/<uuid>/next")
 @login_required
 def next_code(uuid: str):
-    try:
-        current_vault().advance_hotp(uuid)
-        current_vault().mark_used(uuid)
-    except AccountNotFound:
-        abort(404)
+    current_vault().advance_hotp(uuid)
+    current_vault().mark_used(uuid)
     return _back_to_list()
 
 
@@ -256,20 +242,14 @@ def next_code(uuid: str):
 @login_required
 def used(uuid: str):
     """The page copied a code: remember when, for the "recently used" order."""
-    try:
-        current_vault().mark_used(uuid)
-    except AccountNotFound:
-        abort(404)
+    current_vault().mark_used(uuid)
     return "", 204
 
 
 @bp.post("/<uuid>/favorite")
 @login_required
 def favorite(uuid: str):
-    try:
-        current_vault().set_favorite(uuid, request.form.get("favorite") == "1")
-    except AccountNotFound:
-        abort(404)
+    current_vault().set_favorite(uuid, request.form.get("favorite") == "1")
     if request.form.get("next") == "detail":
         return redirect(url_for("accounts.detail", uuid=uuid))
     return _back_to_list()
@@ -279,10 +259,7 @@ def favorite(uuid: str):
 @login_required
 def move(uuid: str):
     """Put the account before another (`before`, a uuid), after another (`after`) or at the end."""
-    try:
-        current_vault().move(uuid, request.form.get("before") or None, request.form.get("after") or None)
-    except AccountNotFound:
-        abort(404)
+    current_vault().move(uuid, request.form.get("before") or None, request.form.get("after") or None)
     return _back_to_list()
 
 
@@ -290,10 +267,7 @@ def move(uuid: str):
 @login_required
 def delete(uuid: str):
     """Move to the trash; the list then offers to undo."""
-    try:
-        account = current_vault().delete(uuid)
-    except AccountNotFound:
-        abort(404)
+    account = current_vault().delete(uuid)
     if request.form.get("next") == "detail":
         flash(_("Moved %(label)s to the trash.", label=_label(account)), "success")
         return redirect(url_for("codes.index", undo=uuid))
@@ -305,19 +279,17 @@ def delete(uuid: str):
 def restore(uuid: str):
     try:
         account = current_vault().restore(uuid)
-    except AccountNotFound:
-        abort(404)
     except DuplicateAccount as duplicate:
         label = _label(duplicate.existing)
         message = _("%(label)s is in your vault again already, so it stays in the trash.", label=label)
-        if request.htmx:
+        if wants_fragment():
             return render_error(409, message)
         flash(message, "error")
         return redirect(url_for("accounts.trash") if request.form.get("next") == "trash" else url_for("codes.index"))
     if request.form.get("next") == "trash":
         flash(_("Restored %(label)s.", label=_label(account)), "success")
         return redirect(url_for("accounts.trash"))
-    if not request.htmx:
+    if not wants_fragment():
         flash(_("Restored %(label)s.", label=_label(account)), "success")
     return _back_to_list()
 
@@ -334,7 +306,7 @@ def trash():
 @bp.post("/<uuid>/purge")
 @login_required
 def purge(uuid: str):
-    account = _account(uuid, trashed=True)
+    account = current_vault().get(uuid, trashed=True)
     label = _label(account)
     current_vault().purge(uuid)
     flash(_("Deleted %(label)s for good.", label=label), "success")
@@ -411,7 +383,7 @@ def _detail(account: Account, revealed: str | None = None, value: str | None = N
 @bp.get("/<uuid>")
 @login_required
 def detail(uuid: str):
-    return _detail(_account(uuid))
+    return _detail(current_vault().get(uuid))
 
 
 @bp.get("/<uuid>/reveal/<what>")
@@ -421,20 +393,15 @@ def reveal(uuid: str, what: str):
     """The secret, the QR code or the otpauth URI, after a recent re-authentication; audited."""
     if what not in REVEALS:
         abort(404)
-    try:
-        spec = current_vault().reveal(uuid, what)
-    except AccountNotFound:
-        abort(404)
+    spec = current_vault().reveal(uuid, what)
     if what == "secret":
         secret = encode_secret(spec.params.secret)
         value = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     elif what == "uri":
         value = format_uri(spec)
     else:
-        image = io.BytesIO()
-        qrcode.make(format_uri(spec), box_size=8, border=2).save(image)
-        value = "data:image/png;base64," + base64.b64encode(image.getvalue()).decode("ascii")
-    return _detail(_account(uuid), what, value)
+        value = qr.data_uri(qr.qr_png(format_uri(spec), qr.LARGE_SCALE))
+    return _detail(current_vault().get(uuid), what, value)
 
 
 def _edit_form(account: Account, formdata=None) -> EditForm:
@@ -469,7 +436,7 @@ def _edit_page(account: Account, form: EditForm, status: int = 200):
 @login_required
 def edit(uuid: str):
     vault = current_vault()
-    account = _account(uuid)
+    account = current_vault().get(uuid)
     if request.method == "GET":
         return _edit_page(account, _edit_form(account))
     form = _edit_form(account, request.form)

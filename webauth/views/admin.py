@@ -15,7 +15,6 @@ from flask import (
     Response,
     current_app,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -36,7 +35,7 @@ from webauth import admin, casdoor, offline, settings
 from webauth.auth_session import current_session
 from webauth.config import MAX_SESSION_HOURS
 from webauth.models import User
-from webauth.views import render_error
+from webauth.views.common import page_or_fragment, render_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -86,14 +85,6 @@ def current_user_is_admin() -> bool:
     return admin.is_admin(current_user)
 
 
-def _page_or_fragment(page_template: str, fragment_template: str, **context):
-    """The whole page, or for htmx the partial that the page itself includes."""
-    template = fragment_template if request.htmx and not request.htmx.boosted else page_template
-    response = make_response(render_template(template, **context))
-    response.vary.add("HX-Request")
-    return response
-
-
 def _user_or_404(user_id: int) -> User:
     try:
         return admin.get_user(user_id)
@@ -117,7 +108,7 @@ def index():
 def users():
     search = request.args.get("q", "")[:SEARCH_MAX]
     page = admin.list_users(search, request.args.get("page", 1, type=int))
-    return _page_or_fragment(
+    return page_or_fragment(
         "admin/users.html", "admin/partials/users.html", search=search, page=page, sync=admin.sync_hooks() is not None
     )
 
@@ -127,7 +118,7 @@ def user(user_id: int):
     subject = _user_or_404(user_id)
     history = admin.signin_history(subject, request.args.get("page", 1, type=int))
     hooks = admin.sync_hooks()
-    return _page_or_fragment(
+    return page_or_fragment(
         "admin/user.html",
         "partials/signin_history.html",
         subject=subject,
@@ -292,7 +283,7 @@ def audit():
             filters, before=request.args.get("before", type=int), after=request.args.get("after", type=int)
         )
         status = 200
-    response = _page_or_fragment("admin/audit.html", "admin/partials/audit.html", form=form, page=page)
+    response = page_or_fragment("admin/audit.html", "admin/partials/audit.html", form=form, page=page)
     response.status_code = status
     return response
 

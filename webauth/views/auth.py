@@ -7,13 +7,16 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound
 
-from webauth import audit, casdoor, keyring, proxy_auth, users
+from webauth import audit, proxy_auth, settings, users
 from webauth.auth_session import current_session, sign_in, sign_out
 from webauth.extensions import db, limiter
 from webauth.forms import LoginForm, ReauthForm, SetupForm
+from webauth.keys import keyring
 from webauth.views.casdoor import end_session_page
+from webauth.views.common import safe_next
 
 bp = Blueprint("auth", __name__)
+bp.add_app_template_global(settings.local_login_enabled)
 
 
 def _login_limit() -> str:
@@ -22,13 +25,6 @@ def _login_limit() -> str:
 
 def _username_key() -> str:
     return "login-user:" + request.form.get("username", "").strip().lower()
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: `next` must never send the user to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("codes.index")
 
 
 SETUP_EXEMPT = {
@@ -44,7 +40,7 @@ def require_setup():
     Not when only Casdoor signs people in (WEBAUTH_LOCAL_LOGIN=0): the first Casdoor user
     comes in through the sign-in page, an administrator if Casdoor says so.
     """
-    if request.endpoint in SETUP_EXEMPT or current_user.is_authenticated or not casdoor.local_login_enabled():
+    if request.endpoint in SETUP_EXEMPT or current_user.is_authenticated or not settings.local_login_enabled():
         return None
     if users.has_users():
         return None
@@ -53,7 +49,7 @@ def require_setup():
 
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
-    if users.has_users() or not casdoor.local_login_enabled():
+    if users.has_users() or not settings.local_login_enabled():
         raise NotFound()
     form = SetupForm()
     if form.validate_on_submit():
@@ -77,13 +73,13 @@ def login():
         return redirect(url_for("codes.index"))
     form = LoginForm()
     status = 200
-    if request.method == "POST" and not casdoor.local_login_enabled():
+    if request.method == "POST" and not settings.local_login_enabled():
         return render_template("auth/login.html", form=form), 403
     if form.validate_on_submit():
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None and not user.disabled:
             sign_in(user, "password")
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         reason = "disabled" if user is not None else "bad-credentials"
         audit.record("signin.failure", user=user, username=form.username.data[:255], details={"reason": reason})
         db.session.commit()
@@ -107,7 +103,7 @@ def reauth():
             users.mark_reauthenticated(current_session())
             audit.record("reauth.success", user=current_user)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
         audit.record("reauth.failure", user=current_user)
         db.session.commit()
         form.password.errors.append(_("Wrong password."))
@@ -140,4 +136,4 @@ def language():
     if current_user.is_authenticated:
         current_user.locale = choice
         db.session.commit()
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))

@@ -32,15 +32,18 @@ from werkzeug.wrappers import Response
 from wtforms import TextAreaField
 from wtforms.validators import Length, Optional
 
-from webauth import CONTENT_SECURITY_POLICY, audit, keyring, users
+from webauth import audit, users
 from webauth.auth_session import current_session, sign_in
 from webauth.casdoor import oidc
 from webauth.casdoor import sync as casdoor_sync
 from webauth.casdoor.client import CasdoorError
 from webauth.casdoor.oidc import Identity, SignInError, Tokens
 from webauth.extensions import db, limiter
+from webauth.keys import keyring
 from webauth.models import User
+from webauth.security_headers import policy_with_form_target
 from webauth.vault import Vault
+from webauth.views.common import page_or_fragment, safe_next, wants_fragment
 
 bp = Blueprint("casdoor", __name__)
 
@@ -59,13 +62,6 @@ class LoginLinkForm(FlaskForm):
 def _require_casdoor() -> None:
     if not oidc.configured():
         abort(404)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: `next` must never send the user to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("codes.index")
 
 
 def _login_limit() -> str:
@@ -96,7 +92,7 @@ def login():
     try:
         return oidc.begin(
             url_for("casdoor.callback", _external=True),
-            next_url=_safe_next(request.args.get("next")),
+            next_url=safe_next(request.args.get("next")),
             mode=mode,
         )
     except SignInError as error:
@@ -133,7 +129,7 @@ def _check_organization(identity: Identity) -> None:
 
 
 def _user_for(identity: Identity, *, connect: bool) -> User:
-    """The user of this identity: found, linked to the signed-in user, or new; admin flag kept current."""
+    """The user of this identity: found, linked to the signed-in user, or new; its name and role as Casdoor says."""
     user = users.find_oidc_user(identity.issuer, identity.subject)
     if connect and current_user.is_authenticated:
         if user is not None and user.id != current_user.id:
@@ -153,14 +149,7 @@ def _user_for(identity: Identity, *, connect: bool) -> User:
         )
     if user.disabled:
         raise SignInError(_("This account is disabled; ask an administrator."), "disabled", 403)
-    if user.password_hash is None:
-        # Casdoor is this user's only way in: Casdoor decides the name and the admin role.
-        user.is_admin = identity.is_admin
-        user.display_name = identity.display_name[:255]
-        user.username = users.free_casdoor_username(identity.casdoor_id, user)
-    elif identity.is_admin:
-        # A user who also has a password here keeps a role given here; Casdoor can only add one.
-        user.is_admin = True
+    users.apply_casdoor_claims(user, identity.casdoor_id, identity.display_name, is_admin=identity.is_admin)
     return user
 
 
@@ -172,7 +161,7 @@ def _signed_in(user: User, identity: Identity, tokens: Tokens, method: str, next
     report = casdoor_sync.sync_user(user, casdoor_sync.Trigger.SIGN_IN, force=True, wait=SIGN_IN_WAIT_SECONDS)
     if report.error is not None:
         flash(_("Signed in, but the sync with Casdoor failed: %(reason)s", reason=report.message), "error")
-    return redirect(_safe_next(next_url))
+    return redirect(safe_next(next_url))
 
 
 def _reauthenticated(identity: Identity, tokens: Tokens, flow: dict):
@@ -189,7 +178,7 @@ def _reauthenticated(identity: Identity, tokens: Tokens, flow: dict):
     users.mark_reauthenticated(record)
     audit.record("reauth.success", user=user, details={"method": "casdoor"})
     db.session.commit()
-    return redirect(_safe_next(flow.get("next_url")))
+    return redirect(safe_next(flow.get("next_url")))
 
 
 # Login links -----------------------------------------------------------------------------
@@ -325,9 +314,7 @@ def end_session_page(user: User):
         )
         response = make_response(html)
         target = oidc.origin_of(endpoint)
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
-            "form-action 'self'", f"form-action 'self' {target}"
-        )
+        response.headers["Content-Security-Policy"] = policy_with_form_target(target)
         response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -349,10 +336,9 @@ def _after_end_session():
 # Sync status and "Sync now" -----------------------------------------------------------------
 
 
-def _status_fragment(status: int = 200):
-    response = make_response(render_template("casdoor/status.html"), status)
-    response.vary.add("HX-Request")
-    return response
+def _status_fragment():
+    """The status line, which pages load and refresh with htmx."""
+    return page_or_fragment(None, "casdoor/status.html")
 
 
 @bp.get("/casdoor/status")
@@ -375,7 +361,7 @@ def sync_now():
         force=not periodic,
         wait=0.0 if periodic else MANUAL_WAIT_SECONDS,
     )
-    if not request.htmx:
+    if not wants_fragment():
         if report.outcome is not casdoor_sync.Outcome.NOT_LINKED:
             flash(report.message, "success" if report.ok else "error")
         return redirect(url_for("codes.index"))
@@ -390,6 +376,6 @@ def sync_now():
 def dismiss_conflicts():
     _require_casdoor()
     casdoor_sync.dismiss_conflicts(db.session.get(User, current_user.id))
-    if request.htmx:
+    if wants_fragment():
         return _status_fragment()
     return redirect(url_for("codes.index"))

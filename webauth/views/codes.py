@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, request, session, url_for
 from flask_login import login_required
 
 from webauth.offline import vault_revision, whole_vault_revision
@@ -29,7 +29,7 @@ from webauth.vault import (
     next_refresh_ms,
     next_refresh_ms_of,
 )
-from webauth.views import current_vault
+from webauth.views.common import current_vault, page_or_fragment, wants_fragment
 
 bp = Blueprint("codes", __name__)
 
@@ -101,9 +101,10 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, state:
             undo_account = vault.get(undo, trashed=True)
         except AccountNotFound:
             undo_account = None
-    template = "partials/codes.html" if request.htmx and not request.htmx.boosted else "codes/index.html"
-    html = render_template(
-        template,
+    page = not wants_fragment()
+    return page_or_fragment(
+        "codes/index.html",
+        "partials/codes.html",
         views=views,
         refresh_ms=next_refresh_ms(views),
         undo=undo_account,
@@ -116,17 +117,9 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, state:
         total=state.live,
         revision=revision,
         twins=vault.twin_hints(accounts),
-        groups=vault.groups() if template == "codes/index.html" else [],
-        trashed=len(vault.trash()) if template == "codes/index.html" else 0,
+        groups=vault.groups() if page else [],
+        trashed=len(vault.trash()) if page else 0,
     )
-    return _fragment(html)
-
-
-def _fragment(html: str):
-    """A response whose body depends on whether htmx asked (a page or its fragment)."""
-    response = make_response(html)
-    response.vary.add("HX-Request")
-    return response
 
 
 def _whole_list(query: ListQuery, state: ListState):
@@ -147,17 +140,17 @@ def index():
 @login_required
 def tick():
     query = list_query()
-    if not request.htmx:
+    if not wants_fragment():
         return redirect(url_for("codes.index", **list_args(query)))
     vault = current_vault()
     state = vault.list_state(query)
     if request.args.get("seen") != state.signature:
         return _whole_list(query, state)
     views = vault.codes(vault.code_rows(query))
-    return _fragment(render_template(
-        "partials/codes_tick.html", views=views, refresh_ms=next_refresh_ms(views),
+    return page_or_fragment(
+        None, "partials/codes_tick.html", views=views, refresh_ms=next_refresh_ms(views),
         args=list_args(query), signature=state.signature,
-    ))
+    )
 
 
 @bp.get("/codes/more")
@@ -166,7 +159,7 @@ def more():
     """The rows after the `show` shown, with the list's loader and clock moved on past them."""
     shown = list_query()
     query = grown(shown)
-    if not request.htmx:
+    if not wants_fragment():
         return redirect(url_for("codes.index", **list_args(query)))
     vault = current_vault()
     state = vault.list_state(query)
@@ -176,11 +169,10 @@ def more():
     now = time.time()
     # The clock now covers every row shown: its delay comes from their periods, at the same moment.
     refresh_ms = next_refresh_ms_of((row.period for row in vault.code_rows(query)), now)
-    html = render_template(
-        "partials/codes_more.html", views=vault.codes(accounts, at=now), refresh_ms=refresh_ms,
+    response = page_or_fragment(
+        None, "partials/codes_more.html", views=vault.codes(accounts, at=now), refresh_ms=refresh_ms,
         query=query, args=list_args(query), next_args=list_args(grown(query)), signature=state.signature, more=more,
         twins=vault.twin_hints(accounts),
     )
-    response = _fragment(html)
     response.headers["HX-Replace-Url"] = url_for("codes.index", **list_args(query))
     return response

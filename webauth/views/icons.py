@@ -9,8 +9,7 @@ from flask_login import login_required
 
 from webauth import icons
 from webauth.models import Account
-from webauth.vault import AccountNotFound
-from webauth.views import current_vault, label_hue
+from webauth.views.common import current_vault, label_hue
 
 bp = Blueprint("icons", __name__)
 # Build the brand index while the app starts (a few hundred milliseconds once per process), not in
@@ -72,10 +71,7 @@ def brand(slug: str):
 @login_required
 def custom(uuid: str):
     """An account's uploaded icon (stored re-encoded as PNG), for its owner only."""
-    try:
-        account = current_vault().get(uuid)
-    except AccountNotFound:
-        abort(404)
+    account = current_vault().get(uuid)
     if account.icon is None or account.icon.kind != "custom" or not account.icon.data:
         abort(404)
     response = make_response(account.icon.data)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
@@ -10,7 +10,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from webauth import admin, settings
 from webauth.auth_session import current_session, sign_out
-from webauth.views.auth import _safe_next
+from webauth.views.common import page_or_fragment, safe_next
 
 bp = Blueprint("me", __name__, url_prefix="/me")
 
@@ -27,19 +27,15 @@ def idle_lock_minutes() -> int:
 def index():
     me = current_user._get_current_object()
     history = admin.signin_history(me, request.args.get("page", 1, type=int))
-    template = "partials/signin_history.html" if request.htmx and not request.htmx.boosted else "me/index.html"
-    response = make_response(
-        render_template(
-            template,
-            history=history,
-            history_endpoint="me.index",
-            history_args={},
-            sessions=admin.active_sessions(me),
-            current_session_id=getattr(current_session(), "id", None),
-        )
+    return page_or_fragment(
+        "me/index.html",
+        "partials/signin_history.html",
+        history=history,
+        history_endpoint="me.index",
+        history_args={},
+        sessions=admin.active_sessions(me),
+        current_session_id=getattr(current_session(), "id", None),
     )
-    response.vary.add("HX-Request")
-    return response
 
 
 @bp.post("/sessions/<int:session_id>/revoke")
@@ -82,4 +78,4 @@ def lock():
             admin.revoke_session(current_user._get_current_object(), record.id, event="session.lock")
         sign_out()
     flash(_("Locked after a while without activity. Sign in again to see your codes."), "info")
-    return redirect(url_for("auth.login", next=_safe_next(request.form.get("next"))))
+    return redirect(url_for("auth.login", next=safe_next(request.form.get("next"))))

@@ -22,7 +22,7 @@ from webauth import audit, offline, users
 from webauth.auth_session import current_session
 from webauth.extensions import db, limiter
 from webauth.users import MAX_PASSWORD_LENGTH
-from webauth.views import current_vault
+from webauth.views.common import current_vault
 
 bp = Blueprint("offline", __name__, url_prefix="/offline")
 

@@ -9,7 +9,7 @@ from werkzeug.exceptions import NotFound
 
 from webauth import proxy_auth
 from webauth.auth_session import PROXY_PAUSED_KEY
-from webauth.views.auth import _safe_next
+from webauth.views.common import safe_next
 
 bp = Blueprint("proxy_sign_on", __name__)
 
@@ -28,4 +28,4 @@ def continue_as():
     session.pop(PROXY_PAUSED_KEY, None)
     if not proxy_auth.sign_in_as(name):
         return redirect(url_for("auth.login"))
-    return redirect(_safe_next(request.form.get("next")))
+    return redirect(safe_next(request.form.get("next")))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, send_file
 
-from webauth import ROOT
+from webauth.config import ROOT
 
 bp = Blueprint("pwa", __name__)
 

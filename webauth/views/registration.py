@@ -7,10 +7,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
-from webauth import keyring, settings, users
+from webauth import settings, users
 from webauth.auth_session import sign_in
 from webauth.extensions import limiter
 from webauth.forms import SetupForm
+from webauth.keys import keyring
 
 bp = Blueprint("registration", __name__)
 

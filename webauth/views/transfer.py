@@ -23,6 +23,7 @@ from werkzeug.exceptions import NotFound
 from wtforms import PasswordField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
+from webauth import qr
 from webauth.auth_session import reauth_required
 from webauth.extensions import csrf, limiter
 from webauth.otp import OtpType
@@ -30,7 +31,7 @@ from webauth.otpauth import format_uri
 from webauth.transfer import exports, pending
 from webauth.transfer.base import MAX_IMPORT_BYTES, ImportedEntry, PasswordRequired, TransferError, WrongPassword
 from webauth.transfer.registry import IMPORTERS, IMPORTERS_BY_ID, read_import
-from webauth.views import current_vault, render_error
+from webauth.views.common import current_vault, render_error
 
 bp = Blueprint("transfer", __name__, url_prefix="/transfer")
 
@@ -344,11 +345,11 @@ def export_as(fmt: str):
     if fmt == "google-qr":
         codes, incompatible = exports.transfer_codes(specs)
         exports.record_export(vault, fmt, len(specs) - len(incompatible))
-        images = [exports.data_uri(exports.qr_png(code.uri)) for code in codes]
+        images = [qr.data_uri(qr.qr_png(code.uri)) for code in codes]
         page = render_template(
             "transfer/google.html", codes=list(zip(codes, images, strict=True)), incompatible=incompatible
         )
         return _no_store(make_response(page))
     exports.record_export(vault, fmt, len(specs))
-    cards = [(spec, exports.data_uri(exports.qr_png(format_uri(spec)))) for spec in specs]
+    cards = [(spec, qr.data_uri(qr.qr_png(format_uri(spec)))) for spec in specs]
     return _no_store(make_response(render_template("transfer/qr.html", cards=cards, OtpType=OtpType)))

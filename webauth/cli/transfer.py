@@ -1,6 +1,6 @@
 """`flask --app wsgi accounts import` and `accounts export`: the transfer formats from the command line.
 
-Imported by webauth/cli.py, whose `accounts` group they join. Like the pages, an import adds
+`register_transfer_commands` adds them to the `accounts` group. Like the pages, an import adds
 every readable entry in one transaction or nothing, and an export is audited; errors go to
 stderr with a non-zero exit, and no file is left half-written.
 """
@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import sys
 from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
 
-from webauth import keyring
-from webauth.cli import _prepare_database, _user, accounts_cli
+from webauth import qr
+from webauth.cli.common import prepare_database, read_password, user_named
+from webauth.keys import keyring
 from webauth.transfer import exports
 from webauth.transfer.base import MAX_IMPORT_BYTES, PasswordRequired, TransferError
 from webauth.transfer.registry import IMPORTERS_BY_ID, read_import
@@ -25,14 +26,8 @@ from webauth.vault import Vault
 EXPORT_CHOICES = ("aegis", "aegis-encrypted", "otpauth", "google-qr")
 
 
-def _read_password() -> str:
-    password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        raise click.ClickException("no password on standard input")
-    return password
-
-
-@accounts_cli.command("import")
+@click.command("import")
+@with_appcontext
 @click.option("--user", "username", required=True, help="The user whose vault gets the accounts.")
 @click.option(
     "--format",
@@ -48,11 +43,11 @@ def import_accounts(username: str, format_id: str | None, password_stdin: bool, 
     Every readable entry is added, in one transaction; entries already in the vault, entries
     another app kept in its trash, and entries that cannot be read are skipped and counted.
     """
-    _prepare_database()
-    user = _user(username)
+    prepare_database()
+    user = user_named(username)
     if file.stat().st_size > MAX_IMPORT_BYTES:
         raise click.ClickException(f"nothing imported: an import file may be at most {MAX_IMPORT_BYTES // 2**20} MB")
-    password = _read_password() if password_stdin else None
+    password = read_password() if password_stdin else None
     try:
         importer, entries = read_import(file.read_bytes(), password, format_id)
     except PasswordRequired:
@@ -105,7 +100,8 @@ def _numbered_paths(out: Path, total: int) -> list[Path]:
     return [out.with_name(f"{stem}-{number}-of-{total}.png") for number in range(1, total + 1)]
 
 
-@accounts_cli.command("export")
+@click.command("export")
+@with_appcontext
 @click.option("--user", "username", required=True, help="The user whose accounts to export.")
 @click.option("--format", "fmt", type=click.Choice(EXPORT_CHOICES), required=True, help="What to write.")
 @click.option(
@@ -119,13 +115,13 @@ def export_accounts(username: str, fmt: str, out: Path, password_stdin: bool) ->
     """Export every account of a user: an Aegis backup (plain or encrypted), otpauth:// links, or
     Google Authenticator transfer QR codes (at most 10 accounts each). The files hold secrets:
     they are written readable by their owner only."""
-    _prepare_database()
-    user = _user(username)
+    prepare_database()
+    user = user_named(username)
     password = None
     if fmt == "aegis-encrypted":
         if not password_stdin:
             raise click.ClickException("an encrypted backup needs a password: give it with --password-stdin")
-        password = _read_password()
+        password = read_password()
         if len(password) < exports.MIN_BACKUP_PASSWORD:
             raise click.ClickException(f"the backup password needs at least {exports.MIN_BACKUP_PASSWORD} characters")
     elif password_stdin:
@@ -141,7 +137,7 @@ def export_accounts(username: str, fmt: str, out: Path, password_stdin: bool) ->
         if not codes:
             raise click.ClickException("nothing exported: no account can go to Google Authenticator")
         paths = _numbered_paths(out, len(codes))
-        images = [exports.qr_png(code.uri, exports.QR_FILE_SCALE) for code in codes]
+        images = [qr.qr_png(code.uri, qr.LARGE_SCALE) for code in codes]
         _write_all(list(zip(paths, images, strict=True)))
         exports.record_export(vault, fmt, len(specs) - len(incompatible), source="cli")
         for path, code in zip(paths, codes, strict=True):
@@ -151,3 +147,8 @@ def export_accounts(username: str, fmt: str, out: Path, password_stdin: bool) ->
     _write_all([(out, exported.data)])
     exports.record_export(vault, fmt, len(specs), source="cli")
     click.echo(f"wrote {out} ({len(specs)} accounts)")
+
+
+def register_transfer_commands(group: click.Group) -> None:
+    group.add_command(import_accounts)
+    group.add_command(export_accounts)

@@ -1,0 +1,28 @@
+"""`flask --app wsgi ...` command groups: users, accounts (with import and export), keys, audit,
+settings and the Casdoor sync, one module each; `doctor` lives with its checks (doctor.py).
+
+Commands apply pending migrations first, so they work on a fresh instance folder. Errors
+go to stderr with a non-zero exit; nothing here prints a secret. Like the pages, a command
+goes through the domain (`Vault`, `users`, `admin`, `settings`) and commits its own change.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from webauth.cli.accounts import accounts_cli
+from webauth.cli.audit import audit_cli
+from webauth.cli.keys import keys_cli
+from webauth.cli.settings import settings_cli
+from webauth.cli.sync import sync_command
+from webauth.cli.transfer import register_transfer_commands
+from webauth.cli.users import users_cli
+from webauth.doctor import doctor_command
+
+
+def register_cli(app: Flask) -> None:
+    register_transfer_commands(accounts_cli)
+    for group in (users_cli, accounts_cli, keys_cli, audit_cli, settings_cli):
+        app.cli.add_command(group)
+    app.cli.add_command(sync_command)
+    app.cli.add_command(doctor_command)

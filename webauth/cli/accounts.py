@@ -1,0 +1,84 @@
+"""`flask accounts add | list | rm`: one user's accounts, through the vault like the pages."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+from flask.cli import AppGroup
+
+from webauth.cli.common import prepare_database, user_named
+from webauth.keys import keyring
+from webauth.otp import InvalidParameter, OtpType
+from webauth.otpauth import parse_uri
+from webauth.vault import AccountNotFound, DuplicateAccount, Vault
+
+accounts_cli = AppGroup("accounts", help="Manage a user's accounts.")
+
+
+@accounts_cli.command("add")
+@click.option("--user", "username", required=True, help="The user whose vault gets the account.")
+@click.argument("uri")
+def add_account(username: str, uri: str) -> None:
+    """Add an account from an otpauth:// URI."""
+    prepare_database()
+    vault = Vault(user_named(username), keyring())
+    try:
+        account = vault.add(parse_uri(uri), source="cli")
+    except InvalidParameter as error:
+        raise click.ClickException(f"cannot add this URI: {error}") from None
+    except DuplicateAccount as duplicate:
+        raise click.ClickException(f"already in the vault as account {duplicate.existing.uuid}") from None
+    click.echo(account.uuid)
+
+
+@accounts_cli.command("list")
+@click.option("--user", "username", required=True, help="The user whose accounts to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+def list_accounts(username: str, as_json: bool) -> None:
+    """List accounts with their current codes (never their secrets)."""
+    prepare_database()
+    vault = Vault(user_named(username), keyring())
+    now = time.time()
+    rows = []
+    for view in vault.codes(vault.accounts(), at=now):
+        account = view.account
+        row: dict[str, object] = {
+            "id": account.uuid,
+            "type": account.type,
+            "issuer": account.issuer,
+            "name": account.name,
+            "algorithm": account.algorithm,
+            "digits": account.digits,
+            "groups": [group.name for group in account.groups],
+            "favorite": account.favorite,
+            "note": account.note,
+        }
+        if account.type == OtpType.HOTP.value:
+            row["counter"] = account.counter
+        else:
+            row["period"] = account.period
+            row["code"] = view.code
+            row["remaining"] = round(view.remaining, 3)
+        rows.append(row)
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    for row in rows:
+        label = f"{row['issuer']}: {row['name']}" if row["issuer"] else row["name"]
+        shown = row.get("code", f"counter {row.get('counter')}")
+        click.echo(f"{row['id']}  {row['type']:5}  {shown:>10}  {label}")
+
+
+@accounts_cli.command("rm")
+@click.option("--user", "username", required=True)
+@click.argument("account_id")
+def remove_account(username: str, account_id: str) -> None:
+    """Move an account to the trash."""
+    prepare_database()
+    try:
+        Vault(user_named(username), keyring()).delete(account_id)
+    except AccountNotFound:
+        raise click.ClickException(f"{username} has no account {account_id}") from None
+    click.echo(f"moved {account_id} to the trash")
