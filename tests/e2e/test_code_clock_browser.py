@@ -15,9 +15,10 @@ from sqlalchemy import select
 from tests.e2e.conftest import browser_sign_in
 from webauth.extensions import db
 from webauth.keys import keyring
+from webauth.listing import PAGE_SIZE
 from webauth.models import User
 from webauth.otpauth import parse_uri
-from webauth.vault import PAGE_SIZE, Vault
+from webauth.vault import Vault
 
 PASSWORD = "correct horse battery"
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

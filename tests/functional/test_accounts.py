@@ -20,11 +20,12 @@ from tests.conftest import TEST_PASSWORD, csrf_from, post_form, sign_in
 from tests.support.qr_images import png, qr_png, qr_sheet
 from webauth.extensions import db
 from webauth.keys import keyring
+from webauth.listing import ListQuery
 from webauth.models import Account, AccountIcon, AuditEvent, Group, SessionRecord, User, utcnow
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, parse_uri
 from webauth.transfer.google import encode_migration_uris
-from webauth.vault import ListQuery, Vault
+from webauth.vault import Vault
 
 SECRET = "JBSWY3DPEHPK3PXP"
 OTHER = "GEZDGNBVGY3TQOJQ"

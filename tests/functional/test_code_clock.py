@@ -18,9 +18,10 @@ from tests.conftest import csrf_from
 from webauth import vault as vault_module
 from webauth.extensions import db
 from webauth.keys import keyring
+from webauth.listing import PAGE_SIZE, ListQuery
 from webauth.models import User
 from webauth.otpauth import parse_uri
-from webauth.vault import PAGE_SIZE, ListQuery, Vault
+from webauth.vault import Vault
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 HTMX = {"HX-Request": "true"}
@@ -99,7 +100,7 @@ def test_the_clock_brings_only_the_codes_of_time_based_accounts(app, signed_in):
 def test_the_code_cells_are_the_ones_the_rows_draw(app, signed_in, monkeypatch):
     add(app, "GitHub")
     fixed = (time.time() // 30) * 30 + 25  # in the preview: the next code shows too
-    monkeypatch.setattr("webauth.vault.time", SimpleNamespace(time=lambda: fixed))
+    monkeypatch.setattr("webauth.listing.time", SimpleNamespace(time=lambda: fixed))
     listed = signed_in.get("/", headers=HTMX).get_data(as_text=True)
     answer = signed_in.get(clock_url(listed), headers=HTMX).get_data(as_text=True)
     in_row = listed[listed.index('<span class="code-cell"') : listed.index('<span class="timer"')].strip()

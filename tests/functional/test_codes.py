@@ -16,9 +16,10 @@ from tests.conftest import csrf_from, post_form
 from webauth import create_app
 from webauth.extensions import db
 from webauth.keys import keyring
+from webauth.listing import PREVIEW_SECONDS
 from webauth.models import Account, AuditEvent, User
 from webauth.otpauth import parse_uri
-from webauth.vault import PREVIEW_SECONDS, DuplicateAccount, Vault
+from webauth.vault import DuplicateAccount, Vault
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
@@ -75,13 +76,13 @@ def test_the_next_code_is_previewed_only_in_the_last_seconds(app, signed_in, mon
     totp = pyotp.TOTP(SECRET)
     late = (time.time() // 30) * 30 + 25
     # Only the vault's clock: the session cookie's signature has a timestamp of its own.
-    monkeypatch.setattr("webauth.vault.time", SimpleNamespace(time=lambda: late))
+    monkeypatch.setattr("webauth.listing.time", SimpleNamespace(time=lambda: late))
     response = signed_in.get("/")
     assert response.status_code == 200
     preview = re.search(r'data-testid="next-code">([^<]*)<', response.get_data(as_text=True)).group(1)
     assert preview.replace(" ", "") == totp.at(late + 30)
     early = late - 20
-    monkeypatch.setattr("webauth.vault.time", SimpleNamespace(time=lambda: early))
+    monkeypatch.setattr("webauth.listing.time", SimpleNamespace(time=lambda: early))
     response = signed_in.get("/")
     assert response.status_code == 200 and 'data-testid="code"' in response.get_data(as_text=True)
     assert "next-code" not in response.get_data(as_text=True)

@@ -16,11 +16,12 @@ from webauth.auth_session import reauth_required
 from webauth.extensions import limiter
 from webauth.forms import ConfirmForm, EditForm, GroupForm, ImageForm, ManualForm, UriForm
 from webauth.icons import IconError
+from webauth.listing import key_hint
 from webauth.models import Account
 from webauth.otp import InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret, format_uri
 from webauth.transfer.base import ImportedEntry
-from webauth.vault import REVEALS, DuplicateAccount, IconChange, PlannedAddition, key_hint
+from webauth.vault import REVEALS, DuplicateAccount, IconChange, PlannedAddition
 from webauth.views.codes import render_codes
 from webauth.views.common import current_vault, render_error, wants_fragment
 

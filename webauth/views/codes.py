@@ -19,16 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Blueprint, redirect, request, session, url_for
 from flask_login import login_required
 
+from webauth.listing import PAGE_SIZE, SORTS, ListQuery, ListState, next_refresh_ms, next_refresh_ms_of
 from webauth.offline import vault_revision, whole_vault_revision
-from webauth.vault import (
-    PAGE_SIZE,
-    SORTS,
-    AccountNotFound,
-    ListQuery,
-    ListState,
-    next_refresh_ms,
-    next_refresh_ms_of,
-)
+from webauth.vault import AccountNotFound
 from webauth.views.common import current_vault, page_or_fragment, wants_fragment
 
 bp = Blueprint("codes", __name__)
