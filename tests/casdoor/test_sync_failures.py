@@ -30,7 +30,8 @@ from tests.support.casdoor_vault import (
 )
 from webauth.casdoor import sync as casdoor_sync
 from webauth.casdoor.client import CasdoorClient, CasdoorSettings
-from webauth.casdoor.sync import ErrorKind, Outcome, Trigger
+from webauth.casdoor.status import ErrorKind, Outcome, SyncStatus, status_of
+from webauth.casdoor.sync import Trigger
 from webauth.extensions import db
 from webauth.models import CasdoorLink, User, utcnow
 
@@ -54,9 +55,9 @@ def synced(casdoor_app, casdoor: CasdoorServer) -> int:
     return user_id
 
 
-def status(app, user_id: int) -> casdoor_sync.SyncStatus:
+def status(app, user_id: int) -> SyncStatus:
     with app.app_context():
-        return casdoor_sync.status_of(db.session.get(User, user_id))
+        return status_of(db.session.get(User, user_id))
 
 
 FAULTS = [

@@ -27,6 +27,7 @@ from tests.support.casdoor_vault import (
     secrets_anywhere,
     vault_entries,
 )
+from webauth.casdoor import status as casdoor_status
 from webauth.casdoor import sync as casdoor_sync
 from webauth.extensions import db
 from webauth.models import CasdoorMark, User
@@ -226,12 +227,12 @@ def test_conflicts_are_reported_until_dismissed(casdoor_app, casdoor, synced: in
     assert run_sync(casdoor_app, synced).ok
     assert run_sync(casdoor_app, synced).ok  # a later sync without conflicts keeps telling about them
     with casdoor_app.app_context():
-        status = casdoor_sync.status_of(db.session.get(User, synced))
+        status = casdoor_status.status_of(db.session.get(User, synced))
         assert status.conflicts == [
             {"issuer": "GitHub", "name": "alice@example.com", "renamed_to": "alice@example.com (conflict)"}
         ]
-        casdoor_sync.dismiss_conflicts(db.session.get(User, synced))
-        assert casdoor_sync.status_of(db.session.get(User, synced)).conflicts == []
+        casdoor_status.dismiss_conflicts(db.session.get(User, synced))
+        assert casdoor_status.status_of(db.session.get(User, synced)).conflicts == []
 
 
 def test_accounts_casdoor_cannot_hold_sync_by_secret_and_are_marked(casdoor_app, casdoor, synced: int) -> None:
@@ -245,7 +246,7 @@ def test_accounts_casdoor_cannot_hold_sync_by_secret_and_are_marked(casdoor_app,
     with casdoor_app.app_context():
         marks = {mark.reason for mark in db.session.scalars(db.select(CasdoorMark))}
         assert marks == {"parameters", "too-long"}
-        status = casdoor_sync.status_of(db.session.get(User, synced))
+        status = casdoor_status.status_of(db.session.get(User, synced))
         notes = " ".join(status.notes())
         assert "Casdoor keeps only its secret" in notes and "longer than Casdoor allows" in notes
     # The HOTP account keeps its type and digits here.

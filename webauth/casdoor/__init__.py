@@ -45,23 +45,23 @@ def signup_url() -> str | None:
 
 def _current_status():
     """The signed-in user's sync status (None when not linked), read once per request."""
-    from webauth.casdoor import sync
+    from webauth.casdoor import status
 
     if not enabled() or not current_user.is_authenticated:
         return None
     if "casdoor_status" not in g:
-        g.casdoor_status = sync.status_of(current_user)
+        g.casdoor_status = status.status_of(current_user)
     return g.casdoor_status
 
 
 def _mark_of(account) -> str | None:
     """ "parameters" or "too-long" when the last sync marked this account of the signed-in user."""
-    from webauth.casdoor import sync
+    from webauth.casdoor import status
 
     if not enabled() or not current_user.is_authenticated:
         return None
     if "casdoor_marks" not in g:
-        g.casdoor_marks = sync.marks_of(current_user)
+        g.casdoor_marks = status.marks_of(current_user)
     return g.casdoor_marks.get(account.id)
 
 
@@ -70,7 +70,7 @@ def _provide_admin_hooks(app: Flask) -> None:
     from sqlalchemy import select
 
     from webauth import admin
-    from webauth.casdoor import sync
+    from webauth.casdoor import status, sync
     from webauth.extensions import db
     from webauth.models import CasdoorLink
 
@@ -80,7 +80,7 @@ def _provide_admin_hooks(app: Flask) -> None:
             link.user_id: admin.SyncResult(
                 ok=link.last_result == "ok",
                 at=link.last_attempt_at,
-                message=sync.error_message(link.last_error, link.last_detail) if link.last_result == "error" else "",
+                message=status.error_message(link.last_error, link.last_detail) if link.last_result == "error" else "",
             )
             for link in links
             if link.last_result is not None

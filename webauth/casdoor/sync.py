@@ -2,7 +2,7 @@
 
 One sync, for one user:
 
-1. Take the user's sync lease (below); a second sync of the same user waits or gives up.
+1. Take the user's sync lease (lease.py); a second sync of the same user waits or gives up.
 2. Get a usable access token: the stored one, or a fresh one from the refresh token when
    it expires within two minutes (Casdoor rotates refresh tokens, so new ones are stored
    at once, whatever happens next).
@@ -23,16 +23,8 @@ vault is changed only after Casdoor confirmed the push, a sync that fails after 
 leaves `pending`; the next sync sees Casdoor still holding exactly that list and finishes
 the local half instead of merging twice (which would keep a conflict's two versions twice).
 
-The lease: `casdoor_links.lock_token/locked_until`, taken by one conditional UPDATE
-("set my token where the lease is free or expired") and committed at once. On PostgreSQL
-the row lock taken by that UPDATE serialises concurrent takers, and the loser re-reads the
-row and matches nothing; SQLite has one writer at a time, so the same statement is atomic
-there too. A row lock held for the whole sync (`SELECT ... FOR UPDATE`, or `BEGIN
-IMMEDIATE` on SQLite) would keep a transaction open across slow network calls: on SQLite
-that blocks every writer of the whole database, and on PostgreSQL it pins a connection for
-as long as Casdoor takes. The expiry frees the lease of a process that died; the final
-transaction renews the lease under its own token first (a fencing check), so a sync that
-overran its lease cannot apply a stale plan.
+The lease that keeps two syncs of one user apart is in lease.py; the words a sync's outcome
+and status are shown in, in status.py.
 """
 
 from __future__ import annotations
@@ -42,24 +34,19 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
 import requests
 from authlib.integrations.base_client.errors import OAuthError
 from flask import current_app
-from flask_babel import format_timedelta, ngettext
-from flask_babel import gettext as _
-from sqlalchemy import delete, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import delete, select
 
 from webauth import audit
-from webauth.casdoor import oidc
+from webauth.casdoor import lease, oidc
 from webauth.casdoor.client import (
     MFA_HIDDEN_MESSAGE,
     CasdoorAuthError,
@@ -73,6 +60,7 @@ from webauth.casdoor.client import (
     mfa_accounts_of,
 )
 from webauth.casdoor.merge import LocalAccount, SyncPlan, Why, merge
+from webauth.casdoor.status import ErrorKind, Outcome, SyncReport
 from webauth.crypto import DecryptionError
 from webauth.extensions import db
 from webauth.models import Account, CasdoorLink, CasdoorMark, User, utcnow
@@ -88,8 +76,6 @@ MFA_FIELDS = ("accountName", "issuer", "secretKey", "origin")
 # Set in `session.info` while a sync applies its plan, so that its own vault changes do not
 # count as local changes that call for another sync (see triggers.py).
 SYNCING = "webauth.casdoor.syncing"
-LOCK_TTL = timedelta(minutes=5)
-LOCK_POLL_SECONDS = 0.1
 REFRESH_MARGIN = timedelta(minutes=2)
 MAX_ROUNDS = 3
 BACKOFF_FIRST = timedelta(seconds=30)
@@ -116,85 +102,11 @@ class Trigger(StrEnum):
     ADMIN = "admin"
 
 
-class Outcome(StrEnum):
-    OK = "ok"
-    FAILED = "error"
-    BUSY = "busy"  # another sync of this user held the lease for longer than we waited
-    WAITING = "waiting"  # an automatic sync skipped: backing off after failures, or one just ran
-    NOT_LINKED = "not-linked"
-
-
-class ErrorKind(StrEnum):
-    """Why a sync failed; `error_message` says it in words."""
-
-    UNREACHABLE = "unreachable"
-    TIMEOUT = "timeout"
-    SERVER = "server"
-    SESSION_EXPIRED = "session-expired"
-    MFA_HIDDEN = "mfa-hidden"
-    PERMISSION = "permission"
-    REJECTED = "rejected"
-    NOT_STORED = "not-stored"
-    CHANGING = "changing"
-    INTERNAL = "internal"
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """The outcome of one call to `sync_user`."""
-
-    outcome: Outcome
-    error: ErrorKind | None = None
-    detail: str = ""
-    changed_local: bool = False
-    summary: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome is Outcome.OK
-
-    @property
-    def message(self) -> str:
-        if self.error is not None:
-            return error_message(self.error, self.detail)
-        return {
-            Outcome.OK: _("Synced with Casdoor."),
-            Outcome.BUSY: _("Another sync of this account is running; it will bring the changes."),
-            Outcome.WAITING: _("Waiting before the next automatic sync."),
-            Outcome.NOT_LINKED: _("This account is not connected to Casdoor."),
-        }.get(self.outcome, "")
-
-
 class _Failure(Exception):
     def __init__(self, kind: ErrorKind, detail: str = "") -> None:
         super().__init__(kind.value)
         self.kind = kind
         self.detail = detail
-
-
-def error_message(kind: ErrorKind | str, detail: str = "") -> str:
-    """A failed sync, in words for the user."""
-    messages = {
-        ErrorKind.UNREACHABLE: _("Casdoor could not be reached."),
-        ErrorKind.TIMEOUT: _("Casdoor did not answer in time."),
-        ErrorKind.SERVER: _("Casdoor answered with an error or with something webauth could not read."),
-        ErrorKind.SESSION_EXPIRED: _("Your Casdoor session has expired; sign in with Casdoor again."),
-        ErrorKind.MFA_HIDDEN: _(
-            'The organization does not let users see MFA accounts; its administrator can add the "MFA accounts" '
-            "account item in Casdoor."
-        ),
-        ErrorKind.PERMISSION: _("Casdoor did not allow webauth to read or change your MFA accounts."),
-        ErrorKind.REJECTED: _("Casdoor refused the change: %(reason)s", reason=detail or _("no reason given")),
-        ErrorKind.NOT_STORED: _(
-            "Casdoor did not keep the change; the organization may not let users edit their MFA accounts."
-        ),
-        ErrorKind.CHANGING: _("Your MFA accounts kept changing during the sync; it will be tried again."),
-        ErrorKind.INTERNAL: _("The sync failed because of an error in webauth; it has been logged."),
-    }
-    try:
-        return messages[ErrorKind(kind)]
-    except ValueError:
-        return messages[ErrorKind.INTERNAL]
 
 
 def _kind_of(error: CasdoorError) -> ErrorKind:
@@ -288,47 +200,6 @@ def access_token_of(vault: Vault, link: CasdoorLink) -> str | None:
         return None
 
 
-# The lease ------------------------------------------------------------------------------
-
-
-def _acquire(user_id: int, wait: float) -> str | None:
-    """Take the user's sync lease, waiting up to `wait` seconds; its token, or None."""
-    token = secrets.token_hex(16)
-    deadline = time.monotonic() + wait
-    while True:
-        now = utcnow()
-        try:
-            taken = db.session.execute(
-                update(CasdoorLink)
-                .where(
-                    CasdoorLink.user_id == user_id,
-                    or_(CasdoorLink.locked_until.is_(None), CasdoorLink.locked_until < now),
-                )
-                .values(lock_token=token, locked_until=now + LOCK_TTL)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            db.session.commit()
-        except OperationalError:  # SQLite busy beyond its timeout: as good as taken by someone else
-            db.session.rollback()
-            taken = 0
-        if taken == 1:
-            return token
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(LOCK_POLL_SECONDS)
-
-
-def _release(user_id: int, token: str) -> None:
-    db.session.rollback()
-    db.session.execute(
-        update(CasdoorLink)
-        .where(CasdoorLink.user_id == user_id, CasdoorLink.lock_token == token)
-        .values(lock_token=None, locked_until=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-
-
 # Syncing ------------------------------------------------------------------------------
 
 
@@ -353,13 +224,13 @@ def sync_user(user: User, trigger: Trigger, *, force: bool = False, wait: float 
         recent = link.last_attempt_at is not None and now - link.last_attempt_at < gap
         if trigger is Trigger.PERIODIC and recent:
             return SyncReport(Outcome.WAITING)
-    token = _acquire(user.id, wait)
+    token = lease.acquire(user.id, wait)
     if token is None:
         return SyncReport(Outcome.BUSY)
     try:
         return _Sync(user, token, trigger).run()
     finally:
-        _release(user.id, token)
+        lease.release(user.id, token)
 
 
 class _Sync:
@@ -520,13 +391,7 @@ class _Sync:
         session.info[SYNCING] = True
         try:
             session.expire_all()
-            renewed = session.execute(
-                update(CasdoorLink)
-                .where(CasdoorLink.user_id == self.user_id, CasdoorLink.lock_token == self.lock)
-                .values(locked_until=utcnow() + LOCK_TTL)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            if renewed != 1:
+            if not lease.renew(self.user_id, self.lock):
                 raise _Failure(ErrorKind.CHANGING, "the sync lease expired")
             current = dict(
                 session.execute(
@@ -666,134 +531,6 @@ def _spec(issuer: str, name: str, secret: str) -> AccountSpec:
 def _counts(summary: Mapping[str, Any]) -> dict[str, Any]:
     """The numbers of a summary, for the audit log (names of accounts stay out of it)."""
     return {key: value for key, value in summary.items() if isinstance(value, int | bool)}
-
-
-# Status -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SyncStatus:
-    """What the status line shows about a user's sync."""
-
-    last_attempt_at: datetime | None
-    last_success_at: datetime | None
-    result: str | None
-    error: str | None
-    detail: str
-    summary: Mapping[str, Any]
-    next_attempt_at: datetime | None
-    running: bool
-    signed_in: bool
-
-    @property
-    def failed(self) -> bool:
-        return self.result == "error"
-
-    @property
-    def error_text(self) -> str:
-        return error_message(self.error or ErrorKind.INTERNAL, self.detail) if self.failed else ""
-
-    @property
-    def conflicts(self) -> list[Mapping[str, str]]:
-        return list(self.summary.get("conflicts") or [])
-
-    def words(self) -> str:
-        """One sentence about the last sync, for the status line."""
-        now = utcnow()
-        if self.running and self.last_attempt_at is None:
-            return _("Syncing with Casdoor…")
-        if self.failed:
-            text = _(
-                "The last sync failed %(when)s: %(reason)s",
-                when=_ago(self.last_attempt_at, now),
-                reason=self.error_text,
-            )
-            if self.next_attempt_at is not None and self.next_attempt_at > now:
-                wait = format_timedelta(self.next_attempt_at - now, threshold=1.1)
-                text += " " + _("Next automatic try in %(wait)s.", wait=wait)
-            return text
-        if self.last_success_at is None:
-            return _("Not synced with Casdoor yet.")
-        text = _("Synced with Casdoor %(when)s.", when=_ago(self.last_success_at, now))
-        changes = []
-        if added := self.summary.get("added_here"):
-            changes.append(ngettext("%(num)d account added here", "%(num)d accounts added here", added))
-        if changed := self.summary.get("changed_here"):
-            changes.append(ngettext("%(num)d account changed here", "%(num)d accounts changed here", changed))
-        if trashed := self.summary.get("trashed_here"):
-            changes.append(
-                ngettext("%(num)d account moved to the trash", "%(num)d accounts moved to the trash", trashed)
-            )
-        if changes:
-            text += " " + _("Last changes: %(changes)s.", changes=", ".join(changes))
-        return text
-
-    def notes(self) -> list[str]:
-        """Lasting facts about the accounts worth telling beside the last result."""
-        notes = []
-        if count := self.summary.get("parameters_only"):
-            notes.append(
-                ngettext(
-                    "%(num)d account uses settings Casdoor cannot store; Casdoor keeps only its secret.",
-                    "%(num)d accounts use settings Casdoor cannot store; Casdoor keeps only their secrets.",
-                    count,
-                )
-            )
-        if count := self.summary.get("not_synced"):
-            notes.append(
-                ngettext(
-                    "%(num)d account is not synced: its issuer, name or secret is longer than Casdoor allows.",
-                    "%(num)d accounts are not synced: their issuer, name or secret is longer than Casdoor allows.",
-                    count,
-                )
-            )
-        if count := self.summary.get("unreadable_in_casdoor"):
-            notes.append(
-                ngettext(
-                    "%(num)d entry in Casdoor could not be read here; it is left as it is.",
-                    "%(num)d entries in Casdoor could not be read here; they are left as they are.",
-                    count,
-                )
-            )
-        return notes
-
-
-def _ago(moment: datetime | None, now: datetime) -> str:
-    if moment is None:
-        return _("never")
-    return format_timedelta(moment - now, add_direction=True, threshold=1.1)
-
-
-def status_of(user: User) -> SyncStatus | None:
-    link = link_of(user)
-    if link is None:
-        return None
-    now = utcnow()
-    return SyncStatus(
-        last_attempt_at=link.last_attempt_at,
-        last_success_at=link.last_success_at,
-        result=link.last_result,
-        error=link.last_error,
-        detail=link.last_detail or "",
-        summary=link.last_summary or {},
-        next_attempt_at=link.next_attempt_at,
-        running=link.locked_until is not None and link.locked_until > now,
-        signed_in=link.refresh_token_sealed is not None
-        or (link.access_expires_at is not None and link.access_expires_at > now),
-    )
-
-
-def dismiss_conflicts(user: User) -> None:
-    link = link_of(user)
-    if link is not None and (link.last_summary or {}).get("conflicts"):
-        link.last_summary = {**link.last_summary, "conflicts": [], "conflicts_at": None}
-        db.session.commit()
-
-
-def marks_of(user: User) -> dict[int, str]:
-    """Account id → mark reason, for the code list."""
-    rows = db.session.execute(select(CasdoorMark.account_id, CasdoorMark.reason).where(CasdoorMark.user_id == user.id))
-    return dict(rows.all())
 
 
 def linked_users() -> list[User]:

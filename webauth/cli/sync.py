@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 from webauth import users
 from webauth.casdoor import oidc
 from webauth.casdoor import sync as casdoor_sync
+from webauth.casdoor.status import Outcome
 from webauth.cli.common import prepare_database
 
 
@@ -38,10 +39,10 @@ def sync_command(user_id: str | None, sync_all: bool, force: bool) -> None:
         report = casdoor_sync.sync_user(
             target, casdoor_sync.Trigger.CLI, force=force or not sync_all, wait=casdoor_sync.CLI_WAIT_SECONDS
         )
-        if report.outcome is casdoor_sync.Outcome.WAITING:
+        if report.outcome is Outcome.WAITING:
             click.echo(f"{label}: skipped, waiting to retry after a failure (--force syncs it now)")
             continue
         click.echo(f"{label}: {report.message}")
-        failed += report.outcome is casdoor_sync.Outcome.FAILED
+        failed += report.outcome is Outcome.FAILED
     if failed:
         sys.exit(1)

@@ -35,6 +35,7 @@ from wtforms.validators import Length, Optional
 from webauth import audit, users
 from webauth.auth_session import current_session, sign_in
 from webauth.casdoor import oidc
+from webauth.casdoor import status as casdoor_status
 from webauth.casdoor import sync as casdoor_sync
 from webauth.casdoor.client import CasdoorError
 from webauth.casdoor.oidc import Identity, SignInError, Tokens
@@ -362,7 +363,7 @@ def sync_now():
         wait=0.0 if periodic else MANUAL_WAIT_SECONDS,
     )
     if not wants_fragment():
-        if report.outcome is not casdoor_sync.Outcome.NOT_LINKED:
+        if report.outcome is not casdoor_status.Outcome.NOT_LINKED:
             flash(report.message, "success" if report.ok else "error")
         return redirect(url_for("codes.index"))
     response = _status_fragment()
@@ -375,7 +376,7 @@ def sync_now():
 @login_required
 def dismiss_conflicts():
     _require_casdoor()
-    casdoor_sync.dismiss_conflicts(db.session.get(User, current_user.id))
+    casdoor_status.dismiss_conflicts(db.session.get(User, current_user.id))
     if wants_fragment():
         return _status_fragment()
     return redirect(url_for("codes.index"))
