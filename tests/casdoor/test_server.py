@@ -1,128 +1,35 @@
-"""The fake Casdoor, driven over real HTTP the way a browser and webauth would drive Casdoor."""
+"""The fake Casdoor, driven over real HTTP the way a browser and webauth would drive Casdoor:
+discovery, sign-in and tokens, faults, sessions and its controls. Its REST API is in
+test_server_rest.py."""
 
-from __future__ import annotations
 
-import base64
-import hashlib
 import html
 import re
-import secrets
 import socket
 import subprocess
 import sys
 import time
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 from joserfc import jwt
-from joserfc.errors import BadSignatureError
 from joserfc.jwk import KeySet, RSAKey
 
+from tests.support.casdoor_calls import (
+    REDIRECT_URI,
+    FormReader,
+    account,
+    authorize_params,
+    exchange,
+    get_code,
+    pkce_pair,
+    rest,
+    sign_in,
+)
 from tests.support.casdoor_server import CasdoorServer
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIRECT_URI = "http://127.0.0.1:5999/auth/casdoor/callback"  # the one the `casdoor` fixture allows
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
-def authorize_params(server: CasdoorServer, challenge: str, **overrides: str) -> dict[str, str]:
-    params = {
-        "client_id": server.client_id,
-        "response_type": "code",
-        "redirect_uri": REDIRECT_URI,
-        "scope": "openid profile email",
-        "state": "state-123",
-        "nonce": "nonce-456",
-        "code_challenge": challenge,
-        "code_challenge_method": "S256",
-    }
-    params.update(overrides)
-    return params
-
-
-class FormReader(HTMLParser):
-    """The inputs and buttons of the login page, as a browser test would find them."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inputs: dict[str, str] = {}
-        self.buttons: list[str] = []
-        self.form_method = ""
-        self._in_button = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag == "form":
-            self.form_method = (attributes.get("method") or "").lower()
-        elif tag == "input":
-            self.inputs[attributes.get("name") or ""] = attributes.get("type") or "text"
-        elif tag == "button":
-            self._in_button = True
-            self.buttons.append("")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "button":
-            self._in_button = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_button:
-            self.buttons[-1] += data.strip()
-
-
-def get_code(
-    server: CasdoorServer, username: str, password: str, browser: requests.Session | None = None, **overrides: str
-) -> tuple[str, str]:
-    """Open the authorize page, post the login form; return (code, verifier)."""
-    browser = browser or requests.Session()
-    verifier, challenge = pkce_pair()
-    page = browser.get(f"{server.url}/login/oauth/authorize", params=authorize_params(server, challenge, **overrides))
-    assert page.status_code == 200, page.text
-    answer = browser.post(page.url, data={"username": username, "password": password}, allow_redirects=False)
-    assert answer.status_code == 302, answer.text
-    location = urlsplit(answer.headers["Location"])
-    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT_URI
-    query = parse_qs(location.query)
-    assert query["state"] == ["state-123"]
-    return query["code"][0], verifier
-
-
-def exchange(server: CasdoorServer, code: str, verifier: str, **extra: str) -> requests.Response:
-    data = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": REDIRECT_URI,
-        "code_verifier": verifier,
-        "client_id": server.client_id,
-    }
-    data.update(extra)
-    return requests.post(f"{server.url}/api/login/oauth/access_token", data=data, timeout=5)
-
-
-def sign_in(server: CasdoorServer, username: str, password: str, **overrides: str) -> dict[str, Any]:
-    code, verifier = get_code(server, username, password, **overrides)
-    answer = exchange(server, code, verifier)
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def rest(server: CasdoorServer, method: str, path: str, token: str | None, **kwargs: Any) -> requests.Response:
-    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return requests.request(method, f"{server.url}{path}", headers=headers, timeout=5, **kwargs)
-
-
-def account(server: CasdoorServer, token: str) -> dict[str, Any]:
-    answer = rest(server, "GET", "/api/get-account", token)
-    assert answer.status_code == 200
-    return answer.json()
 
 
 # ---------------------------------------------------------------- discovery and keys
@@ -309,160 +216,6 @@ def test_sign_in_bumps_updated_time(casdoor: CasdoorServer) -> None:
     before = casdoor.user("acme", "alice")["updatedTime"]
     sign_in(casdoor, "alice", "alice-pw")
     assert casdoor.user("acme", "alice")["updatedTime"] > before
-
-
-# ---------------------------------------------------------------- REST
-
-
-def test_userinfo_follows_the_token_scope(casdoor: CasdoorServer) -> None:
-    full = rest(casdoor, "GET", "/api/userinfo", sign_in(casdoor, "alice", "alice-pw")["access_token"]).json()
-    user = casdoor.user("acme", "alice")
-    assert full["sub"] == user["id"] and full["iss"] == casdoor.issuer and full["aud"] == casdoor.client_id
-    assert (full["preferred_username"], full["name"], full["email"]) == ("alice", "Alice", "alice@example.com")
-    bare = rest(casdoor, "GET", "/api/userinfo", sign_in(casdoor, "alice", "alice-pw", scope="openid")["access_token"])
-    assert set(bare.json()) == {"sub", "iss", "aud"}
-
-
-def test_get_account_returns_the_caller_with_mfa_accounts(casdoor: CasdoorServer, github_entry: dict[str, str]) -> None:
-    answer = account(casdoor, sign_in(casdoor, "alice", "alice-pw")["access_token"])
-    assert answer["status"] == "ok"
-    assert answer["data"]["mfaAccounts"] == [github_entry]
-    assert answer["data"]["password"] == "***"
-    assert answer["sub"] == answer["data"]["id"] and answer["name"] == "alice"
-    item = {"name": "MFA accounts", "visible": True, "viewRule": "Self", "modifyRule": "Self"}
-    assert item in answer["data2"]["accountItems"]
-
-
-def test_update_user_replaces_the_whole_user_and_bumps_updated_time(
-    casdoor: CasdoorServer, github_entry: dict[str, str]
-) -> None:
-    token = casdoor.issue_token("acme", "alice")["access_token"]
-    user = rest(casdoor, "GET", "/api/get-user", token, params={"id": "acme/alice"}).json()["data"]
-    new_entry = {"accountName": "a@b.c", "issuer": "GitLab", "secretKey": "KRSXG5CTMVRXEZLU", "origin": "webauth"}
-    user["mfaAccounts"] = [*user["mfaAccounts"], {**new_entry, "colour": "ignored by Casdoor"}]
-    del user["email"]
-    answer = rest(casdoor, "POST", "/api/update-user", token, params={"id": "acme/alice"}, json=user)
-    assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "msg": "", "data": "Affected"}
-    stored = casdoor.user("acme", "alice")
-    assert stored["mfaAccounts"] == [github_entry, new_entry]
-    assert stored["email"] == ""  # missing from the body: reset, as Casdoor does
-    assert stored["updatedTime"] > user["updatedTime"]
-    again = rest(casdoor, "POST", "/api/update-user", token, params={"id": "acme/alice"}, json=stored)
-    assert again.json()["data"] == "Affected"
-    assert casdoor.user("acme", "alice")["updatedTime"] > stored["updatedTime"]
-
-
-def test_update_user_keeps_fields_a_user_may_not_change(casdoor: CasdoorServer) -> None:
-    token = casdoor.issue_token("acme", "bob")["access_token"]
-    user = rest(casdoor, "GET", "/api/get-user", token, params={"id": "acme/bob"}).json()["data"]
-    original_id = user["id"]
-    user.update(isAdmin=True, id="forged", password="new-password")
-    assert (
-        rest(casdoor, "POST", "/api/update-user", token, params={"id": "acme/bob"}, json=user).json()["status"] == "ok"
-    )
-    stored = casdoor.user("acme", "bob")
-    assert stored["isAdmin"] is False and stored["id"] == original_id
-
-
-def test_update_user_errors_come_with_http_200(casdoor: CasdoorServer) -> None:
-    token = casdoor.issue_token("acme", "alice")["access_token"]
-    user = casdoor.user("acme", "alice")
-    bad_type = rest(
-        casdoor, "POST", "/api/update-user", token, params={"id": "acme/alice"}, json={**user, "score": "x"}
-    )
-    assert bad_type.status_code == 200 and bad_type.json()["status"] == "error"
-    no_name = rest(
-        casdoor, "POST", "/api/update-user", token, params={"id": "acme/alice"}, json={**user, "displayName": ""}
-    )
-    assert no_name.json() == {"status": "error", "msg": "Display name cannot be empty", "data": None}
-    not_json = rest(casdoor, "POST", "/api/update-user", token, params={"id": "acme/alice"}, data=b"{")
-    assert not_json.json()["status"] == "error"
-    assert casdoor.user("acme", "alice") == user
-
-
-def test_users_may_read_and_update_only_themselves(casdoor: CasdoorServer, github_entry: dict[str, str]) -> None:
-    token = casdoor.issue_token("acme", "alice")["access_token"]
-    bob = casdoor.user("acme", "bob")
-    read = rest(casdoor, "GET", "/api/get-user", token, params={"id": "acme/bob"})
-    assert read.status_code == 200 and read.json() == {"status": "error", "msg": "Unauthorized operation", "data": None}
-    bob["mfaAccounts"] = [github_entry]
-    write = rest(casdoor, "POST", "/api/update-user", token, params={"id": "acme/bob"}, json=bob)
-    assert write.status_code == 200 and write.json()["status"] == "error"
-    assert casdoor.mfa_accounts("acme", "bob") == []
-
-
-def test_an_organization_admin_may_update_its_users(casdoor: CasdoorServer, github_entry: dict[str, str]) -> None:
-    token = casdoor.issue_token("acme", "admin")["access_token"]
-    bob = rest(casdoor, "GET", "/api/get-user", token, params={"id": "acme/bob"}).json()["data"]
-    bob["mfaAccounts"] = [github_entry]
-    assert (
-        rest(casdoor, "POST", "/api/update-user", token, params={"id": "acme/bob"}, json=bob).json()["status"] == "ok"
-    )
-    assert casdoor.mfa_accounts("acme", "bob") == [github_entry]
-
-
-def test_get_user_of_a_missing_user_is_an_error(casdoor: CasdoorServer) -> None:
-    token = casdoor.issue_token("acme", "admin")["access_token"]
-    answer = rest(casdoor, "GET", "/api/get-user", token, params={"id": "acme/nobody"}).json()
-    assert answer == {"status": "error", "msg": "The user: acme/nobody doesn't exist", "data": None}
-
-
-@pytest.mark.parametrize("path", ["/api/get-account", "/api/userinfo", "/api/get-user?id=acme/alice"])
-def test_rest_calls_check_the_bearer_token(casdoor: CasdoorServer, signing_key: RSAKey, path: str) -> None:
-    def status_of(token: str | None) -> tuple[int, dict[str, Any]]:
-        answer = rest(casdoor, "GET", path, token)
-        return answer.status_code, answer.json()
-
-    assert status_of(None) == (200, {"status": "error", "msg": "Please login first", "data": None})
-    assert status_of("not-a-jwt")[1]["status"] == "error"
-
-    stranger = RSAKey.generate_key(2048, parameters={"kid": "cert-built-in"})
-    claims = jwt.decode(casdoor.issue_token("acme", "alice")["access_token"], signing_key).claims
-    forged = jwt.encode({"alg": "RS256", "kid": "cert-built-in"}, claims, stranger)
-    with pytest.raises(BadSignatureError):
-        jwt.decode(forged, signing_key)
-    assert status_of(forged)[1]["msg"] == "Access token doesn't exist in database"
-
-    casdoor.set_token_lifetime(0)
-    expired = casdoor.issue_token("acme", "alice")["access_token"]
-    assert status_of(expired)[1] == {"status": "error", "msg": "Access token has expired", "data": None}
-    casdoor.set_token_lifetime(3600)
-
-    revoked = casdoor.issue_token("acme", "alice")["access_token"]
-    assert status_of(revoked)[1].get("status") != "error"
-    assert casdoor.revoke_tokens("acme", "alice") >= 1
-    assert status_of(revoked)[1]["msg"] == "Access token doesn't exist in database"
-
-    orphan = casdoor.issue_token("acme", "alice")["access_token"]
-    casdoor.delete_user("acme", "alice")
-    assert status_of(orphan)[1] == {"status": "error", "msg": "The user: acme/alice doesn't exist", "data": None}
-
-
-def test_mfa_accounts_item_off_hides_the_list_and_ignores_writes(
-    casdoor: CasdoorServer, github_entry: dict[str, str]
-) -> None:
-    token = casdoor.issue_token("acme", "alice")["access_token"]
-    casdoor.set_mfa_accounts_item(False)
-    answer = account(casdoor, token)
-    assert answer["status"] == "ok" and "mfaAccounts" not in answer["data"]
-    assert all(item["name"] != "MFA accounts" for item in answer["data2"]["accountItems"])
-    user = rest(casdoor, "GET", "/api/get-user", token, params={"id": "acme/alice"}).json()["data"]
-    assert "mfaAccounts" not in user
-    user["mfaAccounts"] = []
-    written = rest(casdoor, "POST", "/api/update-user", token, params={"id": "acme/alice"}, json=user)
-    assert written.json()["status"] == "ok"
-    assert casdoor.mfa_accounts("acme", "alice") == [github_entry]
-    casdoor.set_mfa_accounts_item(True)
-    assert account(casdoor, token)["data"]["mfaAccounts"] == [github_entry]
-
-
-def test_direct_changes_by_the_mobile_app_show_up_and_bump_updated_time(casdoor: CasdoorServer) -> None:
-    token = casdoor.issue_token("acme", "alice")["access_token"]
-    before = account(casdoor, token)["data"]["updatedTime"]
-    casdoor.set_mfa_accounts("acme", "alice", [])
-    after = account(casdoor, token)["data"]
-    assert after["mfaAccounts"] == [] and after["updatedTime"] > before
 
 
 # ---------------------------------------------------------------- faults and counts

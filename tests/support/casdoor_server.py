@@ -15,6 +15,9 @@ URIs must match the application's list exactly, PKCE S256 is required (Casdoor m
 optional), and the token endpoint checks `redirect_uri`. The user's `updatedTime` moves
 forward at least one second on each change, so tests can observe every bump.
 
+This module holds the server's state, its test controls and its life cycle; the endpoints are
+in tests/support/casdoor_fake/ (`oidc.py`: sign-in and tokens, `rest.py`: the user API).
+
 Tests drive it through the Python methods below (thread-safe); a second process (a
 benchmark, a manual run) can reach the same controls at `POST /_test/<method>` with the
 keyword arguments as a JSON object, when the server was made with `http_controls=True`
@@ -48,166 +51,33 @@ Standalone, for manual runs::
 from __future__ import annotations
 
 import argparse
-import base64
 import copy
-import hashlib
-import hmac
-import html
-import re
-import secrets
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Flask, Response, jsonify, redirect, request
-from joserfc import jwt
-from joserfc.errors import JoseError
+from flask import Flask, Response, jsonify, request
 from joserfc.jwk import RSAKey
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-REST_ENDPOINTS = frozenset({"/api/get-account", "/api/get-user", "/api/update-user", "/api/userinfo"})
-FAULT_KINDS = frozenset({"5xx", "error", "malformed", "hang"})
-MFA_ENTRY_FIELDS = ("accountName", "issuer", "secretKey", "origin")
-SESSION_COOKIE = "casdoor_session_id"
-CODE_LIFETIME = 300
-GLOBAL_ADMIN_ORG = "built-in"
-_PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
-
-# Casdoor's own messages, which the webauth client recognises.
-MSG_LOGIN_FIRST = "Please login first"
-MSG_TOKEN_UNKNOWN = "Access token doesn't exist in database"
-MSG_TOKEN_EXPIRED = "Access token has expired"
-MSG_UNAUTHORIZED = "Unauthorized operation"
-MSG_FORBIDDEN = "The user is forbidden to sign in, please contact the administrator"
-
-
-def _now_text() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+from tests.support.casdoor_fake.common import (
+    FAULT_KINDS,
+    REST_ENDPOINTS,
+    Code,
+    Fault,
+    QuietRequestHandler,
+    Token,
+    later_than,
+    normalise_mfa_accounts,
+    now_text,
+)
+from tests.support.casdoor_fake.oidc import OidcEndpoints
+from tests.support.casdoor_fake.rest import RestEndpoints
 
 
-def _later_than(previous: str) -> str:
-    """The current time, or one second after `previous` if the clock has not moved on."""
-    now = datetime.now().astimezone().replace(microsecond=0)
-    try:
-        floor = datetime.fromisoformat(previous) + timedelta(seconds=1)
-    except ValueError:
-        return now.isoformat()
-    return max(now, floor).isoformat()
-
-
-def _pkce_s256(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii", "replace")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def _zero_like(value: Any) -> Any:
-    """Go's zero value for a field of the same JSON type (nil for slices and maps)."""
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
-        return 0
-    if isinstance(value, str):
-        return ""
-    return None
-
-
-def _type_error(key: str, value: Any, old: Any) -> str | None:
-    """Go's unmarshal error when a body field has the wrong JSON type, else None."""
-    if value is None or old is None:
-        return None
-    expected: type | tuple[type, ...]
-    if isinstance(old, bool):
-        expected = bool
-    elif isinstance(old, int | float):
-        expected = (int, float)
-    else:
-        expected = type(old)
-    if isinstance(value, expected) and not (isinstance(value, bool) and expected == (int, float)):
-        return None
-    return f"json: cannot unmarshal {type(value).__name__} into Go struct field User.{key}"
-
-
-def _normalise_mfa_accounts(value: Any) -> list[dict[str, str]] | str | None:
-    """Entries as Casdoor stores them (four string fields; null stays null), or an error text."""
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        return "json: cannot unmarshal mfaAccounts: not an array"
-    entries = []
-    for item in value:
-        if not isinstance(item, dict):
-            return "json: cannot unmarshal mfaAccounts: an entry is not an object"
-        entry = {}
-        for name in MFA_ENTRY_FIELDS:
-            field_value = item.get(name, "")
-            if not isinstance(field_value, str):
-                return f"json: cannot unmarshal {type(field_value).__name__} into Go struct field MfaAccount.{name}"
-            entry[name] = field_value
-        entries.append(entry)
-    return entries
-
-
-def _with_query(url: str, params: Mapping[str, str]) -> str:
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-@dataclass
-class _Token:
-    access_token: str
-    refresh_token: str
-    user_key: tuple[str, str]
-    client_id: str
-    scope: str
-    expires_at: float
-    refresh_expires_at: float
-
-
-@dataclass
-class _Code:
-    user_key: tuple[str, str]
-    redirect_uri: str
-    challenge: str
-    nonce: str
-    scope: str
-    expires_at: float
-    used: bool = False
-
-
-@dataclass
-class _Fault:
-    kind: str
-    remaining: int
-    seconds: float
-    status: int
-    message: str
-    endpoints: frozenset[str]
-
-
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Serves like werkzeug's handler but does not print a line per request."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
-
-
-class _TokenError(Exception):
-    """An OAuth error answer of the token endpoint."""
-
-    def __init__(self, error: str, description: str) -> None:
-        super().__init__(description)
-        self.error = error
-        self.description = description
-
-
-class CasdoorServer:
+class CasdoorServer(OidcEndpoints, RestEndpoints):
     """One Casdoor organization-and-application world, served on 127.0.0.1 in a thread.
 
     Users live in any organization (`owner`); the application belongs to `organization`,
@@ -252,11 +122,11 @@ class CasdoorServer:
         self._stopping = threading.Event()
         self._users: dict[tuple[str, str], dict[str, Any]] = {}
         self._passwords: dict[tuple[str, str], str] = {}
-        self._tokens: dict[str, _Token] = {}
+        self._tokens: dict[str, Token] = {}
         self._refresh_index: dict[str, str] = {}
-        self._codes: dict[str, _Code] = {}
+        self._codes: dict[str, Code] = {}
         self._sessions: dict[str, tuple[str, str]] = {}
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._mfa_item_off: set[str] = set()
         self._counts: Counter[str] = Counter()
         self._server: BaseWSGIServer | None = None
@@ -270,7 +140,7 @@ class CasdoorServer:
         if self._server is not None:
             raise RuntimeError("the server is already running")
         self._stopping.clear()
-        handler = WSGIRequestHandler if self._log_requests else _QuietRequestHandler
+        handler = WSGIRequestHandler if self._log_requests else QuietRequestHandler
         self._server = make_server(self.host, self._requested_port, self.app, threaded=True, request_handler=handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="casdoor-fake", daemon=True
@@ -334,10 +204,10 @@ class CasdoorServer:
         mfa_accounts: Iterable[Mapping[str, str]] = (),
     ) -> dict[str, Any]:
         """Create a user (as Casdoor's admin page would) and return a copy of it."""
-        entries = _normalise_mfa_accounts([dict(entry) for entry in mfa_accounts])
+        entries = normalise_mfa_accounts([dict(entry) for entry in mfa_accounts])
         if isinstance(entries, str):
             raise ValueError(entries)
-        now = _now_text()
+        now = now_text()
         user = {
             "owner": owner,
             "name": name,
@@ -401,13 +271,13 @@ class CasdoorServer:
 
     def set_mfa_accounts(self, owner: str, name: str, accounts: Iterable[Mapping[str, str]]) -> None:
         """Replace the user's list directly, as the official mobile app's sync would."""
-        entries = _normalise_mfa_accounts([dict(entry) for entry in accounts])
+        entries = normalise_mfa_accounts([dict(entry) for entry in accounts])
         if isinstance(entries, str):
             raise ValueError(entries)
         with self._lock:
             user = self._users[(owner, name)]
             user["mfaAccounts"] = entries
-            user["updatedTime"] = _later_than(user["updatedTime"])
+            user["updatedTime"] = later_than(user["updatedTime"])
 
     def add_redirect_uri(self, uri: str) -> None:
         """Allow one more redirect URI (the app under test learns its port late)."""
@@ -455,7 +325,7 @@ class CasdoorServer:
             raise ValueError(f"unknown fault {kind!r}; use one of {sorted(FAULT_KINDS)}")
         targets = frozenset(endpoints) if endpoints is not None else REST_ENDPOINTS
         with self._lock:
-            self._faults.append(_Fault(kind, count, seconds, status, message, targets))
+            self._faults.append(Fault(kind, count, seconds, status, message, targets))
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -489,135 +359,9 @@ class CasdoorServer:
 
     # ----------------------------------------------------------------- internals
 
-    def _forget_token(self, token: _Token) -> None:
+    def _forget_token(self, token: Token) -> None:
         self._tokens.pop(token.access_token, None)
         self._refresh_index.pop(token.refresh_token, None)
-
-    def _user_claims(self, user: Mapping[str, Any]) -> dict[str, Any]:
-        """The user fields Casdoor's default "JWT" token format carries (no password, no list)."""
-        return {key: value for key, value in user.items() if key not in {"password", "mfaAccounts"}}
-
-    def _issue(self, user_key: tuple[str, str], *, scope: str, nonce: str) -> dict[str, Any]:
-        user = self._users[user_key]
-        now = int(time.time())
-        name = str(uuid.uuid4())
-        registered = {"iss": self.issuer, "sub": user["id"], "aud": [self.client_id], "iat": now, "nbf": now}
-        access = {
-            **self._user_claims(user),
-            "tokenType": "access-token",
-            "nonce": nonce,
-            "tag": "",
-            "scope": scope,
-            "azp": self.client_id,
-            "provider": "",
-            **registered,
-            "exp": now + self._token_lifetime,
-            "jti": f"admin/{name}",
-        }
-        refresh = {
-            "owner": user["owner"],
-            "name": user["name"],
-            "tokenType": "refresh-token",
-            "scope": scope,
-            "azp": self.client_id,
-            **registered,
-            "exp": now + self._refresh_lifetime,
-            "jti": f"admin/{name}",
-        }
-        header = {"alg": "RS256", "kid": self._key.kid, "typ": "JWT"}
-        access_token = jwt.encode(header, access, self._key)
-        refresh_token = jwt.encode(header, refresh, self._key)
-        token = _Token(
-            access_token, refresh_token, user_key, self.client_id, scope,
-            now + self._token_lifetime, now + self._refresh_lifetime,
-        )  # fmt: skip
-        self._tokens[access_token] = token
-        self._refresh_index[refresh_token] = access_token
-        return {
-            "access_token": access_token,
-            "id_token": access_token,
-            "refresh_token": refresh_token,
-            "token_type": "Bearer",
-            "expires_in": self._token_lifetime,
-            "scope": scope,
-        }
-
-    def _visible_user(self, user: Mapping[str, Any]) -> dict[str, Any]:
-        shown = copy.deepcopy(dict(user))
-        if user["owner"] in self._mfa_item_off:
-            del shown["mfaAccounts"]
-        return shown
-
-    def _organization(self, name: str) -> dict[str, Any]:
-        items = [{"name": "Display name", "visible": True, "viewRule": "Public", "modifyRule": "Self"}]
-        if name not in self._mfa_item_off:
-            items.append({"name": "MFA accounts", "visible": True, "viewRule": "Self", "modifyRule": "Self"})
-        return {"owner": "admin", "name": name, "accountItems": items}
-
-    def _may_manage(self, caller: Mapping[str, Any], target_key: tuple[str, str]) -> bool:
-        if (caller["owner"], caller["name"]) == target_key:
-            return True
-        return bool(caller["isAdmin"]) and caller["owner"] in {target_key[0], GLOBAL_ADMIN_ORG}
-
-    def _bearer_user(self) -> tuple[dict[str, Any] | None, _Token | None, str]:
-        """The caller's user and token, or None and Casdoor's message saying why not."""
-        header = request.headers.get("Authorization", "")
-        scheme, _, value = header.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return None, None, MSG_LOGIN_FIRST
-        value = value.strip()
-        try:
-            jwt.decode(value, self._key, algorithms=["RS256"])
-        except (JoseError, ValueError):
-            return None, None, MSG_TOKEN_UNKNOWN
-        token = self._tokens.get(value)
-        if token is None:
-            return None, None, MSG_TOKEN_UNKNOWN
-        if time.time() >= token.expires_at:
-            return None, None, MSG_TOKEN_EXPIRED
-        user = self._users.get(token.user_key)
-        if user is None:
-            return None, None, f"The user: {token.user_key[0]}/{token.user_key[1]} doesn't exist"
-        if user["isForbidden"]:
-            return None, None, MSG_FORBIDDEN
-        return user, token, ""
-
-    def _valid_redirect(self, uri: str) -> bool:
-        return uri in self._redirect_uris
-
-    def _replace_user(
-        self, old: Mapping[str, Any], body: Mapping[str, Any], caller_is_admin: bool
-    ) -> dict[str, Any] | str:
-        """The user after update-user, or Casdoor's error text."""
-        new: dict[str, Any] = {}
-        for key, old_value in old.items():
-            if key not in body:
-                new[key] = _zero_like(old_value)
-                continue
-            error = _type_error(key, body[key], old_value)
-            if error:
-                return error
-            new[key] = copy.deepcopy(body[key])
-        if not new.get("displayName"):
-            return "Display name cannot be empty"
-        entries = _normalise_mfa_accounts(new.get("mfaAccounts"))
-        if isinstance(entries, str):
-            return entries
-        new["mfaAccounts"] = entries
-        kept = ["owner", "name", "id", "createdTime", "password", "signupApplication"]
-        if not caller_is_admin:
-            kept += ["isAdmin", "isForbidden", "type"]
-        if old["owner"] in self._mfa_item_off:
-            kept.append("mfaAccounts")
-        for key in kept:
-            new[key] = copy.deepcopy(old[key])
-        new["updatedTime"] = _later_than(old["updatedTime"])
-        return new
-
-    def _sign_in(self, user_key: tuple[str, str]) -> None:
-        user = self._users[user_key]
-        user["updatedTime"] = _later_than(user["updatedTime"])
-        user["lastSigninTime"] = user["updatedTime"]
 
     def _apply_fault(self) -> Response | None:
         if request.path.startswith("/_test/"):
@@ -658,298 +402,6 @@ class CasdoorServer:
         if self._http_controls:
             app.add_url_rule("/_test/<method>", view_func=self._control, methods=["POST"])
         return app
-
-    def _discovery(self, application: str | None = None) -> Response:
-        origin = self.issuer
-        return jsonify(
-            issuer=origin,
-            authorization_endpoint=f"{origin}/login/oauth/authorize",
-            token_endpoint=f"{origin}/api/login/oauth/access_token",
-            userinfo_endpoint=f"{origin}/api/userinfo",
-            jwks_uri=f"{origin}/.well-known/jwks",
-            end_session_endpoint=f"{origin}/api/logout",
-            response_types_supported=["code"],
-            response_modes_supported=["query"],
-            grant_types_supported=["authorization_code", "refresh_token"],
-            subject_types_supported=["public"],
-            id_token_signing_alg_values_supported=["RS256"],
-            scopes_supported=["openid", "email", "profile", "address", "phone", "offline_access"],
-            claims_supported=["iss", "sub", "aud", "iat", "exp", "name", "displayName", "email", "owner", "isAdmin"],
-            token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
-            code_challenge_methods_supported=["S256"],
-            request_parameter_supported=True,
-        )
-
-    def _get_app_login(self) -> Response:
-        """What Casdoor's sign-in page asks first: does this client id accept this redirect URI?"""
-        args = request.args
-        if args.get("responseType") != "code":
-            return jsonify(status="error", msg=f"Grant_type: {args.get('responseType')} is not supported "
-                                               "in this application", data=None)
-        with self._lock:
-            if args.get("clientId") != self.client_id:
-                return jsonify(status="error", msg="Invalid client_id", data=None)
-            redirect_uri = args.get("redirectUri", "")
-            application = {"owner": "admin", "name": self.application, "organization": self.organization,
-                           "clientId": self.client_id, "clientSecret": "", "redirectUris": list(self._redirect_uris)}
-            if not self._valid_redirect(redirect_uri):
-                message = f"Redirect URI: {redirect_uri} doesn't exist in the allowed Redirect URI list"
-                return jsonify(status="error", msg=message, data=application)
-        return jsonify(status="ok", msg="", data=application)
-
-    def _jwks_view(self) -> Response:
-        return jsonify(self.jwks)
-
-    def _login_page(self, message: str = "", username: str = "", status: int = 200) -> Response:
-        notice = f'<p role="alert">{html.escape(message)}</p>' if message else ""
-        page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in - Casdoor (test)</title></head>
-<body><main>
-<h1>Sign in to {html.escape(self.application)}</h1>
-{notice}
-<form method="post" action="{html.escape(request.full_path)}">
-<p><label for="username">Username</label> <input id="username" name="username" autocomplete="username"
- value="{html.escape(username)}" required></p>
-<p><label for="password">Password</label> <input id="password" name="password" type="password"
- autocomplete="current-password" required></p>
-<p><button type="submit">Sign in</button></p>
-</form>
-</main></body></html>"""
-        return Response(page, status=status, mimetype="text/html")
-
-    def _error_page(self, message: str) -> Response:
-        body = f"<!doctype html><title>Error</title><h1>Error</h1><p>{html.escape(message)}</p>"
-        return Response(body, status=400, mimetype="text/html")
-
-    def _authorize(self) -> Response:
-        args = request.args
-        with self._lock:
-            if args.get("client_id") != self.client_id:
-                return self._error_page("Invalid client_id")
-            redirect_uri = args.get("redirect_uri", "")
-            if not self._valid_redirect(redirect_uri):
-                return self._error_page(f"Redirect URI: {redirect_uri} doesn't exist in the allowed Redirect URI list")
-        if args.get("response_type") != "code":
-            return self._error_page(f"Grant_type: {args.get('response_type')} is not supported in this application")
-        if args.get("code_challenge_method") != "S256":
-            return self._error_page("code_challenge_method must be S256 (PKCE is required; plain is rejected)")
-        challenge = args.get("code_challenge", "")
-        if not _PKCE_CHALLENGE.fullmatch(challenge):
-            return self._error_page("code_challenge must be the base64url SHA-256 of the verifier")
-
-        with self._lock:
-            session_user = self._sessions.get(request.cookies.get(SESSION_COOKIE, ""))
-            if request.method == "GET":
-                if session_user in self._users and args.get("prompt") != "login":
-                    return self._code_redirect(session_user, session_id=None)
-                return self._login_page()
-            username = request.form.get("username", "").strip()
-            password = request.form.get("password", "")
-            owner, _, name = username.rpartition("/")
-            user_key = (owner or self.organization, name)
-            stored = self._passwords.get(user_key)
-            if stored is None or not hmac.compare_digest(stored.encode(), password.encode()):
-                return self._login_page("Invalid username or password", username, status=401)
-            if self._users[user_key]["isForbidden"]:
-                return self._login_page(MSG_FORBIDDEN, username, status=403)
-            session_id = secrets.token_urlsafe(24)
-            self._sessions[session_id] = user_key
-            return self._code_redirect(user_key, session_id=session_id)
-
-    def _code_redirect(self, user_key: tuple[str, str], session_id: str | None) -> Response:
-        args = request.args
-        self._sign_in(user_key)
-        code = secrets.token_urlsafe(24)
-        self._codes[code] = _Code(
-            user_key=user_key,
-            redirect_uri=args["redirect_uri"],
-            challenge=args["code_challenge"],
-            nonce=args.get("nonce", ""),
-            scope=args.get("scope", ""),
-            expires_at=time.time() + CODE_LIFETIME,
-        )
-        params = {"code": code}
-        if "state" in args:
-            params["state"] = args["state"]
-        response = redirect(_with_query(args["redirect_uri"], params), code=302)
-        if session_id is not None:
-            response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="Lax")
-        return response
-
-    def _token_params(self) -> dict[str, str]:
-        params = {key: value for key, value in request.values.items()}
-        body = request.get_json(silent=True) if request.is_json else None
-        if isinstance(body, dict):
-            for key, value in body.items():
-                if isinstance(value, str):
-                    params.setdefault(key, value)
-        if not params.get("client_id") and not params.get("client_secret") and request.authorization:
-            params["client_id"] = request.authorization.username or ""
-            params["client_secret"] = request.authorization.password or ""
-        return params
-
-    def _token_view(self) -> Response:
-        params = self._token_params()
-        try:
-            with self._lock:
-                answer = self._grant(params)
-        except _TokenError as exc:
-            response = jsonify(error=exc.error, error_description=exc.description)
-            response.status_code = 401 if exc.error == "invalid_client" else 400
-        else:
-            response = jsonify(answer)
-        response.headers["Cache-Control"] = "no-store"
-        return response
-
-    def _check_client(self, params: Mapping[str, str]) -> None:
-        if params.get("client_id") != self.client_id:
-            raise _TokenError("invalid_client", "client_id is invalid")
-        secret = params.get("client_secret", "")
-        if secret and not hmac.compare_digest(secret.encode(), self.client_secret.encode()):
-            raise _TokenError("invalid_client", "client_secret is invalid")
-
-    def _grant(self, params: Mapping[str, str]) -> dict[str, Any]:
-        grant_type = params.get("grant_type", "")
-        if grant_type == "authorization_code":
-            self._check_client(params)
-            return self._grant_code(params)
-        if grant_type == "refresh_token" and self._allow_refresh_grant:
-            self._check_client(params)
-            return self._grant_refresh(params)
-        raise _TokenError("unsupported_grant_type", f"grant_type: {grant_type} is not supported in this application")
-
-    def _grant_code(self, params: Mapping[str, str]) -> dict[str, Any]:
-        value = params.get("code", "")
-        if not value:
-            raise _TokenError("invalid_request", "authorization code should not be empty")
-        code = self._codes.get(value)
-        if code is None:
-            raise _TokenError("invalid_grant", "authorization code is invalid")
-        if code.used:
-            raise _TokenError("invalid_grant", "authorization code has been used")
-        if time.time() > code.expires_at:
-            raise _TokenError("invalid_grant", "authorization code has expired")
-        if params.get("redirect_uri") != code.redirect_uri:
-            raise _TokenError("invalid_grant", "redirect_uri does not match the authorization request")
-        verifier = params.get("code_verifier", "")
-        if not hmac.compare_digest(_pkce_s256(verifier), code.challenge):
-            raise _TokenError("invalid_grant", "verifier is invalid")
-        if code.user_key not in self._users:
-            raise _TokenError("invalid_grant", "the user of this code no longer exists")
-        code.used = True
-        return self._issue(code.user_key, scope=code.scope, nonce=code.nonce)
-
-    def _grant_refresh(self, params: Mapping[str, str]) -> dict[str, Any]:
-        value = params.get("refresh_token", "")
-        access = self._refresh_index.get(value)
-        token = self._tokens.get(access) if access else None
-        if token is None:
-            raise _TokenError("invalid_grant", "refresh token is invalid, expired or revoked")
-        try:
-            jwt.decode(value, self._key, algorithms=["RS256"])
-        except (JoseError, ValueError) as exc:
-            raise _TokenError("invalid_grant", f"parse refresh token error: {exc}") from None
-        if time.time() >= token.refresh_expires_at:
-            raise _TokenError("invalid_grant", "refresh token is invalid, expired or revoked")
-        user = self._users.get(token.user_key)
-        if user is None or user["isForbidden"]:
-            raise _TokenError("invalid_grant", MSG_FORBIDDEN)
-        self._forget_token(token)
-        return self._issue(token.user_key, scope=params.get("scope") or token.scope, nonce="")
-
-    def _userinfo(self) -> Response:
-        with self._lock:
-            user, token, message = self._bearer_user()
-            if user is None or token is None:
-                return jsonify(status="error", msg=message, data=None)
-            scopes = set(token.scope.split())
-            info: dict[str, Any] = {"sub": user["id"], "iss": self.issuer, "aud": token.client_id}
-            if "profile" in scopes:
-                info.update(
-                    preferred_username=user["name"],
-                    name=user["displayName"],
-                    picture=user["avatar"],
-                    groups=list(user["groups"] or []),
-                )
-            if "email" in scopes:
-                info.update(email=user["email"], email_verified=user["emailVerified"])
-            return jsonify(info)
-
-    def _get_account(self) -> Response:
-        with self._lock:
-            user, _, message = self._bearer_user()
-            if user is None:
-                return jsonify(status="error", msg=message, data=None)
-            return jsonify(
-                status="ok",
-                msg="",
-                sub=user["id"],
-                name=user["name"],
-                data=self._visible_user(user),
-                data2=self._organization(user["owner"]),
-            )
-
-    def _get_user(self) -> Response:
-        with self._lock:
-            caller, _, message = self._bearer_user()
-            if caller is None:
-                return jsonify(status="error", msg=message, data=None)
-            owner, _, name = request.args.get("id", "").partition("/")
-            if not self._may_manage(caller, (owner, name)):
-                return jsonify(status="error", msg=MSG_UNAUTHORIZED, data=None)
-            target = self._users.get((owner, name))
-            if target is None:
-                return jsonify(status="error", msg=f"The user: {owner}/{name} doesn't exist", data=None)
-            return jsonify(status="ok", msg="", data=self._visible_user(target))
-
-    def _update_user(self) -> Response:
-        with self._lock:
-            caller, _, message = self._bearer_user()
-            if caller is None:
-                return jsonify(status="error", msg=message, data=None)
-            user_id = request.args.get("id") or f"{caller['owner']}/{caller['name']}"
-            owner, _, name = user_id.partition("/")
-            if not self._may_manage(caller, (owner, name)):
-                return jsonify(status="error", msg=MSG_UNAUTHORIZED, data=None)
-            old = self._users.get((owner, name))
-            if old is None:
-                return jsonify(status="error", msg=f"The user: {user_id} doesn't exist", data=None)
-            body = request.get_json(force=True, silent=True)
-            if not isinstance(body, dict):
-                return jsonify(status="error", msg="unexpected end of JSON input", data=None)
-            new = self._replace_user(old, body, caller_is_admin=bool(caller["isAdmin"]))
-            if isinstance(new, str):
-                return jsonify(status="error", msg=new, data=None)
-            self._users[(owner, name)] = new
-            return jsonify(status="ok", msg="", data="Affected")
-
-    def _logout(self) -> Response:
-        hint = request.values.get("id_token_hint", "")
-        redirect_uri = request.values.get("post_logout_redirect_uri", "")
-        state = request.values.get("state", "")
-        session_id = request.cookies.get(SESSION_COOKIE, "")
-        with self._lock:
-            session_user = self._sessions.get(session_id)
-            if not hint and not redirect_uri:
-                self._sessions.pop(session_id, None)
-                shown = "/".join(session_user) if session_user else ""
-                response = jsonify(status="ok", msg="", data=shown)
-            elif not redirect_uri:
-                return jsonify(status="error", msg="Missing parameter: post_logout_redirect_uri", data=None)
-            elif not hint:
-                return jsonify(status="error", msg="Missing parameter: id_token_hint", data=None)
-            else:
-                token = self._tokens.get(hint)
-                if token is None:
-                    return jsonify(status="error", msg="Token not found, invalid accessToken", data=None)
-                if not self._valid_redirect(redirect_uri):
-                    message = f"Redirect URI: {redirect_uri} doesn't exist in the allowed Redirect URI list"
-                    return jsonify(status="error", msg=message, data=None)
-                self._forget_token(token)
-                self._sessions.pop(session_id, None)
-                response = redirect(f"{redirect_uri.rstrip('/')}?{urlencode({'state': state})}", code=302)
-        response.delete_cookie(SESSION_COOKIE)
-        return response
 
     _CONTROLS = frozenset(
         {
