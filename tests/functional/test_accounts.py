@@ -20,10 +20,9 @@ from tests.conftest import TEST_PASSWORD, csrf_from, post_form
 from tests.support.accounts import HTMX, OTHER, SECRET, THIRD, add, events, link, listed, stored, vault
 from tests.support.qr_images import png
 from webauth.extensions import db
-from webauth.listing import ListQuery
 from webauth.models import Account, AccountIcon, Group, SessionRecord, utcnow
 from webauth.otp import OtpParams, OtpType
-from webauth.otpauth import AccountSpec, parse_uri
+from webauth.otpauth import parse_uri
 
 
 def age_reauth(app, seconds: int = 3600) -> None:
@@ -178,18 +177,6 @@ def test_bad_icons_get_a_clear_message(app, signed_in, data, status, message):
     assert response.status_code == status and message in response.get_data(as_text=True)
     custom = post_edit(signed_in, uuid, icon="custom")
     assert custom.status_code == 422 and "Choose an image for the icon." in custom.get_data(as_text=True)
-
-
-def test_imported_groups_and_icons_come_along_and_unusable_icons_are_left_out(app, user):
-    icon = png(Image.new("RGBA", (300, 300), (0, 0, 255, 255)))
-    with app.app_context():
-        v = vault(app)
-        params = OtpParams(OtpType.TOTP, b"12345678901234567890")
-        a = v.add(AccountSpec("A", "a", params, groups=("Work", "work", "Home"), icon=icon, icon_mime="image/png"))
-        b = v.add(AccountSpec("B", "b", params, groups=("Work",), icon=b"<svg/>", icon_mime="image/svg+xml"))
-        assert [g.name for g in a.groups] == ["Home", "Work"] and b.icon is None
-        assert a.icon.kind == "custom" and a.icon.data.startswith(b"\x89PNG") and v.spec(a).icon == a.icon.data
-        assert db.session.scalar(select(func.count()).select_from(Group)) == 2
 
 
 # The trash --------------------------------------------------------------------------------------
@@ -443,7 +430,3 @@ def test_the_cli_lists_groups_favorites_and_notes(app, user):
     assert result.exit_code == 0 and stored(app) == []
 
 
-def test_a_query_object_cleans_what_it_is_given():
-    query = ListQuery(text="  Git  hub ", group=" Work ", sort="sideways")
-    assert (query.terms, query.group, query.sort, query.filtered) == (["git", "hub"], "Work", "manual", True)
-    assert not ListQuery().filtered

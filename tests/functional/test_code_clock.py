@@ -18,7 +18,7 @@ from tests.conftest import csrf_from
 from webauth import vault as vault_module
 from webauth.extensions import db
 from webauth.keys import keyring
-from webauth.listing import PAGE_SIZE, ListQuery
+from webauth.listing import PAGE_SIZE
 from webauth.models import User
 from webauth.otpauth import parse_uri
 from webauth.vault import Vault
@@ -230,18 +230,6 @@ def test_a_bad_length_is_clamped(app, signed_in, show):
     add_many(app, 3)
     response = signed_in.get(f"/?show={show}")
     assert response.status_code == 200 and len(rows_in(response.get_data(as_text=True))) == 3
-
-
-def test_a_drop_below_the_last_row_shown_lands_there_not_at_the_end(app):
-    with app.app_context():
-        from webauth import users
-
-        user = users.create_local_user("carol", "a long enough password", keyring())
-        vault = Vault(user, keyring())
-        uuids = [vault.add(parse_uri(f"otpauth://totp/S{n}:c?secret={secret(n)}&issuer=S{n}")).uuid for n in range(6)]
-        vault.move(uuids[0], None, uuids[3])
-        order = [account.uuid for account in vault.accounts(ListQuery())]
-    assert order == [uuids[1], uuids[2], uuids[3], uuids[0], uuids[4], uuids[5]]
 
 
 def revision_in(fragment: str) -> str:
