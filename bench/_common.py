@@ -116,7 +116,7 @@ def seed_user(inst: Instance, accounts: int) -> str:
                 params=OtpParams(type=kind, secret=os.urandom(20)),
                 favorite=number % 17 == 0,
             )
-            vault.add(spec, source="bench", commit=False)
+            vault.add(spec, source="bench")
         db.session.commit()
         db.engine.dispose()
     return username

@@ -106,7 +106,7 @@ def _linked_user(app, casdoor, local_accounts: int) -> int:
                 name="alice@example.com",
                 params=OtpParams(type=OtpType.TOTP, secret=os.urandom(20)),
             )
-            vault.add(spec, source="bench", commit=False)
+            vault.add(spec, source="bench")
         expires = utcnow() + timedelta(seconds=tokens["expires_in"])
         sync.connect(user, vault, "acme/alice", Tokens(tokens["access_token"], tokens["refresh_token"], expires))
         db.session.commit()
@@ -158,12 +158,12 @@ def _change_both_sides(app, casdoor, user_id: int, total: int) -> None:
         for account in mine[:tenth]:
             spec = vault.spec(account)
             params = OtpParams(type=OtpType.TOTP, secret=os.urandom(20))
-            vault.update(account.uuid, AccountSpec(issuer=spec.issuer, name=spec.name, params=params), commit=False)
+            vault.update(account.uuid, AccountSpec(issuer=spec.issuer, name=spec.name, params=params))
         for account in mine[tenth : tenth + fiftieth]:
-            vault.delete(account.uuid, commit=False)
+            vault.delete(account.uuid)
         for number in range(fiftieth):
             params = OtpParams(type=OtpType.TOTP, secret=os.urandom(20))
-            vault.add(AccountSpec(issuer=f"New here {number}", name="alice", params=params), commit=False)
+            vault.add(AccountSpec(issuer=f"New here {number}", name="alice", params=params))
         db.session.commit()
     entries = casdoor.mfa_accounts("acme", "alice")
     theirs = [e for e in entries if e["issuer"].startswith("Remote")]
@@ -187,7 +187,7 @@ def _conflict_everything(app, casdoor, user_id: int) -> None:
         for account in vault.accounts():
             spec = vault.spec(account)
             params = OtpParams(type=OtpType.TOTP, secret=os.urandom(20))
-            vault.update(account.uuid, AccountSpec(issuer=spec.issuer, name=spec.name, params=params), commit=False)
+            vault.update(account.uuid, AccountSpec(issuer=spec.issuer, name=spec.name, params=params))
         db.session.commit()
     casdoor.set_mfa_accounts(
         "acme", "alice", [{**e, "secretKey": _entry("x")["secretKey"]} for e in casdoor.mfa_accounts("acme", "alice")]

@@ -88,7 +88,12 @@ def main() -> int:
             owner = users.create_local_user("owner", "benchmark password", keyring())
             specs = make_specs(args.accounts)
             owner_vault = Vault(owner, keyring())
-            timed("setup: add_many (owner's vault)", results, lambda: owner_vault.add_many(specs, source="bench"))
+
+            def fill_owners_vault() -> None:
+                owner_vault.add_many(specs, source="bench")
+                db.session.commit()
+
+            timed("setup: add_many (owner's vault)", results, fill_owners_vault)
             files: dict[str, list[tuple[bytes, str]]] = {}
 
             def export(fmt: str) -> list[tuple[bytes, str]]:
@@ -138,10 +143,11 @@ def main() -> int:
                     row = pending.create(vault, pending.STAGE_PREVIEW, pending.dump_entries(read), format_id=fmt)
                     _, payload = pending.load(vault, row.uuid)
                     opened = pending.load_entries(payload)
-                    vault.plan_import([entry.spec for entry in opened if entry.spec is not None])
+                    vault.plan_additions([entry.spec for entry in opened if entry.spec is not None])
                     pending.discard(row, commit=False)
                     entries += opened
                 added, _ = vault.add_many([entry.spec for entry in entries if entry.spec], source=fmt)
+                db.session.commit()
                 assert added
 
             # The page of one QR code per account is for phones and paper, not for importing back.

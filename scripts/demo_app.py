@@ -46,6 +46,7 @@ def demo_app() -> Iterator[str]:
     from flask_migrate import upgrade
 
     from webauth import create_app, users
+    from webauth.extensions import db
     from webauth.keys import keyring
     from webauth.otpauth import parse_uri
     from webauth.vault import Vault
@@ -68,6 +69,7 @@ def demo_app() -> Iterator[str]:
             for kind, issuer, name, extra in DEMO_ACCOUNTS:
                 uri = f"otpauth://{kind}/{issuer}:{name}?secret={_random_base32()}&issuer={issuer}{extra}"
                 vault.add(parse_uri(uri))
+            db.session.commit()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -2,7 +2,12 @@
 
 Views, the CLI, importers, sync and the API all go through `Vault`, so a rule written here
 (duplicates, the trash, revisions, audit events, sealing) holds everywhere. A `Vault` lives
-for one request or one command: it unwraps the user's data key at most once. What the code
+for one request or one command: it unwraps the user's data key at most once.
+
+The caller owns the transaction: no method commits or rolls back. A view, a command, an
+import or a sync makes its changes through the vault and commits once, so what belongs
+together (an HOTP step and its use, a whole import with the pending upload it consumes, a
+sync's plan with its new base) is stored together or not at all. What the code
 list reads (its query, its state, its refresh timing) is in listing.py, which `Vault` inherits.
 """
 
@@ -131,7 +136,6 @@ class Vault(VaultListing):
         account = self.get(account_uuid)
         spec = self.spec(account)
         audit.record("account.reveal", user=self.user, details={"account": account.uuid, "what": what})
-        db.session.commit()
         return spec
 
     # Changing ---------------------------------------------------------------------------
@@ -144,7 +148,7 @@ class Vault(VaultListing):
             )
         )
 
-    def add(self, spec: AccountSpec, *, source: str = "manual", commit: bool = True) -> Account:
+    def add(self, spec: AccountSpec, *, source: str = "manual") -> Account:
         """Store a new account; an identical one already there raises `DuplicateAccount`."""
         existing = self.find_duplicate(spec)
         if existing is not None:
@@ -155,8 +159,6 @@ class Vault(VaultListing):
             self._assign_groups(account, spec.groups)
         db.session.flush()
         audit.record("account.add", user=self.user, details={"account": account.uuid, "source": source})
-        if commit:
-            db.session.commit()
         return account
 
     def _new_account(self, spec: AccountSpec, digest: str, position: int) -> Account:
@@ -191,7 +193,6 @@ class Vault(VaultListing):
         spec: AccountSpec,
         *,
         source: str = "edit",
-        commit: bool = True,
         groups: Iterable[str] | None = None,
         icon: IconChange | None = None,
     ) -> Account:
@@ -199,7 +200,6 @@ class Vault(VaultListing):
 
         Changing the secret or type re-seals it; making it identical to another account of
         the vault raises `DuplicateAccount`. The audit event names the fields, never values.
-        `commit=False` leaves the change in the caller's transaction (a sync applies many at once).
         Groups and icon change only when `groups` or `icon` is given: most callers (sync) describe
         the OTP fields alone, and `spec.groups` left empty must not empty the account's groups.
         A custom icon that is not a usable image raises `icons.IconError` before anything changes.
@@ -230,22 +230,18 @@ class Vault(VaultListing):
         self._touch(account)
         details = {"account": account.uuid, "fields": changed, "source": source}
         audit.record("account.edit", user=self.user, details=details)
-        if commit:
-            db.session.commit()
         return account
 
-    def delete(self, account_uuid: str, *, source: str | None = None, commit: bool = True) -> Account:
+    def delete(self, account_uuid: str, *, source: str | None = None) -> Account:
         """Move an account to the trash; `restore` undoes it, `purge` makes it final."""
         account = self.get(account_uuid)
         account.deleted_at = utcnow()
         self._touch(account)
         details = {"account": account.uuid} if source is None else {"account": account.uuid, "source": source}
         audit.record("account.delete", user=self.user, details=details)
-        if commit:
-            db.session.commit()
         return account
 
-    def add_to_trash(self, spec: AccountSpec, *, source: str, commit: bool = True) -> Account | None:
+    def add_to_trash(self, spec: AccountSpec, *, source: str) -> Account | None:
         """Keep `spec` as a trashed account, recoverable with `restore`, unless the trash holds it already.
 
         Sync uses it for versions it replaces or removes, so that nothing it overwrites is
@@ -263,8 +259,6 @@ class Vault(VaultListing):
         account.deleted_at = utcnow()
         db.session.flush()
         audit.record("account.trash_copy", user=self.user, details={"account": account.uuid, "source": source})
-        if commit:
-            db.session.commit()
         return account
 
     def restore(self, account_uuid: str) -> Account:
@@ -276,7 +270,6 @@ class Vault(VaultListing):
         account.deleted_at = None
         self._touch(account)
         audit.record("account.restore", user=self.user, details={"account": account.uuid})
-        db.session.commit()
         return account
 
     def purge(self, account_uuid: str) -> None:
@@ -284,7 +277,6 @@ class Vault(VaultListing):
         db.session.delete(account)
         audit.record("account.purge", user=self.user, details={"account": account_uuid})
         self._prune_groups()
-        db.session.commit()
 
     def empty_trash(self) -> int:
         """Purge every account in the trash; returns how many."""
@@ -293,7 +285,6 @@ class Vault(VaultListing):
             db.session.delete(account)
             audit.record("account.purge", user=self.user, details={"account": account.uuid})
         self._prune_groups()
-        db.session.commit()
         return len(trashed)
 
     # Organising ---------------------------------------------------------------------------
@@ -304,8 +295,7 @@ class Vault(VaultListing):
             account.favorite = favorite
             self._touch(account)
             audit.record("account.favorite", user=self.user, details={"account": account.uuid, "favorite": favorite})
-            db.session.commit()
-        return account
+            return account
 
     def move(self, account_uuid: str, before_uuid: str | None, after_uuid: str | None = None) -> Account:
         """Put an account just before another in the user's order, or just after another
@@ -330,7 +320,6 @@ class Vault(VaultListing):
             item.position = position
         self._touch(account)
         audit.record("account.move", user=self.user, details={"account": account.uuid})
-        db.session.commit()
         return account
 
     def mark_used(self, account_uuid: str) -> None:
@@ -341,7 +330,6 @@ class Vault(VaultListing):
         """
         account = self.get(account_uuid)
         db.session.execute(update(Account).where(Account.id == account.id).values(last_used_at=utcnow()))
-        db.session.commit()
 
     def rename_group(self, name: str, new_name: str) -> None:
         """Rename a group; a new name that another group has merges the two."""
@@ -366,7 +354,6 @@ class Vault(VaultListing):
         for account in members:
             self._touch(account)
         audit.record("group.rename", user=self.user, details={"accounts": len(members)})
-        db.session.commit()
 
     def delete_group(self, name: str) -> None:
         """Remove a group; its accounts stay, in their other groups."""
@@ -377,7 +364,6 @@ class Vault(VaultListing):
             self._touch(account)
         db.session.delete(group)
         audit.record("group.delete", user=self.user, details={"accounts": len(members)})
-        db.session.commit()
 
     def advance_hotp(self, account_uuid: str) -> Account:
         """Move an HOTP account to its next counter in one UPDATE ... RETURNING.
@@ -395,7 +381,6 @@ class Vault(VaultListing):
             .returning(Account.counter)
         ).scalar_one()
         audit.record("account.hotp_next", user=self.user, details={"account": account.uuid, "counter": counter})
-        db.session.commit()
         set_committed_value(account, "counter", counter)
         return account
 
@@ -493,7 +478,7 @@ class Vault(VaultListing):
     def add_many(
         self, specs: Iterable[AccountSpec], *, source: str, details: dict | None = None
     ) -> tuple[list[Account], int]:
-        """Add a whole import in one transaction: all of it or, on any failure, none of it.
+        """Add a whole import in the caller's transaction: all of it or, on any failure, none of it.
 
         Accounts the vault holds already (same type, secret, issuer and name), and repeats
         within `specs`, are skipped and counted; returns (accounts added, duplicates skipped).
@@ -514,31 +499,27 @@ class Vault(VaultListing):
         }
         added: list[Account] = []
         duplicates = 0
-        try:
-            for spec in specs:
-                params = spec.params
-                digest = self._fingerprint(params)
-                if (digest, spec.issuer, spec.name) in seen:
-                    duplicates += 1
-                    continue
-                seen.add((digest, spec.issuer, spec.name))
-                position += 1
-                account = self._new_account(spec, digest, position)
-                chosen: list[Group] = []
-                for name in _clean_groups(spec.groups):
-                    group = groups.get(name.casefold())
-                    if group is None:
-                        group = groups[name.casefold()] = Group(user_id=self.user.id, name=name)
-                    chosen.append(group)
-                account.groups = chosen
-                added.append(account)
-            counts = {"format": source, "added": len(added), "duplicates": duplicates}
-            audit.record("import", user=self.user, details={**(details or {}), **counts})
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
+        for spec in specs:
+            params = spec.params
+            digest = self._fingerprint(params)
+            if (digest, spec.issuer, spec.name) in seen:
+                duplicates += 1
+                continue
+            seen.add((digest, spec.issuer, spec.name))
+            position += 1
+            account = self._new_account(spec, digest, position)
+            chosen: list[Group] = []
+            for name in _clean_groups(spec.groups):
+                group = groups.get(name.casefold())
+                if group is None:
+                    group = groups[name.casefold()] = Group(user_id=self.user.id, name=name)
+                chosen.append(group)
+            account.groups = chosen
+            added.append(account)
+        counts = {"format": source, "added": len(added), "duplicates": duplicates}
+        audit.record("import", user=self.user, details={**(details or {}), **counts})
         return added, duplicates
+
 
 def _clean_groups(names: Iterable[str]) -> list[str]:
     cleaned: list[str] = []

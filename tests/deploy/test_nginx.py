@@ -329,6 +329,7 @@ def test_chromium_signs_in_over_https_and_installs_the_app(deployment, app, make
     with app.app_context():
         alice = db.session.scalar(select(User).where(User.username == "alice"))
         Vault(alice, keyring()).add(parse_uri("otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP"), source="test")
+        db.session.commit()
     with sync_playwright() as playwright:
         # The certificate is trusted by its key, as a real one is by its CA: no error is waved through.
         browser = playwright.chromium.launch(

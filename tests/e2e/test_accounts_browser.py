@@ -29,7 +29,9 @@ def link(issuer: str, name: str = "alice", secret: str = SECRETS[0]) -> str:
 def add_accounts(app, issuers: list[str]) -> dict[str, str]:
     with app.app_context():
         vault = Vault(db.session.scalar(select(User).where(User.username == "alice")), keyring())
-        return {issuer: vault.add(parse_uri(link(issuer, secret=SECRETS[n]))).uuid for n, issuer in enumerate(issuers)}
+        uuids = {issuer: vault.add(parse_uri(link(issuer, secret=SECRETS[n]))).uuid for n, issuer in enumerate(issuers)}
+        db.session.commit()
+        return uuids
 
 
 def issuers_in_db(app) -> list[str]:

@@ -32,7 +32,7 @@ def alice(make_user):
 def add(app, uris: list[str]) -> list[str]:
     with app.app_context():
         vault = Vault(db.session.scalar(select(User).where(User.username == "alice")), keyring())
-        uuids = [vault.add(parse_uri(uri), commit=False).uuid for uri in uris]
+        uuids = [vault.add(parse_uri(uri)).uuid for uri in uris]
         db.session.commit()
         return uuids
 

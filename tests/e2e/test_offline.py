@@ -64,7 +64,9 @@ def add_accounts(app, username: str = "alice") -> dict[str, str]:
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
         vault = Vault(user, keyring())
-        return {vault.add(parse_uri(uri)).uuid: uri.split("issuer=")[1].split("&")[0] for uri in uris}
+        labels = {vault.add(parse_uri(uri)).uuid: uri.split("issuer=")[1].split("&")[0] for uri in uris}
+        db.session.commit()
+        return labels
 
 
 def expected_codes(labels: dict[str, str], at: float) -> dict[str, str]:
@@ -99,7 +101,9 @@ def add_account(app, issuer: str) -> str:
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == "alice"))
         uri = f"otpauth://totp/{issuer}:alice?secret={SECRET}&issuer={issuer}"
-        return Vault(user, keyring()).add(parse_uri(uri)).uuid
+        account = Vault(user, keyring()).add(parse_uri(uri))
+        db.session.commit()
+        return account.uuid
 
 
 def enable_elsewhere(app) -> str:

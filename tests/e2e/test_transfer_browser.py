@@ -85,6 +85,7 @@ def test_encrypted_backup_then_restore_into_another_vault(app, page, browser, li
         first = vault.accounts()[0]
         vault.update(first.uuid, vault.spec(first), groups=["Work"])
         vault.set_favorite(first.uuid, True)
+        db.session.commit()
 
     browser_sign_in(page, "alice", TEST_PASSWORD)
     open_import(page)

@@ -227,6 +227,7 @@ def several(app, signed_in):
         v = vault(app)
         v.update(uuids["github"], v.spec(v.get(uuids["github"])), groups=["Work", "Code"])
         v.update(uuids["gitlab"], v.spec(v.get(uuids["gitlab"])), groups=["Code"])
+        db.session.commit()
     return uuids
 
 

@@ -65,6 +65,7 @@ def add_accounts(app: Flask, username: str) -> None:
         vault.add(parse_uri(f"otpauth://totp/Bank:{username}?secret={TOTP_SECRET}&issuer=Bank&digits=8"))
         vault.add(parse_uri(f"otpauth://hotp/Door:{username}?secret={HOTP_SECRET}&issuer=Door&counter=3&digits=8"))
         vault.add(parse_uri(f"otpauth://totp/Steam:{username}?secret={STEAM_SECRET}&issuer=Steam&encoder=steam"))
+        db.session.commit()
 
 
 @pytest.fixture

@@ -33,7 +33,9 @@ def vault_of(username: str = "alice") -> Vault:
 
 def add(app, issuer: str, kind: str = "totp", extra: str = "") -> str:
     with app.app_context():
-        return vault_of().add(parse_uri(f"otpauth://{kind}/{issuer}:alice?secret={SECRET}&issuer={issuer}{extra}")).uuid
+        account = vault_of().add(parse_uri(f"otpauth://{kind}/{issuer}:alice?secret={SECRET}&issuer={issuer}{extra}"))
+        db.session.commit()
+        return account.uuid
 
 
 def secret(number: int) -> str:
@@ -44,8 +46,7 @@ def add_many(app, count: int) -> list[str]:
     with app.app_context():
         vault = vault_of()
         uuids = [
-            vault.add(parse_uri(f"otpauth://totp/Service{n:03d}:alice?secret={secret(n)}&issuer=Service{n:03d}"),
-                      commit=False).uuid
+            vault.add(parse_uri(f"otpauth://totp/Service{n:03d}:alice?secret={secret(n)}&issuer=Service{n:03d}")).uuid
             for n in range(count)
         ]
         db.session.commit()
@@ -126,6 +127,7 @@ def test_after_a_change_of_the_vault_the_clock_brings_the_whole_list(app, signed
     url = clock_url(signed_in.get("/", headers=HTMX).get_data(as_text=True))
     with app.app_context():
         CHANGES[change](vault_of(), uuids)
+        db.session.commit()
     response = signed_in.get(url, headers=HTMX)
     answer = response.get_data(as_text=True)
     assert response.headers["HX-Retarget"] == "#codes" and response.headers["HX-Reswap"] == "outerHTML"
@@ -212,6 +214,7 @@ def test_more_rows_after_a_change_bring_the_whole_longer_list(app, signed_in):
     more = html.unescape(re.search(r'hx-get="(/codes/more[^"]+)"', fragment).group(1))
     with app.app_context():
         vault_of().delete(uuids[0])
+        db.session.commit()
     response = signed_in.get(more, headers=HTMX)
     assert response.headers["HX-Retarget"] == "#codes"
     assert rows_in(response.get_data(as_text=True)) == uuids[1:]
@@ -257,7 +260,7 @@ def test_a_list_of_counters_keeps_an_inert_clock_for_rows_loaded_later(app, sign
         vault = vault_of()
         for n in range(PAGE_SIZE):
             uri = f"otpauth://hotp/Bank{n:02d}:alice?secret={secret(n)}&issuer=Bank{n:02d}"
-            vault.add(parse_uri(uri), commit=False)
+            vault.add(parse_uri(uri))
         db.session.commit()
     timed = add(app, "Zulu")
     fragment = signed_in.get("/", headers=HTMX).get_data(as_text=True)

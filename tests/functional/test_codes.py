@@ -27,7 +27,9 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 def add(app, uri: str, username: str = "alice") -> str:
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
-        return Vault(user, keyring()).add(parse_uri(uri)).uuid
+        account = Vault(user, keyring()).add(parse_uri(uri))
+        db.session.commit()
+        return account.uuid
 
 
 def codes_in(html: str) -> list[str]:
@@ -107,7 +109,9 @@ def test_hotp_next_is_atomic_under_concurrent_clicks(app, app_config, user):
     def click(_):
         with other.app_context():
             account_owner = db.session.get(User, user.id)
-            return Vault(account_owner, keyring()).advance_hotp(uuid).counter
+            counter = Vault(account_owner, keyring()).advance_hotp(uuid).counter
+            db.session.commit()
+            return counter
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         counters = sorted(pool.map(click, range(8)))

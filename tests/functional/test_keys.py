@@ -46,6 +46,7 @@ def seed(config: dict) -> list[str]:
         vault = Vault(user, keyring())
         for index, secret in enumerate(SECRETS):
             vault.add(parse_uri(f"otpauth://totp/Issuer{index}:alice?secret={secret}"))
+        db.session.commit()
     return codes_of(config)
 
 
@@ -91,6 +92,7 @@ def test_a_sealed_secret_moved_to_another_account_or_user_does_not_open(app, mak
         first = Vault(alice, keyring()).add(parse_uri(f"otpauth://totp/A:alice?secret={SECRETS[0]}"))
         second = Vault(alice, keyring()).add(parse_uri(f"otpauth://totp/B:alice?secret={SECRETS[1]}"))
         bobs = Vault(bob, keyring()).add(parse_uri(f"otpauth://totp/C:bob?secret={SECRETS[1]}"))
+        db.session.commit()
         sealed, first_uuid, second_uuid, bobs_uuid = first.secret_sealed, first.uuid, second.uuid, bobs.uuid
         for target in (second_uuid, bobs_uuid):
             db.session.execute(update(Account).where(Account.uuid == target).values(secret_sealed=sealed))
@@ -115,6 +117,7 @@ def test_the_database_holds_no_secret_in_clear(app, make_user, database_url):
         alice = db.session.scalar(select(User).where(User.username == "alice"))
         for secret in SECRETS:
             Vault(alice, keyring()).add(parse_uri(f"otpauth://totp/X:{secret[:4]}?secret={secret}"))
+        db.session.commit()
     needles = []
     for secret in SECRETS:
         raw = decode_secret(secret)

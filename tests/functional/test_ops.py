@@ -47,6 +47,7 @@ def test_metrics_count_requests_sign_ins_and_accounts(app, client, user):
     with app.app_context():
         Vault(db.session.get(User, user.id), keyring()).add(parse_uri(f"otpauth://totp/A:a?secret={SECRET}"))
         Vault(db.session.get(User, user.id), keyring()).add(parse_uri(f"otpauth://hotp/B:b?secret={SECRET}"))
+        db.session.commit()
     before = scrape(client)
     post_form(client, "/login", "/login", {"username": "alice", "password": "wrong password"})
     sign_in(client)
@@ -71,6 +72,7 @@ def test_metrics_count_requests_sign_ins_and_accounts(app, client, user):
 def test_metrics_name_no_user_and_no_secret(app, client, user):
     with app.app_context():
         Vault(db.session.get(User, user.id), keyring()).add(parse_uri(f"otpauth://totp/Bank:alice?secret={SECRET}"))
+        db.session.commit()
     sign_in(client)
     body = client.get("/metrics").get_data(as_text=True)
     for text in ("alice", "Bank", SECRET, TEST_PASSWORD):

@@ -41,6 +41,7 @@ def filled(app: Flask, signed_in: FlaskClient) -> FlaskClient:
             kind = ("totp", "hotp", "steam")[number % 3]
             secret = f"JBSWY3DPEHPK3PXP{'ABCDEFGHIJKLMNOP'[number]}Q"
             vault.add(parse_uri(f"otpauth://{kind}/Issuer{number}:alice?secret={secret}&issuer=Issuer{number}"))
+        db.session.commit()
     return signed_in
 
 

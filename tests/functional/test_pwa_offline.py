@@ -30,7 +30,9 @@ def vault_of(username: str = "alice") -> Vault:
 
 def add(app, uri: str, username: str = "alice") -> str:
     with app.app_context():
-        return vault_of(username).add(parse_uri(uri)).uuid
+        account = vault_of(username).add(parse_uri(uri))
+        db.session.commit()
+        return account.uuid
 
 
 def age_reauth(app, seconds: int = 3600) -> None:
@@ -70,6 +72,7 @@ def accounts(app, user) -> dict[str, str]:
     }
     with app.app_context():
         vault_of().delete(uuids["trashed"])
+        db.session.commit()
     return uuids
 
 

@@ -130,6 +130,7 @@ def round_trip(app, specs: list[AccountSpec], fmt: str, full: bool) -> str:
     owner, heir = new_user(app), new_user(app)
     with app.app_context():
         Vault(db.session.scalar(select(User).where(User.username == owner)), keyring()).add_many(specs, source="test")
+        db.session.commit()
     before = vault_of(app, owner, full)
 
     source = app.test_client()

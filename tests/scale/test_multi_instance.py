@@ -131,6 +131,7 @@ def test_one_session_serves_on_both_and_changes_show_on_both(pair: Pair, app, us
     with app.app_context():
         alice = db.session.scalar(select(User).where(User.username == "alice"))
         gitlab = Vault(alice, keyring()).add(parse_uri(f"otpauth://totp/GitLab:alice?secret={SECRET}&issuer=GitLab"))
+        db.session.commit()
         gitlab_uuid = gitlab.uuid
     browser = sign_in(a)
     assert "GitLab" in listed(browser, b)
@@ -234,7 +235,7 @@ def test_concurrent_syncs_from_both_leave_casdoor_and_the_vault_alike(pair: Pair
         vault = Vault(db.session.get(User, user_id), keyring())
         for entry in local_new:
             params = OtpParams(type="totp", secret=decode_secret(entry["secretKey"]))
-            vault.add(AccountSpec(issuer=entry["issuer"], name=entry["accountName"], params=params), commit=False)
+            vault.add(AccountSpec(issuer=entry["issuer"], name=entry["accountName"], params=params))
         db.session.commit()
 
     token = _token(browser, f"{a}/")

@@ -35,7 +35,9 @@ def add(app, uri: str, username: str = "alice", **changes) -> str:
         spec = parse_uri(uri)
         if changes:
             spec = AccountSpec(**{"issuer": spec.issuer, "name": spec.name, "params": spec.params, **changes})
-        return vault(app, username).add(spec).uuid
+        account = vault(app, username).add(spec)
+        db.session.commit()
+        return account.uuid
 
 
 def stored(app) -> list[tuple[str, str]]:

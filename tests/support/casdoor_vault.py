@@ -80,7 +80,9 @@ def add_local(app: Flask, user_id: int, issuer: str, name: str, secret: str, **p
             name=name,
             params=OtpParams(type=params.pop("type", OtpType.TOTP), secret=decode_secret(secret), **params),
         )
-        return vault.add(spec).uuid
+        account = vault.add(spec)
+        db.session.commit()
+        return account.uuid
 
 
 def find_local(app: Flask, user_id: int, issuer: str, name: str) -> str:
@@ -105,12 +107,14 @@ def edit_local(
             period=spec.params.period,
         )
         vault.update(account_id, AccountSpec(issuer=issuer, name=new_name or name, params=params))
+        db.session.commit()
 
 
 def delete_local(app: Flask, user_id: int, issuer: str, name: str) -> None:
     account_id = find_local(app, user_id, issuer, name)
     with app.app_context():
         Vault(db.session.get(User, user_id), keyring()).delete(account_id)
+        db.session.commit()
 
 
 def assert_converged(app: Flask, user_id: int, casdoor: CasdoorServer) -> None:

@@ -106,6 +106,7 @@ def add_accounts(app, uris: list[str], username: str = "alice") -> None:
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
         Vault(user, keyring()).add_many([parse_uri(uri) for uri in uris], source="test")
+        db.session.commit()
 
 
 def audit_events(app, event: str) -> list[dict]:

@@ -96,6 +96,7 @@ def test_imported_groups_and_icons_come_along_and_unusable_icons_are_left_out(va
     params = OtpParams(OtpType.TOTP, b"12345678901234567890")
     a = vault.add(AccountSpec("A", "a", params, groups=("Work", "work", "Home"), icon=icon, icon_mime="image/png"))
     b = vault.add(AccountSpec("B", "b", params, groups=("Work",), icon=b"<svg/>", icon_mime="image/svg+xml"))
+    db.session.commit()  # as callers do: the vault never commits
     assert [g.name for g in a.groups] == ["Home", "Work"] and b.icon is None
     assert a.icon.kind == "custom" and a.icon.data.startswith(b"\x89PNG") and vault.spec(a).icon == a.icon.data
     assert db.session.scalar(select(func.count()).select_from(Group)) == 2
@@ -332,7 +333,7 @@ def test_the_recently_used_order(vault, monkeypatch):
 
 def test_a_page_of_the_list_and_whether_more_match(vault):
     for n in range(PAGE_SIZE + 3):
-        vault.add(spec(f"S{n:03d}"), commit=False)
+        vault.add(spec(f"S{n:03d}"))
     db.session.commit()
     first, more = vault.shown(ListQuery())
     assert len(first) == PAGE_SIZE and more

@@ -441,20 +441,20 @@ class _Sync:
                 favorite=current.favorite,
             )
             try:
-                vault.update(change.local_id, new, source=SOURCE, commit=False)
+                vault.update(change.local_id, new, source=SOURCE)
             except DuplicateAccount:
                 # The vault holds this very version already: the replaced one goes to the trash.
-                vault.delete(change.local_id, source=SOURCE, commit=False)
+                vault.delete(change.local_id, source=SOURCE)
                 continue
             if change.trash_previous:
-                vault.add_to_trash(current, source=SOURCE, commit=False)
+                vault.add_to_trash(current, source=SOURCE)
         for account_id in plan.trash:
-            vault.delete(account_id, source=SOURCE, commit=False)
+            vault.delete(account_id, source=SOURCE)
         for addition in plan.additions:
             with contextlib.suppress(DuplicateAccount):  # the same account is there already
-                vault.add(_spec(addition.issuer, addition.name, addition.secret), source=SOURCE, commit=False)
+                vault.add(_spec(addition.issuer, addition.name, addition.secret), source=SOURCE)
         for copy in plan.trash_copies:
-            vault.add_to_trash(_spec(copy.issuer, copy.name, copy.secret), source=SOURCE, commit=False)
+            vault.add_to_trash(_spec(copy.issuer, copy.name, copy.secret), source=SOURCE)
 
     def _mark(self, plan: SyncPlan) -> None:
         reasons = {account_id: "parameters" for account_id in plan.flagged}

@@ -9,6 +9,7 @@ import click
 from flask.cli import AppGroup
 
 from webauth.cli.common import prepare_database, user_named
+from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.otp import InvalidParameter, OtpType
 from webauth.otpauth import parse_uri
@@ -30,6 +31,7 @@ def add_account(username: str, uri: str) -> None:
         raise click.ClickException(f"cannot add this URI: {error}") from None
     except DuplicateAccount as duplicate:
         raise click.ClickException(f"already in the vault as account {duplicate.existing.uuid}") from None
+    db.session.commit()
     click.echo(account.uuid)
 
 
@@ -81,4 +83,5 @@ def remove_account(username: str, account_id: str) -> None:
         Vault(user_named(username), keyring()).delete(account_id)
     except AccountNotFound:
         raise click.ClickException(f"{username} has no account {account_id}") from None
+    db.session.commit()
     click.echo(f"moved {account_id} to the trash")

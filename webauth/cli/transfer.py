@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 
 from webauth import qr
 from webauth.cli.common import prepare_database, read_password, user_named
+from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.transfer import exports
 from webauth.transfer.base import MAX_IMPORT_BYTES, PasswordRequired, TransferError
@@ -65,6 +66,7 @@ def import_accounts(username: str, format_id: str | None, password_stdin: bool, 
         raise click.ClickException("nothing imported: the file holds no account that can be imported")
     details = {"entries": len(entries), "chosen": len(specs), "problems": len(problems), "via": "cli"}
     added, duplicates = Vault(user, keyring()).add_many(specs, source=importer.format_id, details=details)
+    db.session.commit()
     click.echo(
         f"imported {len(added)} accounts from {importer.title}; skipped {duplicates} already in the vault, "
         f"{len(trashed)} in the other app's trash, {len(problems)} unreadable"

@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webauth import adding, qr
 from webauth.auth_session import reauth_required
-from webauth.extensions import limiter
+from webauth.extensions import db, limiter
 from webauth.forms import ConfirmForm, EditForm, GroupForm, ImageForm, ManualForm, UriForm
 from webauth.icons import IconError
 from webauth.listing import key_hint
@@ -74,6 +74,7 @@ def _store(spec: AccountSpec, origin: str):
     except DuplicateAccount as duplicate:
         label = _label(duplicate.existing)
         return None, _("This account is already in your vault (%(label)s).", label=label)
+    db.session.commit()
     flash(_("Added %(label)s.", label=spec.label), "success")
     _twin_note(account)
     return redirect(url_for("codes.index", _anchor=f"account-{account.uuid}")), None
@@ -178,6 +179,7 @@ def confirm():
         return render_error(*_add_error(error, text=True))
     specs = [entry.spec for entry in found.entries if entry.spec is not None]
     added, skipped = current_vault().add_many(specs, source=form.origin.data)
+    db.session.commit()
     if added:
         flash(ngettext("Added %(num)d account.", "Added %(num)d accounts.", len(added)), "success")
     if skipped:
@@ -236,6 +238,7 @@ def _back_to_list(undo: str | None = None):
 def next_code(uuid: str):
     current_vault().advance_hotp(uuid)
     current_vault().mark_used(uuid)
+    db.session.commit()
     return _back_to_list()
 
 
@@ -244,6 +247,7 @@ def next_code(uuid: str):
 def used(uuid: str):
     """The page copied a code: remember when, for the "recently used" order."""
     current_vault().mark_used(uuid)
+    db.session.commit()
     return "", 204
 
 
@@ -251,6 +255,7 @@ def used(uuid: str):
 @login_required
 def favorite(uuid: str):
     current_vault().set_favorite(uuid, request.form.get("favorite") == "1")
+    db.session.commit()
     if request.form.get("next") == "detail":
         return redirect(url_for("accounts.detail", uuid=uuid))
     return _back_to_list()
@@ -261,6 +266,7 @@ def favorite(uuid: str):
 def move(uuid: str):
     """Put the account before another (`before`, a uuid), after another (`after`) or at the end."""
     current_vault().move(uuid, request.form.get("before") or None, request.form.get("after") or None)
+    db.session.commit()
     return _back_to_list()
 
 
@@ -269,6 +275,7 @@ def move(uuid: str):
 def delete(uuid: str):
     """Move to the trash; the list then offers to undo."""
     account = current_vault().delete(uuid)
+    db.session.commit()
     if request.form.get("next") == "detail":
         flash(_("Moved %(label)s to the trash.", label=_label(account)), "success")
         return redirect(url_for("codes.index", undo=uuid))
@@ -287,6 +294,7 @@ def restore(uuid: str):
             return render_error(409, message)
         flash(message, "error")
         return redirect(url_for("accounts.trash") if request.form.get("next") == "trash" else url_for("codes.index"))
+    db.session.commit()
     if request.form.get("next") == "trash":
         flash(_("Restored %(label)s.", label=_label(account)), "success")
         return redirect(url_for("accounts.trash"))
@@ -310,6 +318,7 @@ def purge(uuid: str):
     account = current_vault().get(uuid, trashed=True)
     label = _label(account)
     current_vault().purge(uuid)
+    db.session.commit()
     flash(_("Deleted %(label)s for good.", label=label), "success")
     return redirect(url_for("accounts.trash"))
 
@@ -318,6 +327,7 @@ def purge(uuid: str):
 @login_required
 def empty_trash():
     count = current_vault().empty_trash()
+    db.session.commit()
     flash(ngettext("Deleted %(num)d account for good.", "Deleted %(num)d accounts for good.", count), "success")
     return redirect(url_for("accounts.trash"))
 
@@ -350,6 +360,7 @@ def rename_group():
         abort(404)
     except ValueError as error:
         return _groups_page(old, _("That name cannot be used: %(reason)s", reason=str(error)), 422)
+    db.session.commit()
     flash(_("Renamed the group %(old)s to %(new)s.", old=old, new=form.name.data.strip()), "success")
     return redirect(url_for("accounts.groups"))
 
@@ -362,6 +373,7 @@ def delete_group():
         current_vault().delete_group(name)
     except LookupError:
         abort(404)
+    db.session.commit()
     flash(_("Removed the group %(name)s; its accounts are still in your vault.", name=name), "success")
     return redirect(url_for("accounts.groups"))
 
@@ -395,6 +407,7 @@ def reveal(uuid: str, what: str):
     if what not in REVEALS:
         abort(404)
     spec = current_vault().reveal(uuid, what)
+    db.session.commit()
     if what == "secret":
         secret = encode_secret(spec.params.secret)
         value = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
@@ -493,5 +506,6 @@ def edit(uuid: str):
         )
         form.icon_file.errors = [*form.icon_file.errors, message]
         return _edit_page(account, form, 413 if error.reason == "too_large" else 422)
+    db.session.commit()
     flash(_("Saved %(label)s.", label=spec.label), "success")
     return redirect(url_for("accounts.detail", uuid=uuid))

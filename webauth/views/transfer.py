@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from webauth import qr
 from webauth.auth_session import reauth_required
-from webauth.extensions import csrf, limiter
+from webauth.extensions import csrf, db, limiter
 from webauth.otp import OtpType
 from webauth.otpauth import format_uri
 from webauth.transfer import exports, pending
@@ -270,6 +270,7 @@ def confirm(token: str):
     pending.discard(row, commit=False)
     details = {"entries": len(entries), "chosen": len(specs), "problems": problems}
     added, duplicates = current_vault().add_many(specs, source=format_id, details=details)  # type: ignore[arg-type]
+    db.session.commit()
     summary = {
         "added": len(added),
         "duplicates": duplicates,
