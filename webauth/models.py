@@ -1,4 +1,6 @@
-"""Database models. Only `vault.py`, `auth.py` and `audit.py` query them directly.
+"""Database models, queried by the domain modules (`vault.py` and `listing.py`, `users.py`,
+`admin.py`, `audit.py`, `settings.py`, `offline.py`, `metrics.py`, `transfer/pending.py`,
+`casdoor/`); views go through those, and change a user's accounts only through `Vault`.
 
 Secrets are stored sealed (see crypto.py); issuer and account names are stored in clear so
 that listing, searching and sorting happen in SQL.

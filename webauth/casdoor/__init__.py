@@ -5,6 +5,8 @@ with the `mfaAccounts` list of their Casdoor user.
 - `merge`: the pure three-way merge (no I/O), testable scenario by scenario.
 - `oidc`: Authlib's Flask client: discovery, code + PKCE, id_token verification, refresh.
 - `sync`: the service that reads, merges, pushes and applies through the vault.
+- `status`: what a sync's outcome and a user's sync status are called, in words.
+- `lease`: one sync of a user at a time, across processes.
 - `triggers`: a sync after each local change, once the response is sent.
 
 `init_app` wires it all when `WEBAUTH_CASDOOR_URL` and `WEBAUTH_CASDOOR_CLIENT_ID` are set;

@@ -1,5 +1,6 @@
-"""The fake Casdoor's OpenID Connect side: discovery, JWKS, the login form and authorization
-code flow with PKCE S256, the token endpoint (both grants), `/api/userinfo` and `/api/logout`.
+"""The fake Casdoor's OpenID Connect side: discovery, JWKS, the application check
+(`/api/get-app-login`), the login form and authorization code flow with PKCE S256, the token
+endpoint (both grants), `/api/userinfo` and `/api/logout`.
 
 A mixin of `CasdoorServer`, whose state (users, tokens, codes, sessions, the lock) it uses.
 """
