@@ -41,8 +41,8 @@ from webauth import create_app
 from webauth.extensions import db
 from webauth.models import PendingImport, SessionRecord, utcnow
 from webauth.otpauth import encode_secret, parse_uri
-from webauth.transfer.base import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
 from webauth.transfer.google import parse_migration_uri
+from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
 from webauth.transfer.registry import read_import
 
 

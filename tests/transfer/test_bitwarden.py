@@ -24,7 +24,7 @@ from transfer_strategies import json_mutated
 
 from webauth.otp import Algorithm, OtpType
 from webauth.otpauth import encode_secret
-from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.base import PasswordRequired, TooMuchWork, TransferError, WrongPassword
 from webauth.transfer.bitwarden import BitwardenAuthenticatorImporter, BitwardenCsvImporter, BitwardenJsonImporter
 
 VAULT = BitwardenJsonImporter()
@@ -220,7 +220,10 @@ def test_kdf_parameters_out_of_bounds_are_refused(field: str, value: int) -> Non
 
 def test_argon2_memory_beyond_the_bound_is_refused() -> None:
     doc = json.loads(protect(VAULT_EXPORT, "pw", argon2=True))
-    doc["kdfMemory"] = 1024
+    doc["kdfMemory"] = 1024  # Bitwarden's largest: beyond the server's budget
+    with pytest.raises(TooMuchWork, match="more work than this server allows"):
+        VAULT.read(json.dumps(doc).encode(), "pw")
+    doc["kdfMemory"] = 1025  # beyond what Bitwarden writes
     with pytest.raises(TransferError, match="kdfMemory"):
         VAULT.read(json.dumps(doc).encode(), "pw")
 

@@ -18,6 +18,7 @@ from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, json_v
 from webauth.otp import OtpType
 from webauth.transfer import proton
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.kdf import Argon2id
 from webauth.transfer.proton import ProtonEncryptedImporter, ProtonPlainImporter
 
 PLAIN = ProtonPlainImporter()
@@ -150,7 +151,7 @@ def test_mutated_plain_export_raises_only_transfer_errors(data: bytes) -> None:
 
 # The mutation fuzzing runs the real code with a cheap Argon2id: the format fixes the cost, so
 # a real key per example would only slow the test, not reach more of the code.
-CHEAP_ARGON2 = {"_ARGON2_TIME": 1, "_ARGON2_MEMORY_KIB": 64, "_ARGON2_PARALLELISM": 1}
+CHEAP_ARGON2 = {"_KDF": Argon2id(memory_kib=64, passes=1, lanes=1)}
 CHEAP_SAMPLE = encrypt_export(fixture("proton_authenticator.json"), argon2=(1, 64, 1))
 
 

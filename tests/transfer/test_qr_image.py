@@ -14,7 +14,8 @@ from PIL import Image
 
 from webauth.otp import OtpType
 from webauth.otpauth import encode_secret
-from webauth.transfer.base import MAX_IMPORT_BYTES, TransferError
+from webauth.transfer.base import TransferError
+from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.transfer.qr_image import QrImageImporter, decode_qr_texts
 
 QR = QrImageImporter()

@@ -16,7 +16,8 @@ from test_stratum import ENCRYPTED_SAMPLE as STRATUM_ENCRYPTED
 from test_twofauth import SAMPLE as TWOFAUTH_SAMPLE
 
 from webauth.transfer import registry
-from webauth.transfer.base import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES, ImportedEntry, Importer, TransferError
+from webauth.transfer.base import ImportedEntry, Importer, TransferError
+from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

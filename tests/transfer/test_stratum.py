@@ -21,6 +21,7 @@ from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, json_v
 from webauth.otp import Algorithm, OtpType
 from webauth.transfer import stratum
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.kdf import Argon2id
 from webauth.transfer.stratum import StratumEncryptedImporter, StratumPlainImporter
 
 PLAIN = StratumPlainImporter()
@@ -154,7 +155,7 @@ def test_mutated_fixture_raises_only_transfer_errors(data: bytes) -> None:
 
 # The mutation fuzzing runs the real code with a cheap Argon2id: the format fixes the cost, so
 # a real 64 MiB key per example would only slow the test, not reach more of the code.
-CHEAP_ARGON2 = {"_ARGON2_TIME": 1, "_ARGON2_MEMORY_KIB": 64, "_ARGON2_PARALLELISM": 1}
+CHEAP_ARGON2 = {"_KDF": Argon2id(memory_kib=64, passes=1, lanes=1)}
 CHEAP_SAMPLE = encrypt(fixture("stratum_plain.json"), argon2=(1, 64, 1))
 
 

@@ -20,7 +20,8 @@ from webauth.cli.common import prepare_database, read_password, user_named
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.transfer import exports
-from webauth.transfer.base import MAX_IMPORT_BYTES, PasswordRequired, TransferError
+from webauth.transfer.base import PasswordRequired, TransferError
+from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.transfer.registry import IMPORTERS_BY_ID, read_import
 from webauth.vault import Vault
 

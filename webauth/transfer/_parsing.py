@@ -16,19 +16,10 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
-from argon2.exceptions import HashingError
-from argon2.low_level import Type, hash_secret_raw
-
 from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, parse_uri
-from webauth.transfer.base import (
-    MAX_IMPORT_BYTES,
-    MAX_IMPORT_ENTRIES,
-    ImportedEntry,
-    PasswordRequired,
-    TransferError,
-    WrongPassword,
-)
+from webauth.transfer.base import ImportedEntry, PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
 
 T = TypeVar("T")
 
@@ -183,14 +174,6 @@ def require_password(password: str | None, what: str) -> bytes:
     if not password:
         raise PasswordRequired(f"This {what} file is encrypted: enter the password it was exported with.")
     return encode_password(password)
-
-
-def argon2id(password: bytes, salt: bytes, *, time_cost: int, memory_kib: int, parallelism: int) -> bytes:
-    """A 32-byte Argon2id (v1.3) key, for formats whose parameters are fixed by the app."""
-    try:
-        return hash_secret_raw(password, salt, time_cost, memory_kib, parallelism, 32, Type.ID)
-    except HashingError:
-        raise TransferError("The file's key derivation parameters are invalid.") from None
 
 
 # Fields of one entry -----------------------------------------------------------------------

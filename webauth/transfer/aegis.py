@@ -3,8 +3,9 @@
 Aegis is also this app's own backup format: it is documented, other apps read it, and it holds
 everything an account has here (groups, note, favorite, icon). Encryption follows Aegis: a random
 256-bit master key seals the database with AES-256-GCM, and each password slot holds that key
-sealed under scrypt(password). Reading bounds the scrypt cost a file may ask for, since the file
-is untrusted and scrypt's memory is chosen by whoever wrote it.
+sealed under scrypt(password). Reading checks each slot's scrypt parameters as Aegis does, and
+the cost of all the slots one password is tried on against the server's budget (limits.py),
+before the password is asked for: the file is untrusted and chooses scrypt's memory and work.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt as ScryptKdf
 
 from webauth.otp import OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret
@@ -41,12 +42,13 @@ from webauth.transfer._parsing import (
     sniff_json,
 )
 from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.kdf import Attempt, Scrypt
 
+# What Aegis writes (CryptoUtils.CRYPTO_SCRYPT_*), and what this app writes too.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 32768, 8, 1
-# scrypt needs 128 * N * r bytes (times p in time): Aegis uses 32 MiB; refuse files asking for more than 256 MiB.
-MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
-MAX_SCRYPT_P = 16
+# Aegis writes one password slot, two with a separate backup password; more are not read.
 MAX_PASSWORD_SLOTS = 8
+_JAVA_INT_MAX = 2**31 - 1
 SUPPORTED_DB_VERSIONS = (1, 2, 3)
 
 _TYPES = {"totp": OtpType.TOTP, "hotp": OtpType.HOTP, "steam": OtpType.STEAM}
@@ -66,10 +68,6 @@ _ICON_MAGIC = (
 # --- reading --------------------------------------------------------------------------------
 
 
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(encode_password(password))
-
-
 def _slot_int(slot: dict[str, Any], key: str) -> int:
     value = slot.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -77,23 +75,31 @@ def _slot_int(slot: dict[str, Any], key: str) -> int:
     return value
 
 
-def _slot_cost(slot: dict[str, Any]) -> tuple[int, int, int]:
+def _slot_params(slot: dict[str, Any]) -> Scrypt:
+    """The slot's scrypt parameters, valid as Aegis's scrypt (Bouncy Castle's) requires them."""
     n, r, p = _slot_int(slot, "n"), _slot_int(slot, "r"), _slot_int(slot, "p")
-    if n < 2 or n & (n - 1) or p > MAX_SCRYPT_P or 128 * n * r > MAX_SCRYPT_MEMORY:
-        raise TransferError(f"The Aegis vault asks for scrypt parameters beyond what is accepted (N={n}, r={r}, p={p})")
-    return n, r, p
+    if (
+        n < 2
+        or n & (n - 1)
+        or (r == 1 and n >= 65536)
+        or max(n, r, p) > _JAVA_INT_MAX
+        or p > _JAVA_INT_MAX // (128 * r * 8)
+    ):
+        raise TransferError(
+            f"A password slot of the Aegis vault has scrypt parameters Aegis cannot use (N={n}, r={r}, p={p})"
+        )
+    return Scrypt(n, r, p)
 
 
-def _open_slot(slot: dict[str, Any], password: str) -> bytes | None:
+def _open_slot(slot: dict[str, Any], params: Scrypt, password: bytes, attempt: Attempt) -> bytes | None:
     """The master key from one password slot, or None when the password does not open it."""
-    n, r, p = _slot_cost(slot)
     salt = decode_hex(slot.get("salt"), "The slot salt")
     sealed_key = decode_hex(slot.get("key"), "The slot key", 32)
     key_params = as_dict(slot.get("key_params"), "The slot key parameters")
     nonce = decode_hex(key_params.get("nonce"), "The slot nonce", 12)
     tag = decode_hex(key_params.get("tag"), "The slot tag", 16)
     try:
-        return AESGCM(_scrypt(password, salt, n, r, p)).decrypt(nonce, sealed_key + tag, None)
+        return AESGCM(attempt.derive(params, password, salt)).decrypt(nonce, sealed_key + tag, None)
     except InvalidTag:
         return None
 
@@ -105,13 +111,18 @@ def _decrypt_db(header: dict[str, Any], sealed_db: str, password: str | None) ->
     password_slots = [s for s in slots if isinstance(s, dict) and s.get("type") == _SLOT_PASSWORD]
     if not password_slots:
         raise TransferError("The Aegis vault has no password slot: export it again with a password")
+    tried = password_slots[:MAX_PASSWORD_SLOTS]
+    slot_params = [_slot_params(slot) for slot in tried]
+    attempt = Attempt("This Aegis vault")
+    attempt.reserve(*slot_params)
     if password is None:
         raise PasswordRequired("The Aegis vault is encrypted: enter its password")
     nonce = decode_hex(params.get("nonce"), "The vault nonce", 12)
     tag = decode_hex(params.get("tag"), "The vault tag", 16)
     ciphertext = decode_b64(sealed_db, "The encrypted vault")
-    for slot in password_slots[:MAX_PASSWORD_SLOTS]:
-        master_key = _open_slot(slot, password)
+    secret = encode_password(password)
+    for slot, slot_kdf in zip(tried, slot_params, strict=True):
+        master_key = _open_slot(slot, slot_kdf, secret, attempt)
         if master_key is not None:
             break
     else:
@@ -267,7 +278,8 @@ def _entry_json(spec: AccountSpec, group_ids: dict[str, str]) -> dict[str, Any]:
 def _password_slot(master_key: bytes, password: str) -> dict[str, Any]:
     salt = os.urandom(32)
     nonce = os.urandom(12)
-    sealed = AESGCM(_scrypt(password, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)).encrypt(nonce, master_key, None)
+    slot_key = ScryptKdf(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(encode_password(password))
+    sealed = AESGCM(slot_key).encrypt(nonce, master_key, None)
     return {
         "type": _SLOT_PASSWORD,
         "uuid": str(uuid.uuid4()),

@@ -15,9 +15,7 @@ import hashlib
 from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from webauth.otp import OtpType
 from webauth.otpauth import AccountSpec, decode_secret
@@ -35,8 +33,10 @@ from webauth.transfer._parsing import (
     sniff_json,
 )
 from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.kdf import Pbkdf2, derive_once
 
-# andOTP writes 140,000 to 160,000 iterations; reading accepts up to a bound that keeps one attempt around a second.
+# andOTP writes 140,000 to 160,000 iterations. A count beyond MAX_ITERATIONS (within the budget of
+# limits.py) is taken for the random nonce of an old-format file, not for a new file to derive.
 WRITTEN_ITERATIONS = range(140_000, 160_001)
 MAX_ITERATIONS = 1_000_000
 _COUNT, _SALT, _NONCE, _TAG = 4, 12, 12, 16
@@ -57,8 +57,8 @@ def _decrypt(data: bytes, password: str) -> bytes:
     iterations = int.from_bytes(data[:_COUNT], "big")
     if 1 <= iterations <= MAX_ITERATIONS and len(data) >= _COUNT + _SALT + _NONCE + _TAG:
         salt = data[_COUNT : _COUNT + _SALT]
-        kdf = PBKDF2HMAC(algorithm=hashes.SHA1(), length=32, salt=salt, iterations=iterations)  # noqa: S303  # andOTP's KDF
-        plain = _gcm_open(kdf.derive(secret), data[_COUNT + _SALT :])
+        key = derive_once(Pbkdf2("sha1", iterations), secret, salt, "This andOTP backup")
+        plain = _gcm_open(key, data[_COUNT + _SALT :])
         if plain is not None:
             return plain
     # The old format's key is a bare hash of the password; it exists only to read those backups.

@@ -14,9 +14,6 @@ from typing import ClassVar
 
 from webauth.otpauth import AccountSpec
 
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
-MAX_IMPORT_ENTRIES = 10_000
-
 
 class TransferError(Exception):
     """A file that cannot be imported or exported; the message is for the user."""
@@ -28,6 +25,13 @@ class PasswordRequired(TransferError):
 
 class WrongPassword(TransferError):
     """The password does not open the file (or the file was tampered with)."""
+
+
+class TooMuchWork(TransferError):
+    """The file asks for more work than one import may spend on this server (see limits.py).
+
+    Raised before the work starts: a key derivation beyond the budget is never begun.
+    """
 
 
 @dataclass(frozen=True)

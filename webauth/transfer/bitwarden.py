@@ -21,7 +21,8 @@ Password-protected JSON, shared by both apps (read from Bitwarden's clients and 
 - encKeyValidation_DO_NOT_EDIT seals a random UUID: opening it proves the password. `data`
   seals the plain JSON export.
 
-KDF parameters come from the file, so they are bounded before any work, as Bitwarden does.
+KDF parameters come from the file: they are checked against Bitwarden's own ranges, then
+against the server's budget (limits.py), before the password is even asked for.
 """
 
 from __future__ import annotations
@@ -34,11 +35,9 @@ from dataclasses import replace
 from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret
@@ -58,13 +57,16 @@ from webauth.transfer._parsing import (
     sniff_json,
 )
 from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.kdf import Argon2id, Attempt, Params, Pbkdf2
 
 KDF_PBKDF2, KDF_ARGON2ID = 0, 1
+# Bitwarden's own ranges (libs/common kdf-config.ts); older accounts may still use 5,000 iterations.
+# Its largest Argon2id memory, 1 GiB, is beyond the server's budget: such a file is refused as too costly.
 PBKDF2_ITERATIONS = range(5_000, 2_000_001)
 ARGON2_ITERATIONS = range(2, 11)
-# Bitwarden allows up to 1 GiB; a server importing on a web request accepts a quarter of that.
-ARGON2_MEMORY_MIB = range(16, 257)
+ARGON2_MEMORY_MIB = range(16, 1025)
 ARGON2_PARALLELISM = range(1, 17)
+_WHAT = "This Bitwarden export"
 _VALIDATION_KEY = "encKeyValidation_DO_NOT_EDIT"
 
 
@@ -78,26 +80,22 @@ def _kdf_int(doc: dict[str, Any], key: str, bounds: range) -> int:
     return value
 
 
-def _key_material(doc: dict[str, Any], password: str) -> bytes:
+def _kdf(doc: dict[str, Any]) -> tuple[Params, bytes]:
+    """The key derivation the export names, and the salt it derives with."""
     salt = doc.get("salt")
     if not isinstance(salt, str) or not salt:
         raise TransferError("The protected Bitwarden export has no salt")
-    secret, salt_bytes = encode_password(password), salt.encode("utf-8")
+    salt_bytes = salt.encode("utf-8")
     kdf_type = doc.get("kdfType")
     if kdf_type == KDF_PBKDF2 and not isinstance(kdf_type, bool):
-        iterations = _kdf_int(doc, "kdfIterations", PBKDF2_ITERATIONS)
-        kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt_bytes, iterations=iterations)
-        return kdf.derive(secret)
+        return Pbkdf2("sha256", _kdf_int(doc, "kdfIterations", PBKDF2_ITERATIONS)), salt_bytes
     if kdf_type == KDF_ARGON2ID and not isinstance(kdf_type, bool):
-        return hash_secret_raw(
-            secret=secret,
-            salt=hashlib.sha256(salt_bytes).digest(),
-            time_cost=_kdf_int(doc, "kdfIterations", ARGON2_ITERATIONS),
-            memory_cost=_kdf_int(doc, "kdfMemory", ARGON2_MEMORY_MIB) * 1024,
-            parallelism=_kdf_int(doc, "kdfParallelism", ARGON2_PARALLELISM),
-            hash_len=32,
-            type=Type.ID,
+        params = Argon2id(
+            memory_kib=_kdf_int(doc, "kdfMemory", ARGON2_MEMORY_MIB) * 1024,
+            passes=_kdf_int(doc, "kdfIterations", ARGON2_ITERATIONS),
+            lanes=_kdf_int(doc, "kdfParallelism", ARGON2_PARALLELISM),
         )
+        return params, hashlib.sha256(salt_bytes).digest()
     raise TransferError(f"The export uses an unknown key derivation (kdfType {kdf_type!r:.20})")
 
 
@@ -138,9 +136,12 @@ def _open(keys: tuple[bytes, bytes], sealed: tuple[bytes, bytes, bytes]) -> byte
 def _decrypt_protected(doc: dict[str, Any], password: str | None) -> Any:
     validation = _enc_string(doc.get(_VALIDATION_KEY), "The password check")
     data = _enc_string(doc.get("data"), "The encrypted data")
+    params, salt = _kdf(doc)
+    attempt = Attempt(_WHAT, "Lower the KDF memory in Bitwarden's security settings to 256 MiB and export again.")
+    attempt.reserve(params)
     if password is None:
         raise PasswordRequired("The Bitwarden export is password protected: enter its password")
-    keys = _stretch(_key_material(doc, password))
+    keys = _stretch(attempt.derive(params, encode_password(password), salt))
     if _open(keys, validation) is None:
         raise WrongPassword("Wrong password for this Bitwarden export")
     plain = _open(keys, data)

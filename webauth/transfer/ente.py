@@ -30,14 +30,18 @@ from webauth.transfer._parsing import (
     sniff_json_shape,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
+from webauth.transfer.kdf import Argon2id, Attempt
 
 _CODE_DISPLAY = "codedisplay"
 
-# Ente derives with a constant work of memLimit x opsLimit = 1 GiB x 4 (it halves the memory
-# and doubles the passes on small devices). Parameters come from the file, so they are
-# bounded to what Ente writes: a crafted file must not make the server allocate or spin more.
+# Ente derives with a constant work of memLimit x opsLimit = 1 GiB x 4: current versions start at
+# 256 MiB x 16 and halve the memory and double the passes on small devices; older ones started
+# at 1 GiB x 4. Parameters come from the file, so they are checked first against what Ente can
+# write (else the file is damaged), then against the server's budget (limits.py), which the
+# 1 GiB of the older exports is beyond.
 _MAX_MEM_LIMIT = 1 << 30
 _MAX_WORK = 4 << 30
+_EXPORT_AGAIN = "Export the codes again from a current version of Ente Auth, which uses 256 MiB."
 _SALT_BYTES = sodium.crypto_pwhash_SALTBYTES
 _HEADER_BYTES = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 # Ente pushes its single message with TAG_FINAL; an independent reader (Proton's) also
@@ -134,6 +138,10 @@ class EnteEncryptedImporter(Importer):
         mem_limit, ops_limit = kdf.get("memLimit"), kdf.get("opsLimit")
         if not _valid_kdf(mem_limit, ops_limit):
             raise TransferError("This Ente Auth export asks for key derivation parameters Ente never uses.")
+        # libsodium's crypto_pwhash: Argon2id v1.3, one lane, memLimit in bytes rounded down to KiB.
+        params = Argon2id(memory_kib=mem_limit // 1024, passes=ops_limit, lanes=1)
+        attempt = Attempt(f"This {what}", _EXPORT_AGAIN)
+        attempt.reserve(params)
         salt = b64decode(kdf.get("salt"), "the salt", what)
         header = b64decode(export.get("encryptionNonce"), "the nonce", what)
         ciphertext = b64decode(export.get("encryptedData"), "the encrypted data", what)
@@ -141,11 +149,7 @@ class EnteEncryptedImporter(Importer):
             raise TransferError("This Ente Auth export is damaged: its salt or nonce has the wrong length.")
         if len(ciphertext) < sodium.crypto_secretstream_xchacha20poly1305_ABYTES:
             raise TransferError("This Ente Auth export is damaged: the encrypted data is truncated.")
-        secret = require_password(password, what)
-        try:
-            key = sodium.crypto_pwhash_alg(32, secret, salt, ops_limit, mem_limit, sodium.crypto_pwhash_ALG_ARGON2ID13)
-        except nacl.exceptions.CryptoError:
-            raise TransferError("The key of this Ente Auth export could not be derived; try again later.") from None
+        key = attempt.derive(params, require_password(password, what), salt)
         state = sodium.crypto_secretstream_xchacha20poly1305_state()
         sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, header, key)
         try:

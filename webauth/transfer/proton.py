@@ -24,7 +24,6 @@ from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, parse_uri
 from webauth.transfer._parsing import (
     EntryProblem,
-    argon2id,
     b64decode,
     convert_all,
     entry_object,
@@ -36,13 +35,14 @@ from webauth.transfer._parsing import (
     sniff_json_shape,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
+from webauth.transfer.kdf import Argon2id, derive_once
 
 _WHAT = "Proton Authenticator export"
 _AAD = b"proton.authenticator.export.v1"
 _SALT_BYTES = 16
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
-_ARGON2_TIME, _ARGON2_MEMORY_KIB, _ARGON2_PARALLELISM = 2, 19 * 1024, 1
+_KDF = Argon2id(memory_kib=19 * 1024, passes=2, lanes=1)
 _STEAM_PREFIX = "steam://"
 
 
@@ -138,13 +138,7 @@ class ProtonEncryptedImporter(Importer):
             raise TransferError(f"This {_WHAT} is damaged: its salt is not {_SALT_BYTES} bytes.")
         if len(content) < _NONCE_BYTES + _TAG_BYTES:
             raise TransferError(f"This {_WHAT} is damaged: the encrypted content is truncated.")
-        key = argon2id(
-            require_password(password, _WHAT),
-            salt,
-            time_cost=_ARGON2_TIME,
-            memory_kib=_ARGON2_MEMORY_KIB,
-            parallelism=_ARGON2_PARALLELISM,
-        )
+        key = derive_once(_KDF, require_password(password, _WHAT), salt, f"This {_WHAT}")
         try:
             plaintext = AESGCM(key).decrypt(content[:_NONCE_BYTES], content[_NONCE_BYTES:], _AAD)
         except InvalidTag:

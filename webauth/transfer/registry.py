@@ -25,7 +25,8 @@ from webauth.transfer import (
     twofas,
     twofauth,
 )
-from webauth.transfer.base import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES, ImportedEntry, Importer, TransferError
+from webauth.transfer.base import ImportedEntry, Importer, TransferError
+from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
 
 IMPORTERS: list[Importer] = [
     *microsoft.IMPORTERS,

@@ -15,7 +15,6 @@ salt (20), IV (16), AES-256-CBC with PKCS7 padding; key = PBKDF2-HMAC-SHA1(passw
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -29,7 +28,6 @@ from webauth.otp import Algorithm, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret
 from webauth.transfer._parsing import (
     EntryProblem,
-    argon2id,
     convert_all,
     entry_object,
     field_int,
@@ -41,6 +39,7 @@ from webauth.transfer._parsing import (
     sniff_json_shape,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
+from webauth.transfer.kdf import Argon2id, Pbkdf2, derive_once
 
 _WHAT = "Authenticator Pro backup"
 
@@ -50,10 +49,11 @@ _ALGORITHMS = {0: Algorithm.SHA1, 1: Algorithm.SHA256, 2: Algorithm.SHA512}
 
 HEADER = b"AUTHENTICATORPRO"
 _SALT_BYTES, _IV_BYTES, _TAG_BYTES = 16, 12, 16
-_ARGON2_TIME, _ARGON2_MEMORY_KIB, _ARGON2_PARALLELISM = 3, 64 * 1024, 4
+_KDF = Argon2id(memory_kib=64 * 1024, passes=3, lanes=4)
 
 LEGACY_HEADER = b"AuthenticatorPro"
-_LEGACY_SALT_BYTES, _LEGACY_IV_BYTES, _LEGACY_ITERATIONS = 20, 16, 64000
+_LEGACY_SALT_BYTES, _LEGACY_IV_BYTES = 20, 16
+_LEGACY_KDF = Pbkdf2("sha1", 64000)
 
 
 def _groups_by_secret(backup: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
@@ -127,9 +127,7 @@ def _decrypt(data: bytes, password: bytes) -> bytes:
         body[_SALT_BYTES : _SALT_BYTES + _IV_BYTES],
         body[_SALT_BYTES + _IV_BYTES :],
     )
-    key = argon2id(
-        password, salt, time_cost=_ARGON2_TIME, memory_kib=_ARGON2_MEMORY_KIB, parallelism=_ARGON2_PARALLELISM
-    )
+    key = derive_once(_KDF, password, salt, f"This {_WHAT}")
     try:
         return AESGCM(key).decrypt(iv, ciphertext, None)
     except InvalidTag:
@@ -143,7 +141,7 @@ def _decrypt_legacy(data: bytes, password: bytes) -> bytes:
     if not ciphertext or len(ciphertext) % 16:
         raise TransferError(f"This {_WHAT} is damaged: the encrypted data is truncated.")
     salt, iv = body[:_LEGACY_SALT_BYTES], body[_LEGACY_SALT_BYTES : _LEGACY_SALT_BYTES + _LEGACY_IV_BYTES]
-    key = hashlib.pbkdf2_hmac("sha1", password, salt, _LEGACY_ITERATIONS, 32)
+    key = derive_once(_LEGACY_KDF, password, salt, f"This {_WHAT}")
     decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
     unpadder = padding.PKCS7(128).unpadder()
     try:

@@ -11,9 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
 from webauth.otp import OtpType
 from webauth.otpauth import AccountSpec, decode_secret
@@ -33,8 +31,9 @@ from webauth.transfer._parsing import (
     sniff_json,
 )
 from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.kdf import Attempt, Pbkdf2
 
-PBKDF2_ITERATIONS = 10_000
+KDF = Pbkdf2("sha256", 10_000)
 SUPPORTED_SCHEMAS = (1, 2, 3, 4)
 _TYPES = {"TOTP": OtpType.TOTP, "HOTP": OtpType.HOTP, "STEAM": OtpType.STEAM}
 
@@ -45,6 +44,7 @@ class _Sealed:
     def __init__(self, password: str) -> None:
         self._password = encode_password(password)
         self._keys: dict[bytes, bytes] = {}
+        self._attempt = Attempt("This 2FAS backup")
 
     def open(self, value: str, what: str) -> bytes:
         parts = value.split(":")
@@ -54,8 +54,7 @@ class _Sealed:
         if len(iv) != 12 or len(ciphertext) < 16:
             raise TransferError(f"{what} of the 2FAS backup is malformed")
         if salt not in self._keys:
-            kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=32, salt=salt, iterations=PBKDF2_ITERATIONS)
-            self._keys[salt] = kdf.derive(self._password)
+            self._keys[salt] = self._attempt.derive(KDF, self._password, salt)
         try:
             return AESGCM(self._keys[salt]).decrypt(iv, ciphertext, None)
         except InvalidTag:

@@ -23,7 +23,7 @@ from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
 from webauth.keys import keyring
-from webauth.transfer.base import MAX_IMPORT_BYTES
+from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.vault import Vault
 
 ERROR_MESSAGES = {

@@ -29,7 +29,8 @@ from webauth.extensions import csrf, db, limiter
 from webauth.otp import OtpType
 from webauth.otpauth import format_uri
 from webauth.transfer import exports, pending
-from webauth.transfer.base import MAX_IMPORT_BYTES, ImportedEntry, PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.base import ImportedEntry, PasswordRequired, TransferError, WrongPassword
+from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.transfer.registry import IMPORTERS, IMPORTERS_BY_ID, read_import
 from webauth.views.common import current_vault, render_error
 
