@@ -124,9 +124,9 @@ def test_damaged_files_are_refused_and_leave_nothing_behind(private_tempdir: Pat
 
 
 def test_queries_have_a_work_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(microsoft, "_PROGRESS_STEP", 1)
-    monkeypatch.setattr(microsoft, "_MAX_STEPS", 10)
-    with pytest.raises(TransferError):
+    monkeypatch.setattr(microsoft, "SQLITE_PROGRESS_STEPS", 1)
+    monkeypatch.setattr(microsoft, "SQLITE_MAX_STEPS", 10)
+    with pytest.raises(TransferError, match="more work than this server allows"):
         IMPORTER.read(fixture("microsoft_authenticator.sqlite"))
 
 
