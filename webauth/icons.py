@@ -166,6 +166,19 @@ def brand_svg(slug: str) -> bytes | None:
     return svg.replace("<svg ", f'<svg fill="#{icon.hex}" ', 1).encode("utf-8")
 
 
+def image_pixels(data: bytes) -> int | None:
+    """The pixel count an icon would decode to, read from its header alone; None when it is no
+    PNG, JPEG or WebP that `normalise_image` could open. Cheap: no pixel is decoded."""
+    if len(data) > MAX_ICON_BYTES:
+        return None
+    try:
+        with Image.open(io.BytesIO(data), formats=ICON_FORMATS) as image:
+            width, height = image.size
+    except Exception:  # Pillow's parsers raise many unrelated types on corrupt input.
+        return None
+    return width * height
+
+
 def normalise_image(data: bytes) -> bytes:
     """An uploaded icon as a PNG of at most ICON_SIZE pixels a side, or IconError."""
     if len(data) > MAX_ICON_BYTES:

@@ -10,6 +10,9 @@ and goes last.
 
 from __future__ import annotations
 
+import dataclasses
+
+from webauth import icons
 from webauth.transfer import (
     aegis,
     andotp,
@@ -26,7 +29,12 @@ from webauth.transfer import (
     twofauth,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
-from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
+from webauth.transfer.limits import (
+    MAX_IMPORT_BYTES,
+    MAX_IMPORT_ENTRIES,
+    MAX_IMPORTED_ICON_PIXELS,
+    MAX_IMPORTED_ICONS,
+)
 
 IMPORTERS: list[Importer] = [
     *microsoft.IMPORTERS,
@@ -65,7 +73,8 @@ def read_import(
     """Read an uploaded file into entries for the preview, detecting its format unless `format_id` names it.
 
     The size limit is checked before anything parses the file; the entry limit after, for
-    formats whose entries cannot be counted without reading them.
+    formats whose entries cannot be counted without reading them. Icons are kept within the
+    icon budget of limits.py.
     """
     if not data:
         raise TransferError("The file is empty.")
@@ -84,4 +93,23 @@ def read_import(
         raise TransferError(
             f"The file holds {len(entries)} entries; at most {MAX_IMPORT_ENTRIES} can be imported at once."
         )
-    return importer, entries
+    return importer, keep_icons_within_budget(entries)
+
+
+def keep_icons_within_budget(entries: list[ImportedEntry]) -> list[ImportedEntry]:
+    """The entries, without the icons beyond the budget: past the first MAX_IMPORTED_ICONS, larger
+    than MAX_IMPORTED_ICON_PIXELS, or no image the vault could use. Only headers are read here;
+    the icons kept are decoded when their accounts are added. An icon is decoration: leaving
+    one out never refuses its account or the file."""
+    kept = 0
+    bounded = []
+    for entry in entries:
+        spec = entry.spec
+        if spec is not None and spec.icon:
+            pixels = icons.image_pixels(spec.icon) if kept < MAX_IMPORTED_ICONS else None
+            if pixels is not None and pixels <= MAX_IMPORTED_ICON_PIXELS:
+                kept += 1
+            else:
+                entry = dataclasses.replace(entry, spec=dataclasses.replace(spec, icon=None, icon_mime=None))
+        bounded.append(entry)
+    return bounded
