@@ -317,3 +317,17 @@ class PendingImport(db.Model):
     payload_sealed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ImportInProgress(db.Model):
+    """A user's import being read or added right now, in whichever process (transfer/guard.py).
+
+    The primary key allows one per user; `token` tells the holder's own marker from a later one,
+    and a marker older than `limits.IMPORT_MARKER_LIFETIME` is one a dead process left behind.
+    """
+
+    __tablename__ = "imports_in_progress"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -19,7 +19,8 @@ from webauth import qr
 from webauth.cli.common import prepare_database, read_password, user_named
 from webauth.extensions import db
 from webauth.keys import keyring
-from webauth.transfer import exports
+from webauth.models import User
+from webauth.transfer import exports, guard
 from webauth.transfer.base import PasswordRequired, TransferError
 from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.transfer.registry import IMPORTERS_BY_ID, read_import
@@ -50,6 +51,16 @@ def import_accounts(username: str, format_id: str | None, password_stdin: bool, 
     if file.stat().st_size > MAX_IMPORT_BYTES:
         raise click.ClickException(f"nothing imported: an import file may be at most {MAX_IMPORT_BYTES // 2**20} MB")
     password = read_password() if password_stdin else None
+    try:
+        with guard.one_import_at_a_time(user.id):
+            _import_file(user, file, password, format_id)
+    except guard.ImportBusy:
+        raise click.ClickException(
+            f"nothing imported: another import for {username} is in progress; try again when it is done"
+        ) from None
+
+
+def _import_file(user: User, file: Path, password: str | None, format_id: str | None) -> None:
     try:
         importer, entries = read_import(file.read_bytes(), password, format_id)
     except PasswordRequired:

@@ -10,6 +10,7 @@ Export: every format after a recent re-authentication, audited, rate limited, ne
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 
@@ -28,7 +29,7 @@ from webauth.auth_session import reauth_required
 from webauth.extensions import csrf, db, limiter
 from webauth.otp import OtpType
 from webauth.otpauth import format_uri
-from webauth.transfer import exports, pending
+from webauth.transfer import exports, guard, pending
 from webauth.transfer.base import ImportedEntry, PasswordRequired, TransferError, WrongPassword
 from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.transfer.registry import IMPORTERS, IMPORTERS_BY_ID, read_import
@@ -49,6 +50,29 @@ def _user_key() -> str:
 
 def _no_store(response):
     response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _one_import_at_a_time(view):
+    """Read or add an import as the user's only one in progress, and one of the process's few."""
+
+    @functools.wraps(view)
+    def guarded(*args, **kwargs):
+        with guard.one_import_at_a_time(current_user.id):
+            return view(*args, **kwargs)
+
+    return guarded
+
+
+@bp.errorhandler(guard.UserBusy)
+def _user_busy(error: guard.UserBusy):
+    return render_error(409, _("Another import of yours is in progress. Wait for it to finish, then try again."))
+
+
+@bp.errorhandler(guard.ServerBusy)
+def _server_busy(error: guard.ServerBusy):
+    response = make_response(render_error(429, _("The server is busy with other imports. Try again in a moment.")))
+    response.headers["Retry-After"] = "5"
     return response
 
 
@@ -150,6 +174,7 @@ def index():
 @csrf.exempt  # the form checks its own token, after the limits below are set
 @login_required
 @limiter.limit(IMPORT_LIMIT, key_func=_user_key)
+@_one_import_at_a_time
 def upload():
     # A pasted file may be as large as an uploaded one; Flask's default keeps text fields to 500 kB.
     request.max_form_memory_size = _FORM_MEMORY
@@ -230,6 +255,7 @@ def review(token: str):
 @bp.post("/import/<token>/password")
 @login_required
 @limiter.limit(UNLOCK_LIMIT, key_func=_user_key)
+@_one_import_at_a_time
 def unlock(token: str):
     row, payload = _pending(token)
     if row.stage != pending.STAGE_PASSWORD:
@@ -253,6 +279,7 @@ def unlock(token: str):
 @bp.post("/import/<token>/confirm")
 @login_required
 @limiter.limit(IMPORT_LIMIT, key_func=_user_key)
+@_one_import_at_a_time
 def confirm(token: str):
     row, payload = _pending(token)
     if row.stage != pending.STAGE_PREVIEW:
