@@ -130,19 +130,27 @@ def test_other_users_import_while_one_does(app, signed_in, make_user, frozen_clo
 
 
 def test_a_process_runs_only_a_few_imports_at_once(app, signed_in):
+    # In a thread: an import that queued for a slot instead of answering would hang the test.
+    answered: list = []
+    asking = threading.Thread(target=lambda: answered.append(upload(signed_in, data=PLAIN, filename="plain.txt")))
     taken = 0
     try:
         while guard._process_slots.acquire(blocking=False):
             taken += 1
         assert taken == limits.MAX_IMPORTS_PER_PROCESS
-        response = upload(signed_in, data=PLAIN, filename="plain.txt")
-        html = response.get_data(as_text=True)
-        assert response.status_code == 429, html[:2000]
-        assert "busy with other imports" in html and response.headers["Retry-After"] == "5"
-        assert pending_count(app) == 0 and markers(app) == []
+        asking.start()
+        asking.join(30)
+        assert answered, "the import waited for a free slot instead of answering"
     finally:
         for _ in range(taken):
             guard._process_slots.release()
+        if asking.is_alive():
+            asking.join(30)
+    [response] = answered
+    html = response.get_data(as_text=True)
+    assert response.status_code == 429, html[:2000]
+    assert "busy with other imports" in html and response.headers["Retry-After"] == "5"
+    assert pending_count(app) == 0 and markers(app) == []
     assert upload(signed_in, data=PLAIN, filename="plain.txt").status_code == 303
 
 
