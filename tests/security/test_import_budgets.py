@@ -328,6 +328,18 @@ def test_the_rows_read_hold_no_more_text_than_a_file_may():
         read_import(connection.serialize())
 
 
+def test_a_schema_error_whose_text_is_not_utf8_is_refused_as_damaged():
+    """SQLite quotes the broken schema in its error, which Python then fails to decode."""
+    connection = sqlite3.connect(":memory:")
+    connection.execute(f"CREATE TABLE accounts ({MICROSOFT_COLUMNS})")
+    connection.execute("PRAGMA writable_schema = ON")
+    sql = f"CREATE TABLE accounts ({MICROSOFT_COLUMNS}, note TEXT NOT \xceULL)".encode("latin-1")
+    connection.execute("UPDATE sqlite_master SET sql = CAST(? AS TEXT) WHERE name = 'accounts'", (sql,))
+    connection.commit()
+    with pytest.raises(TransferError, match="damaged"):
+        read_import(connection.serialize())
+
+
 def test_the_real_database_still_imports():
     _, entries = read_import((INTEROP / "microsoft_authenticator.sqlite").read_bytes())
     assert len(entries) == EXPECTED["files"]["microsoft_authenticator.sqlite"]["count"]

@@ -111,7 +111,7 @@ def _read_rows(data: bytes) -> list[_Row]:
                 f"This Microsoft Authenticator database holds a value larger than {SQLITE_MAX_VALUE_BYTES // 1024} KiB,"
                 " which the app never writes."
             ) from None
-        except sqlite3.Error:
+        except (sqlite3.Error, UnicodeDecodeError):  # SQLite's message may quote schema text that is not UTF-8
             if budget.spent:
                 raise TooMuchWork(
                     "This Microsoft Authenticator database asks for more work than this server allows:"
