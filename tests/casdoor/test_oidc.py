@@ -96,8 +96,8 @@ def _tamper(casdoor: CasdoorServer, monkeypatch, *, key: RSAKey | None = None, *
     # The fake has no public way to sign a bad token: wrap its private issuer.
     issue = casdoor._issue
 
-    def tampered(user_key, *, scope, nonce):
-        answer = issue(user_key, scope=scope, nonce=nonce)
+    def tampered(user_key, **kwargs):
+        answer = issue(user_key, **kwargs)
         token = jwt.decode(answer["id_token"], casdoor._key)
         signed = jwt.encode(token.header, {**token.claims, **claims}, key or casdoor._key)
         return {**answer, "id_token": signed, "access_token": signed}

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -352,3 +353,82 @@ def test_command_line_serves_seeded_users() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# ---------------------------------------------------------------- applications and auth_time
+
+
+def _claims(casdoor: CasdoorServer, token: str) -> dict:
+    return jwt.decode(token, casdoor._key, algorithms=["RS256"]).claims
+
+
+def test_a_second_application_gets_tokens_of_its_own_audience(casdoor: CasdoorServer) -> None:
+    casdoor.add_application("other-app", "other-id", "other-secret", redirect_uris=[REDIRECT_URI])
+    code, verifier = get_code(casdoor, "alice", "alice-pw", client_id="other-id")
+    answer = exchange(casdoor, code, verifier)  # redeemed by webauth's client id: refused
+    assert answer.status_code == 400 and "another application" in answer.json()["error_description"]
+    code, verifier = get_code(casdoor, "alice", "alice-pw", client_id="other-id")
+    answer = exchange(casdoor, code, verifier, client_id="other-id", client_secret="wrong")
+    assert answer.status_code == 401
+    code, verifier = get_code(casdoor, "alice", "alice-pw", client_id="other-id")
+    tokens = exchange(casdoor, code, verifier, client_id="other-id", client_secret="other-secret").json()
+    claims = _claims(casdoor, tokens["access_token"])
+    assert claims["aud"] == ["other-id"] and claims["azp"] == "other-id" and claims["iss"] == casdoor.issuer
+    assert account(casdoor, tokens["access_token"])["data"]["name"] == "alice"  # Casdoor's API takes any app's token
+    info = rest(casdoor, "GET", "/api/userinfo", tokens["access_token"]).json()
+    assert info["aud"] == "other-id"
+    issued = casdoor.issue_token("acme", "alice", client_id="other-id")
+    assert _claims(casdoor, issued["access_token"])["aud"] == ["other-id"]
+    with pytest.raises(ValueError):
+        casdoor.issue_token("acme", "alice", client_id="nobody")
+
+
+def test_the_account_page_link_holds_a_token_of_the_signup_application(casdoor: CasdoorServer) -> None:
+    casdoor.add_application("app-built-in", "built-in-id")
+    casdoor.add_user("acme", "carol", "carol-pw", signup_application="app-built-in")
+    link = casdoor.account_page_link("acme", "carol")
+    assert link.startswith("casdoor-authenticator://login?serverUrl=")
+    token = parse_qs(urlsplit(link).query)["accessToken"][0]
+    claims = _claims(casdoor, token)
+    assert claims["aud"] == ["built-in-id"] and claims["scope"] == "profile" and "auth_time" not in claims
+    assert account(casdoor, token)["data"]["name"] == "carol"
+    own = _claims(casdoor, casdoor.account_page_token("acme", "alice"))  # signed up through webauth
+    assert own["aud"] == [casdoor.client_id]
+
+
+def test_auth_time_is_when_the_password_was_typed_and_survives_silent_sign_ins(casdoor: CasdoorServer) -> None:
+    browser = requests.Session()
+    before = time.time()
+    code, verifier = get_code(casdoor, "alice", "alice-pw", browser=browser)
+    tokens = exchange(casdoor, code, verifier).json()
+    typed = _claims(casdoor, tokens["access_token"])["auth_time"]
+    assert before - 1 <= typed <= time.time() + 1
+
+    casdoor.age_sessions(3600)
+    verifier, challenge = pkce_pair()
+    silent = browser.get(
+        f"{casdoor.url}/login/oauth/authorize", params=authorize_params(casdoor, challenge), allow_redirects=False
+    )
+    assert silent.status_code == 302  # no form: the open session signs in
+    code = parse_qs(urlsplit(silent.headers["Location"]).query)["code"][0]
+    again = exchange(casdoor, code, verifier).json()
+    assert _claims(casdoor, again["access_token"])["auth_time"] == typed - 3600
+
+    refreshed = requests.post(
+        f"{casdoor.url}/api/login/oauth/access_token",
+        data={"grant_type": "refresh_token", "refresh_token": again["refresh_token"], "client_id": casdoor.client_id},
+        timeout=5,
+    ).json()
+    assert _claims(casdoor, refreshed["access_token"])["auth_time"] == typed - 3600
+    assert "auth_time" not in _claims(casdoor, casdoor.issue_token("acme", "alice", auth_time=None)["access_token"])
+
+
+def test_auto_sign_in_answers_prompt_login_from_the_open_session(casdoor: CasdoorServer) -> None:
+    browser = requests.Session()
+    get_code(casdoor, "alice", "alice-pw", browser=browser)
+    _, challenge = pkce_pair()
+    params = {**authorize_params(casdoor, challenge), "prompt": "login"}
+    assert browser.get(f"{casdoor.url}/login/oauth/authorize", params=params, allow_redirects=False).status_code == 200
+    casdoor.set_auto_signin(True)
+    silent = browser.get(f"{casdoor.url}/login/oauth/authorize", params=params, allow_redirects=False)
+    assert silent.status_code == 302 and "code=" in silent.headers["Location"]

@@ -15,6 +15,18 @@ URIs must match the application's list exactly, PKCE S256 is required (Casdoor m
 optional), and the token endpoint checks `redirect_uri`. The user's `updatedTime` moves
 forward at least one second on each change, so tests can observe every bump.
 
+Several applications share the server, as on a real Casdoor: the one webauth is configured
+with (`client_id`), and any added with `add_application`. Their tokens are alike (same issuer
+and signing key); only `aud` and `azp` tell them apart. `account_page_link` gives the
+`casdoor-authenticator://login?...` link of Casdoor's account page, whose token belongs to
+the user's signup application (GetAccessTokenByUser), not to webauth.
+
+Tokens carry `auth_time`, as current Casdoor releases do (its AuthenticationContext): the
+time the user typed their password in the login form, kept when a browser's Casdoor session
+signs in again without a form, and across refreshes. `age_sessions` moves those times back,
+and `set_auto_signin(True)` makes an open session sign in even with `prompt=login`, as a
+Casdoor application with "auto sign-in" does.
+
 This module holds the server's state, its test controls and its life cycle; the endpoints are
 in tests/support/casdoor_fake/ (`oidc.py`: sign-in and tokens, `rest.py`: the user API).
 
@@ -53,10 +65,12 @@ from __future__ import annotations
 import argparse
 import copy
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any, Self
+from typing import Any, Literal, Self
+from urllib.parse import urlencode
 
 from flask import Flask, Response, jsonify, request
 from joserfc.jwk import RSAKey
@@ -65,6 +79,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from tests.support.casdoor_fake.common import (
     FAULT_KINDS,
     REST_ENDPOINTS,
+    Application,
+    BrowserSession,
     Code,
     Fault,
     QuietRequestHandler,
@@ -109,7 +125,10 @@ class CasdoorServer(OidcEndpoints, RestEndpoints):
         self.client_id = client_id
         self.client_secret = client_secret
         self._requested_port = port
-        self._redirect_uris = list(redirect_uris)
+        self._applications: dict[str, Application] = {
+            client_id: Application(application, organization, client_id, client_secret, list(redirect_uris))
+        }
+        self._auto_signin = False
         self._token_lifetime = token_lifetime
         self._refresh_lifetime = refresh_lifetime
         self._allow_refresh_grant = allow_refresh_grant
@@ -125,7 +144,7 @@ class CasdoorServer(OidcEndpoints, RestEndpoints):
         self._tokens: dict[str, Token] = {}
         self._refresh_index: dict[str, str] = {}
         self._codes: dict[str, Code] = {}
-        self._sessions: dict[str, tuple[str, str]] = {}
+        self._sessions: dict[str, BrowserSession] = {}
         self._faults: list[Fault] = []
         self._mfa_item_off: set[str] = set()
         self._counts: Counter[str] = Counter()
@@ -183,7 +202,7 @@ class CasdoorServer(OidcEndpoints, RestEndpoints):
     def redirect_uris(self) -> list[str]:
         """The application's allowed redirect URIs (a copy)."""
         with self._lock:
-            return list(self._redirect_uris)
+            return list(self._applications[self.client_id].redirect_uris)
 
     @property
     def jwks(self) -> dict[str, Any]:
@@ -202,8 +221,13 @@ class CasdoorServer(OidcEndpoints, RestEndpoints):
         display_name: str | None = None,
         email: str | None = None,
         mfa_accounts: Iterable[Mapping[str, str]] = (),
+        signup_application: str | None = None,
     ) -> dict[str, Any]:
-        """Create a user (as Casdoor's admin page would) and return a copy of it."""
+        """Create a user (as Casdoor's admin page would) and return a copy of it.
+
+        `signup_application` (default: webauth's application) is the application whose token
+        Casdoor's account page puts in the user's login link.
+        """
         entries = normalise_mfa_accounts([dict(entry) for entry in mfa_accounts])
         if isinstance(entries, str):
             raise ValueError(entries)
@@ -238,7 +262,7 @@ class CasdoorServer(OidcEndpoints, RestEndpoints):
             "isAdmin": is_admin,
             "isForbidden": False,
             "isDeleted": False,
-            "signupApplication": self.application,
+            "signupApplication": signup_application if signup_application is not None else self.application,
             "lastSigninTime": "",
             "preferredMfaType": "",
             "totpSecret": "",
@@ -282,7 +306,61 @@ class CasdoorServer(OidcEndpoints, RestEndpoints):
     def add_redirect_uri(self, uri: str) -> None:
         """Allow one more redirect URI (the app under test learns its port late)."""
         with self._lock:
-            self._redirect_uris.append(uri)
+            self._applications[self.client_id].redirect_uris.append(uri)
+
+    def add_application(
+        self,
+        name: str,
+        client_id: str,
+        client_secret: str = "",
+        *,
+        organization: str | None = None,
+        redirect_uris: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        """Another application on this Casdoor (another app using it for sign-in, or Casdoor's own)."""
+        with self._lock:
+            if client_id in self._applications:
+                raise ValueError(f"the client id {client_id} exists already")
+            found = Application(name, organization or self.organization, client_id, client_secret, list(redirect_uris))
+            self._applications[client_id] = found
+            return {"name": name, "organization": found.organization, "clientId": client_id}
+
+    def account_page_token(self, owner: str, name: str) -> str:
+        """The access token Casdoor's account page puts in the user's login link (GetAccessTokenByUser).
+
+        Issued to the user's signup application when this server has it, else to the first
+        application of the user's organization, else to webauth's; scope "profile", and no
+        `auth_time`, since no password was typed for it.
+        """
+        with self._lock:
+            user = self._users[(owner, name)]
+            by_name = {app.name: app for app in self._applications.values()}
+            found = by_name.get(user["signupApplication"]) or next(
+                (app for app in self._applications.values() if app.organization == owner),
+                self._applications[self.client_id],
+            )
+            return self._issue((owner, name), scope="profile", nonce="", client_id=found.client_id, auth_time=None)[
+                "access_token"
+            ]
+
+    def account_page_link(self, owner: str, name: str) -> str:
+        """The `casdoor-authenticator://login?...` link behind the QR code of the user's account page."""
+        token = self.account_page_token(owner, name)
+        return "casdoor-authenticator://login?" + urlencode({"serverUrl": self.url, "accessToken": token})
+
+    def age_sessions(self, seconds: float) -> None:
+        """Move back the password entry of every open Casdoor browser session (and codes not yet used)."""
+        with self._lock:
+            for browser in self._sessions.values():
+                browser.auth_time -= seconds
+            for code in self._codes.values():
+                if code.auth_time is not None:
+                    code.auth_time -= seconds
+
+    def set_auto_signin(self, enabled: bool) -> None:
+        """On: an open Casdoor session signs in without a form even when asked `prompt=login`."""
+        with self._lock:
+            self._auto_signin = enabled
 
     def set_token_lifetime(self, seconds: int, refresh_seconds: int | None = None) -> None:
         """Lifetime of tokens issued from now on; 0 makes them expired at once."""
@@ -299,11 +377,28 @@ class CasdoorServer(OidcEndpoints, RestEndpoints):
                 self._forget_token(token)
             return len(doomed)
 
-    def issue_token(self, owner: str, name: str, *, scope: str = "openid profile email", nonce: str = "") -> dict:
-        """A token response for the user without the browser flow (for REST tests)."""
+    def issue_token(
+        self,
+        owner: str,
+        name: str,
+        *,
+        scope: str = "openid profile email",
+        nonce: str = "",
+        client_id: str | None = None,
+        auth_time: float | Literal["now"] | None = "now",
+    ) -> dict:
+        """A token response for the user without the browser flow (for REST tests).
+
+        For webauth's application unless `client_id` names another; `auth_time` is when the
+        user typed their password ("now", a Unix time, or None to leave the claim out).
+        """
         with self._lock:
             self._sign_in((owner, name))
-            return self._issue((owner, name), scope=scope, nonce=nonce)
+            target = client_id or self.client_id
+            if target not in self._applications:
+                raise ValueError(f"no application has the client id {target}")
+            typed_at = time.time() if auth_time == "now" else auth_time
+            return self._issue((owner, name), scope=scope, nonce=nonce, client_id=target, auth_time=typed_at)
 
     def inject_fault(
         self,
@@ -407,7 +502,8 @@ class CasdoorServer(OidcEndpoints, RestEndpoints):
         {
             "add_user", "delete_user", "user", "mfa_accounts", "set_mfa_accounts", "add_redirect_uri",
             "set_token_lifetime", "revoke_tokens", "issue_token", "inject_fault", "clear_faults",
-            "set_mfa_accounts_item", "request_count", "request_counts", "reset_counts",
+            "set_mfa_accounts_item", "request_count", "request_counts", "reset_counts", "add_application",
+            "account_page_token", "account_page_link", "age_sessions", "set_auto_signin",
         }
     )  # fmt: skip
 

@@ -104,6 +104,17 @@ def with_query(url: str, params: Mapping[str, str]) -> str:
 
 
 @dataclass
+class Application:
+    """A Casdoor application: the one webauth is configured with, or another one on the same Casdoor."""
+
+    name: str
+    organization: str
+    client_id: str
+    client_secret: str
+    redirect_uris: list[str]
+
+
+@dataclass
 class Token:
     access_token: str
     refresh_token: str
@@ -112,17 +123,29 @@ class Token:
     scope: str
     expires_at: float
     refresh_expires_at: float
+    # When the user typed their password (Casdoor's AuthenticationContext); kept across refreshes.
+    auth_time: float | None = None
 
 
 @dataclass
 class Code:
     user_key: tuple[str, str]
+    client_id: str
     redirect_uri: str
     challenge: str
     nonce: str
     scope: str
     expires_at: float
+    auth_time: float | None
     used: bool = False
+
+
+@dataclass
+class BrowserSession:
+    """Casdoor's own session cookie: who signed in, and when they typed their password."""
+
+    user_key: tuple[str, str]
+    auth_time: float
 
 
 @dataclass

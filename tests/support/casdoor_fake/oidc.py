@@ -25,6 +25,8 @@ from tests.support.casdoor_fake.common import (
     MSG_FORBIDDEN,
     PKCE_CHALLENGE,
     SESSION_COOKIE,
+    Application,
+    BrowserSession,
     Code,
     Token,
     TokenError,
@@ -41,18 +43,24 @@ class OidcEndpoints:
         """The user fields Casdoor's default "JWT" token format carries (no password, no list)."""
         return {key: value for key, value in user.items() if key not in {"password", "mfaAccounts"}}
 
-    def _issue(self, user_key: tuple[str, str], *, scope: str, nonce: str) -> dict[str, Any]:
+    def _issue(
+        self, user_key: tuple[str, str], *, scope: str, nonce: str, client_id: str, auth_time: float | None
+    ) -> dict[str, Any]:
+        """Tokens for `client_id`'s application. `auth_time` is when the user typed their password
+        (None: the token comes from no sign-in, as GetAccessTokenByUser's); Casdoor leaves it out then."""
         user = self._users[user_key]
         now = int(time.time())
         name = str(uuid.uuid4())
-        registered = {"iss": self.issuer, "sub": user["id"], "aud": [self.client_id], "iat": now, "nbf": now}
+        registered = {"iss": self.issuer, "sub": user["id"], "aud": [client_id], "iat": now, "nbf": now}
+        if auth_time is not None:
+            registered["auth_time"] = int(auth_time)
         access = {
             **self._user_claims(user),
             "tokenType": "access-token",
             "nonce": nonce,
             "tag": "",
             "scope": scope,
-            "azp": self.client_id,
+            "azp": client_id,
             "provider": "",
             **registered,
             "exp": now + self._token_lifetime,
@@ -63,7 +71,7 @@ class OidcEndpoints:
             "name": user["name"],
             "tokenType": "refresh-token",
             "scope": scope,
-            "azp": self.client_id,
+            "azp": client_id,
             **registered,
             "exp": now + self._refresh_lifetime,
             "jti": f"admin/{name}",
@@ -72,8 +80,8 @@ class OidcEndpoints:
         access_token = jwt.encode(header, access, self._key)
         refresh_token = jwt.encode(header, refresh, self._key)
         token = Token(
-            access_token, refresh_token, user_key, self.client_id, scope,
-            now + self._token_lifetime, now + self._refresh_lifetime,
+            access_token, refresh_token, user_key, client_id, scope,
+            now + self._token_lifetime, now + self._refresh_lifetime, auth_time,
         )  # fmt: skip
         self._tokens[access_token] = token
         self._refresh_index[refresh_token] = access_token
@@ -91,8 +99,9 @@ class OidcEndpoints:
         user["updatedTime"] = later_than(user["updatedTime"])
         user["lastSigninTime"] = user["updatedTime"]
 
-    def _valid_redirect(self, uri: str) -> bool:
-        return uri in self._redirect_uris
+    def _valid_redirect(self, uri: str, client_id: str) -> bool:
+        found = self._applications.get(client_id)
+        return found is not None and uri in found.redirect_uris
 
     def _discovery(self, application: str | None = None) -> Response:
         origin = self.issuer
@@ -122,15 +131,20 @@ class OidcEndpoints:
             return jsonify(status="error", msg=f"Grant_type: {args.get('responseType')} is not supported "
                                                "in this application", data=None)
         with self._lock:
-            if args.get("clientId") != self.client_id:
+            found = self._applications.get(args.get("clientId", ""))
+            if found is None:
                 return jsonify(status="error", msg="Invalid client_id", data=None)
             redirect_uri = args.get("redirectUri", "")
-            application = {"owner": "admin", "name": self.application, "organization": self.organization,
-                           "clientId": self.client_id, "clientSecret": "", "redirectUris": list(self._redirect_uris)}
-            if not self._valid_redirect(redirect_uri):
+            application = {"owner": "admin", "name": found.name, "organization": found.organization,
+                           "clientId": found.client_id, "clientSecret": "", "redirectUris": list(found.redirect_uris)}
+            if not self._valid_redirect(redirect_uri, found.client_id):
                 message = f"Redirect URI: {redirect_uri} doesn't exist in the allowed Redirect URI list"
                 return jsonify(status="error", msg=message, data=application)
         return jsonify(status="ok", msg="", data=application)
+
+    def _application_of_request(self) -> Application:
+        """The application the authorize request names (checked before any page is shown)."""
+        return self._applications[request.args.get("client_id", "")]
 
     def _jwks_view(self) -> Response:
         return jsonify(self.jwks)
@@ -140,7 +154,7 @@ class OidcEndpoints:
         page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in - Casdoor (test)</title></head>
 <body><main>
-<h1>Sign in to {html.escape(self.application)}</h1>
+<h1>Sign in to {html.escape(self._application_of_request().name)}</h1>
 {notice}
 <form method="post" action="{html.escape(request.full_path)}">
 <p><label for="username">Username</label> <input id="username" name="username" autocomplete="username"
@@ -159,10 +173,11 @@ class OidcEndpoints:
     def _authorize(self) -> Response:
         args = request.args
         with self._lock:
-            if args.get("client_id") != self.client_id:
+            client_id = args.get("client_id", "")
+            if client_id not in self._applications:
                 return self._error_page("Invalid client_id")
             redirect_uri = args.get("redirect_uri", "")
-            if not self._valid_redirect(redirect_uri):
+            if not self._valid_redirect(redirect_uri, client_id):
                 return self._error_page(f"Redirect URI: {redirect_uri} doesn't exist in the allowed Redirect URI list")
         if args.get("response_type") != "code":
             return self._error_page(f"Grant_type: {args.get('response_type')} is not supported in this application")
@@ -173,35 +188,41 @@ class OidcEndpoints:
             return self._error_page("code_challenge must be the base64url SHA-256 of the verifier")
 
         with self._lock:
-            session_user = self._sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+            browser = self._sessions.get(request.cookies.get(SESSION_COOKIE, ""))
             if request.method == "GET":
-                if session_user in self._users and args.get("prompt") != "login":
-                    return self._code_redirect(session_user, session_id=None)
+                # Casdoor's login page signs an open session in by itself when the application has
+                # "auto sign-in"; that version of Casdoor reads no `prompt` (set_auto_signin).
+                asks = args.get("prompt") == "login" and not self._auto_signin
+                if browser is not None and browser.user_key in self._users and not asks:
+                    return self._code_redirect(browser.user_key, session_id=None, auth_time=browser.auth_time)
                 return self._login_page()
             username = request.form.get("username", "").strip()
             password = request.form.get("password", "")
             owner, _, name = username.rpartition("/")
-            user_key = (owner or self.organization, name)
+            user_key = (owner or self._application_of_request().organization, name)
             stored = self._passwords.get(user_key)
             if stored is None or not hmac.compare_digest(stored.encode(), password.encode()):
                 return self._login_page("Invalid username or password", username, status=401)
             if self._users[user_key]["isForbidden"]:
                 return self._login_page(MSG_FORBIDDEN, username, status=403)
             session_id = secrets.token_urlsafe(24)
-            self._sessions[session_id] = user_key
-            return self._code_redirect(user_key, session_id=session_id)
+            typed_at = time.time()
+            self._sessions[session_id] = BrowserSession(user_key, typed_at)
+            return self._code_redirect(user_key, session_id=session_id, auth_time=typed_at)
 
-    def _code_redirect(self, user_key: tuple[str, str], session_id: str | None) -> Response:
+    def _code_redirect(self, user_key: tuple[str, str], session_id: str | None, auth_time: float) -> Response:
         args = request.args
         self._sign_in(user_key)
         code = secrets.token_urlsafe(24)
         self._codes[code] = Code(
             user_key=user_key,
+            client_id=args["client_id"],
             redirect_uri=args["redirect_uri"],
             challenge=args["code_challenge"],
             nonce=args.get("nonce", ""),
             scope=args.get("scope", ""),
             expires_at=time.time() + CODE_LIFETIME,
+            auth_time=auth_time,
         )
         params = {"code": code}
         if "state" in args:
@@ -236,24 +257,24 @@ class OidcEndpoints:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    def _check_client(self, params: Mapping[str, str]) -> None:
-        if params.get("client_id") != self.client_id:
+    def _check_client(self, params: Mapping[str, str]) -> str:
+        found = self._applications.get(params.get("client_id", ""))
+        if found is None:
             raise TokenError("invalid_client", "client_id is invalid")
         secret = params.get("client_secret", "")
-        if secret and not hmac.compare_digest(secret.encode(), self.client_secret.encode()):
+        if secret and not hmac.compare_digest(secret.encode(), found.client_secret.encode()):
             raise TokenError("invalid_client", "client_secret is invalid")
+        return found.client_id
 
     def _grant(self, params: Mapping[str, str]) -> dict[str, Any]:
         grant_type = params.get("grant_type", "")
         if grant_type == "authorization_code":
-            self._check_client(params)
-            return self._grant_code(params)
+            return self._grant_code(params, self._check_client(params))
         if grant_type == "refresh_token" and self._allow_refresh_grant:
-            self._check_client(params)
-            return self._grant_refresh(params)
+            return self._grant_refresh(params, self._check_client(params))
         raise TokenError("unsupported_grant_type", f"grant_type: {grant_type} is not supported in this application")
 
-    def _grant_code(self, params: Mapping[str, str]) -> dict[str, Any]:
+    def _grant_code(self, params: Mapping[str, str], client_id: str) -> dict[str, Any]:
         value = params.get("code", "")
         if not value:
             raise TokenError("invalid_request", "authorization code should not be empty")
@@ -262,6 +283,8 @@ class OidcEndpoints:
             raise TokenError("invalid_grant", "authorization code is invalid")
         if code.used:
             raise TokenError("invalid_grant", "authorization code has been used")
+        if code.client_id != client_id:
+            raise TokenError("invalid_grant", "the authorization code was issued to another application")
         if time.time() > code.expires_at:
             raise TokenError("invalid_grant", "authorization code has expired")
         if params.get("redirect_uri") != code.redirect_uri:
@@ -272,13 +295,15 @@ class OidcEndpoints:
         if code.user_key not in self._users:
             raise TokenError("invalid_grant", "the user of this code no longer exists")
         code.used = True
-        return self._issue(code.user_key, scope=code.scope, nonce=code.nonce)
+        return self._issue(
+            code.user_key, scope=code.scope, nonce=code.nonce, client_id=client_id, auth_time=code.auth_time
+        )
 
-    def _grant_refresh(self, params: Mapping[str, str]) -> dict[str, Any]:
+    def _grant_refresh(self, params: Mapping[str, str], client_id: str) -> dict[str, Any]:
         value = params.get("refresh_token", "")
         access = self._refresh_index.get(value)
         token = self._tokens.get(access) if access else None
-        if token is None:
+        if token is None or token.client_id != client_id:
             raise TokenError("invalid_grant", "refresh token is invalid, expired or revoked")
         try:
             jwt.decode(value, self._key, algorithms=["RS256"])
@@ -290,7 +315,10 @@ class OidcEndpoints:
         if user is None or user["isForbidden"]:
             raise TokenError("invalid_grant", MSG_FORBIDDEN)
         self._forget_token(token)
-        return self._issue(token.user_key, scope=params.get("scope") or token.scope, nonce="")
+        return self._issue(
+            token.user_key, scope=params.get("scope") or token.scope, nonce="", client_id=client_id,
+            auth_time=token.auth_time,
+        )  # fmt: skip
 
     def _userinfo(self) -> Response:
         with self._lock:
@@ -316,10 +344,10 @@ class OidcEndpoints:
         state = request.values.get("state", "")
         session_id = request.cookies.get(SESSION_COOKIE, "")
         with self._lock:
-            session_user = self._sessions.get(session_id)
+            browser = self._sessions.get(session_id)
             if not hint and not redirect_uri:
                 self._sessions.pop(session_id, None)
-                shown = "/".join(session_user) if session_user else ""
+                shown = "/".join(browser.user_key) if browser else ""
                 response = jsonify(status="ok", msg="", data=shown)
             elif not redirect_uri:
                 return jsonify(status="error", msg="Missing parameter: post_logout_redirect_uri", data=None)
@@ -329,7 +357,7 @@ class OidcEndpoints:
                 token = self._tokens.get(hint)
                 if token is None:
                     return jsonify(status="error", msg="Token not found, invalid accessToken", data=None)
-                if not self._valid_redirect(redirect_uri):
+                if not self._valid_redirect(redirect_uri, token.client_id):
                     message = f"Redirect URI: {redirect_uri} doesn't exist in the allowed Redirect URI list"
                     return jsonify(status="error", msg=message, data=None)
                 self._forget_token(token)
