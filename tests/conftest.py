@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from tests.support.fixtures import (  # noqa: F401
     casdoor,
     casdoor_app,
+    casdoor_app_with,
     casdoor_client,
     casdoor_config,
     github_entry,

@@ -9,7 +9,8 @@ from tests.conftest import ROOT
 
 def test_every_environment_variable_is_documented():
     sources = "\n".join(path.read_text() for path in (ROOT / "webauth").rglob("*.py"))
-    read = set(re.findall(r'(?:environ\.get|env\.get|_int|_bool|_networks|getenv)\(\s*"(WEBAUTH_[A-Z0-9_]+)"', sources))
+    readers = r"(?:environ\.get|env\.get|_int|_bool|_networks|_names|getenv)"
+    read = set(re.findall(readers + r'\(\s*"(WEBAUTH_[A-Z0-9_]+)"', sources))
     assert "WEBAUTH_DATABASE_URL" in read and "WEBAUTH_INSTANCE_PATH" in read
     readme = (ROOT / "README.md").read_text()
     missing = sorted(name for name in read if f"`{name}`" not in readme)

@@ -23,10 +23,9 @@ from flask_babel import gettext as _
 from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import aliased
 
-from webauth import audit, offline, settings
+from webauth import audit, offline, settings, users
 from webauth.extensions import db
 from webauth.models import Account, AuditEvent, OfflineDevice, SessionRecord, User, utcnow
-from webauth.users import LAST_SEEN_RESOLUTION
 
 T = TypeVar("T")
 
@@ -89,8 +88,22 @@ def _like(text: str) -> str:
 
 
 def has_admin_role(user: User) -> bool:
-    """The local admin flag (also set from Casdoor's `isAdmin`), or a name in WEBAUTH_ADMINS."""
-    return bool(user.is_admin) or user.username in current_app.config["WEBAUTH_ADMINS"]
+    """The local admin flag (also set from Casdoor's `isAdmin`), or a name in WEBAUTH_ADMINS.
+
+    Who can hold such a name decides who becomes an administrator by it:
+    - a local name (no "/") only through an operator: the set-up page, `flask users create`,
+      or a user made before the name was listed; open registration and the proxy's user
+      creation refuse it (users.is_configured_admin_name);
+    - a Casdoor name `organization/name` only by that organization's user of that name, and
+      it counts only while the organization is trusted with administrators here
+      (users.admin_organizations), the same rule as for `isAdmin`.
+    """
+    if user.is_admin:
+        return True
+    if user.username not in current_app.config["WEBAUTH_ADMINS"]:
+        return False
+    organization, slash, _name = user.username.partition("/")
+    return not slash or organization in users.admin_organizations()
 
 
 def is_admin(user: Any) -> bool:
@@ -161,7 +174,7 @@ def live_session_clause(now: datetime) -> ColumnElement[bool]:
     ]
     idle = settings.idle_lock()
     if idle is not None:
-        clauses.append(SessionRecord.last_seen_at >= now - idle - LAST_SEEN_RESOLUTION)
+        clauses.append(SessionRecord.last_seen_at >= now - idle - users.LAST_SEEN_RESOLUTION)
     return and_(*clauses)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
@@ -36,11 +37,15 @@ def current_session() -> SessionRecord | None:
     return g.get("session_record")
 
 
-def sign_in(user: User, method: str, *, proves_password: bool = True) -> None:
-    """Start a fresh session: the old cookie's contents (and any fixed session id) are dropped."""
+def sign_in(user: User, method: str, *, reauthenticated_at: datetime | None) -> None:
+    """Start a fresh session: the old cookie's contents (and any fixed session id) are dropped.
+
+    `reauthenticated_at`: when this sign-in proved a password (users.start_session), which
+    every caller must decide: a sign-in is not a password entry by default.
+    """
     locale = session.get("locale")
     session.clear()
-    token = users.start_session(user, method, settings.session_lifetime(), proves_password=proves_password)
+    token = users.start_session(user, method, settings.session_lifetime(), reauthenticated_at=reauthenticated_at)
     session[SESSION_TOKEN_KEY] = token
     if locale:
         session["locale"] = locale

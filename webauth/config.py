@@ -65,6 +65,11 @@ def _networks(name: str) -> tuple[IPv4Network | IPv6Network, ...]:
         raise SystemExit(f"{name} must list IP addresses or networks: {error}") from None
 
 
+def _names(name: str) -> frozenset[str]:
+    """Names (usernames, client ids, organizations), comma- or space-separated."""
+    return frozenset(item for item in re.split(r"[\s,]+", os.environ.get(name, "")) if item)
+
+
 def instance_path() -> Path:
     return Path(os.environ.get("WEBAUTH_INSTANCE_PATH", "instance")).resolve()
 
@@ -92,7 +97,11 @@ def load_config(instance: Path) -> dict[str, Any]:
         "WEBAUTH_KEYRING_PATH": instance / "keyring.json",
         "RATELIMIT_STORAGE_URI": env.get("WEBAUTH_RATELIMIT_STORAGE_URL", "memory://"),
         "RATELIMIT_ENABLED": _bool(env.get("WEBAUTH_RATELIMIT_ENABLED"), True),
+        # Sign-in attempts per address, and per (username, address): the limit that refuses.
         "WEBAUTH_LOGIN_RATE_LIMIT": env.get("WEBAUTH_LOGIN_RATE_LIMIT", "10 per minute; 50 per hour"),
+        # Failed sign-ins per username from browsers that never signed in as that user: a short
+        # window, so nobody can keep a user out for long (views/signin_limits.py).
+        "WEBAUTH_LOGIN_USER_RATE_LIMIT": env.get("WEBAUTH_LOGIN_USER_RATE_LIMIT", "5 per minute"),
         "WEBAUTH_HTTPS": https,
         "WEBAUTH_PROXY_HOPS": _int("WEBAUTH_PROXY_HOPS", 0),
         # Single sign-on from the proxy (proxy_auth.py): off unless both are set. The header is
@@ -126,7 +135,8 @@ def load_config(instance: Path) -> dict[str, Any]:
         # How many wrong PINs in a row wipe a device's offline copy (README: "The offline copy").
         "WEBAUTH_OFFLINE_PIN_ATTEMPTS": _int("WEBAUTH_OFFLINE_PIN_ATTEMPTS", 10),
         # Administration (README: "Administration"). Usernames that are administrators besides the local flag.
-        "WEBAUTH_ADMINS": frozenset(name for name in re.split(r"[\s,]+", env.get("WEBAUTH_ADMINS", "")) if name),
+        # Open registration and the proxy's user creation never hand out these names (users.py).
+        "WEBAUTH_ADMINS": _names("WEBAUTH_ADMINS"),
         "WEBAUTH_AUDIT_RETENTION_DAYS": _int("WEBAUTH_AUDIT_RETENTION_DAYS", 365),
         # /metrics wants this bearer token when set, and answers loopback only when not.
         "WEBAUTH_METRICS_TOKEN": env.get("WEBAUTH_METRICS_TOKEN") or None,
@@ -141,6 +151,12 @@ def load_config(instance: Path) -> dict[str, Any]:
         "WEBAUTH_CASDOOR_CLIENT_SECRET": env.get("WEBAUTH_CASDOOR_CLIENT_SECRET", "").strip(),
         # Only users of this organization may sign in (empty: any user the application accepts).
         "WEBAUTH_CASDOOR_ORGANIZATION": env.get("WEBAUTH_CASDOOR_ORGANIZATION", "").strip(),
+        # Organizations whose `isAdmin` (and whose `organization/name` entries in WEBAUTH_ADMINS)
+        # make administrators here; empty: the organization above, or none (users.admin_organizations).
+        "WEBAUTH_CASDOOR_ADMIN_ORGANIZATIONS": _names("WEBAUTH_CASDOOR_ADMIN_ORGANIZATIONS"),
+        # Client ids whose access tokens a login link may sign in with; empty: a link only connects
+        # a signed-in user who just entered their password (views/casdoor_connect.py).
+        "WEBAUTH_CASDOOR_LINK_AUDIENCES": _names("WEBAUTH_CASDOOR_LINK_AUDIENCES"),
         # The Casdoor application's name, for the "create a Casdoor account" link.
         "WEBAUTH_CASDOOR_APPLICATION": env.get("WEBAUTH_CASDOOR_APPLICATION", "").strip(),
         # Written as `origin` into the entries this installation creates (default: derived from SECRET_KEY).

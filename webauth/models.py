@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     DateTime,
     ForeignKey,
     Index,
@@ -142,6 +143,22 @@ class AuditEvent(db.Model):
     details: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+class InstanceSetup(db.Model):
+    """The one row that says the first-run set-up made its administrator.
+
+    `id` can only be 1, so of two set-up requests racing each other exactly one can insert
+    it, in the same transaction as its administrator; the other fails on the primary key
+    (users.create_first_admin) whatever the database.
+    """
+
+    __tablename__ = "instance_setup"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_instance_setup_single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    done_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
 # Administration ------------------------------------------------------------------------------
 
 # Sign-in history looks up failed sign-ins by the name typed (they carry no user id).
@@ -225,6 +242,34 @@ class CasdoorLink(db.Model):
     lock_token: Mapped[str | None] = mapped_column(String(32))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CasdoorConnectOffer(db.Model):
+    """A Casdoor account waiting for its user to confirm connecting it (views/casdoor_connect.py).
+
+    Made when a signed-in user who just entered their password comes back from Casdoor, or
+    pastes a login link; nothing is linked or pushed until they confirm on a page that names
+    the Casdoor account. Bound to the browser session that asked, so no other session (and no
+    cross-site request) can confirm it; the tokens are sealed with the user's data key.
+    """
+
+    __tablename__ = "casdoor_connect_offers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    # "casdoor" (a sign-in at Casdoor) or "link" (a login link).
+    source: Mapped[str] = mapped_column(String(16))
+    issuer: Mapped[str] = mapped_column(String(255))
+    subject: Mapped[str] = mapped_column(String(255))
+    casdoor_id: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255), default="")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The access and refresh tokens and their expiry (sealed JSON).
+    tokens_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class CasdoorMark(db.Model):

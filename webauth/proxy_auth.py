@@ -157,7 +157,9 @@ def sign_in_as(name: str) -> bool:
     sign_on = configured()
     user = users.find_user(name) if len(name) <= MAX_NAME_LENGTH else None
     reason = None
-    if user is None and sign_on is not None and sign_on.create_users:
+    if user is None and sign_on is not None and sign_on.create_users and users.is_configured_admin_name(name):
+        reason = "admin-name"  # an administrator's name is made by an operator, never by a header
+    elif user is None and sign_on is not None and sign_on.create_users:
         try:
             user = users.create_proxy_user(name, keyring())
         except users.UserError:
@@ -179,7 +181,7 @@ def sign_in_as(name: str) -> bool:
             db.session.commit()
             session[REFUSED_KEY] = name[:MAX_NAME_LENGTH]
         return False
-    sign_in(user, PROXY_METHOD, proves_password=False)
+    sign_in(user, PROXY_METHOD, reauthenticated_at=None)
     return True
 
 

@@ -14,13 +14,15 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from webauth import audit, settings
 from webauth.audit import client_agent, client_ip
 from webauth.crypto import Keyring
 from webauth.extensions import db
-from webauth.models import SessionRecord, User, utcnow
+from webauth.models import InstanceSetup, SessionRecord, User, utcnow
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
@@ -48,6 +50,10 @@ class UserError(ValueError):
         self.message = message
 
 
+class SetupAlreadyDone(Exception):
+    """Another request made the first administrator first (see `create_first_admin`)."""
+
+
 def has_users() -> bool:
     return db.session.scalar(select(func.count(User.id))) > 0
 
@@ -63,17 +69,68 @@ def check_password_policy(password: str) -> None:
         raise UserError("password", f"The password must have at most {MAX_PASSWORD_LENGTH} characters.")
 
 
-def create_local_user(username: str, password: str, keyring: Keyring, *, is_admin: bool = False) -> User:
+def is_configured_admin_name(username: str) -> bool:
+    """Whether a name is, or looks like, one of WEBAUTH_ADMINS (letter case aside).
+
+    Such a name makes its holder an administrator, so only an operator may hand it out: the
+    set-up page, `flask users create`, or a Casdoor admin organization (admin.has_admin_role).
+    Open registration and the proxy's user creation refuse it, also in another letter case,
+    so that nobody holds a look-alike of an administrator's name either.
+    """
+    wanted = username.strip().casefold()
+    return any(name.casefold() == wanted for name in current_app.config["WEBAUTH_ADMINS"])
+
+
+def _checked_local_name(username: str) -> str:
     username = username.strip()
     if not USERNAME_PATTERN.fullmatch(username):
         raise UserError(
             "username", "Use 1 to 64 letters, digits and . _ @ + - for the username, starting with a letter or digit."
         )
-    check_password_policy(password)
     if find_user(username) is not None:
         raise UserError("username", "This username is taken.")
+    return username
+
+
+def create_local_user(
+    username: str, password: str, keyring: Keyring, *, is_admin: bool = False, self_service: bool = False
+) -> User:
+    """A user with a password here. `self_service` (open registration) may not take an administrator's name.
+
+    A reserved name is refused with the same words as a taken one, so the form tells a
+    stranger nothing about which names are administrators.
+    """
+    username = _checked_local_name(username)
+    if self_service and is_configured_admin_name(username):
+        raise UserError("username", "This username is taken.")
+    check_password_policy(password)
     user = User(username=username, display_name=username, password_hash=_hasher.hash(password), is_admin=is_admin)
     return _add_user(user, keyring)
+
+
+def create_first_admin(username: str, password: str, keyring: Keyring) -> User:
+    """The first-run administrator, in one transaction with the `instance_setup` row.
+
+    That row can exist once: of two set-up requests that both found no user, the second
+    waits on the first's insert (PostgreSQL's unique index, SQLite's write lock) and then
+    fails on the primary key, so it raises SetupAlreadyDone and creates nobody.
+    """
+    username = _checked_local_name(username)
+    check_password_policy(password)
+    password_hash = _hasher.hash(password)  # before the transaction, which stays short
+    marker = InstanceSetup(id=1, done_at=utcnow())
+    db.session.add(marker)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise SetupAlreadyDone from None
+    user = User(username=username, display_name=username, password_hash=password_hash, is_admin=True)
+    _add_user(user, keyring, commit=False)
+    marker.admin_id = user.id
+    audit.record("setup.done", user=user)
+    db.session.commit()
+    return user
 
 
 def create_proxy_user(username: str, keyring: Keyring) -> User:
@@ -81,9 +138,13 @@ def create_proxy_user(username: str, keyring: Keyring) -> User:
 
     Named as the proxy names them, so the local username rules apply; with no password, such
     a user cannot re-authenticate until an administrator sets one (`flask users set-password`).
+    A name of WEBAUTH_ADMINS is never created this way: the proxy may vouch for such a user
+    only once an operator made them here.
     """
     if not USERNAME_PATTERN.fullmatch(username):
         raise UserError("username", "The proxy's user name is not a valid username here.")
+    if is_configured_admin_name(username):
+        raise UserError("username", "The proxy's user name is an administrator's name; an operator must create it.")
     if find_user(username) is not None:
         raise UserError("username", "This username is taken.")
     return _add_user(User(username=username, display_name=username, password_hash=None), keyring)
@@ -97,14 +158,15 @@ def set_password(user: User, password: str) -> None:
     db.session.commit()
 
 
-def _add_user(user: User, keyring: Keyring) -> User:
+def _add_user(user: User, keyring: Keyring, *, commit: bool = True) -> User:
     """Insert a user with a fresh data key; the key is wrapped once the user has an id."""
     user.kek_id, user.wrapped_dek = "", b""
     db.session.add(user)
     db.session.flush()
     user.kek_id, user.wrapped_dek, _ = keyring.new_data_key(user.id)
     audit.record("user.create", user=user, details={"admin": user.is_admin})
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return user
 
 
@@ -142,13 +204,36 @@ def create_casdoor_user(
     return _add_user(user, keyring)
 
 
-def apply_casdoor_claims(user: User, casdoor_id: str, display_name: str, *, is_admin: bool) -> None:
+def admin_organizations() -> frozenset[str]:
+    """The Casdoor organizations trusted to make administrators here.
+
+    WEBAUTH_CASDOOR_ADMIN_ORGANIZATIONS, or else the one organization allowed to sign in
+    (WEBAUTH_CASDOOR_ORGANIZATION). With neither, none: any organization's users may then
+    sign in, and an organization's `isAdmin` speaks for that organization only, not for
+    this server.
+    """
+    config = current_app.config
+    named = config.get("WEBAUTH_CASDOOR_ADMIN_ORGANIZATIONS") or frozenset()
+    if named:
+        return frozenset(named)
+    organization = config.get("WEBAUTH_CASDOOR_ORGANIZATION") or ""
+    return frozenset({organization}) if organization else frozenset()
+
+
+def casdoor_grants_admin(organization: str, is_admin: bool) -> bool:
+    """Whether Casdoor's `isAdmin` counts here for a user of this organization."""
+    return is_admin and organization in admin_organizations()
+
+
+def apply_casdoor_claims(user: User, organization: str, casdoor_id: str, display_name: str, *, is_admin: bool) -> None:
     """What Casdoor decides about a user at each sign-in (in the caller's transaction).
 
     For a user whose only way in is Casdoor, Casdoor decides the name and the admin role, so
     taking `isAdmin` away there takes the role away here at the next sign-in. A user who also
-    has a password here keeps a role given here; Casdoor can only add one.
+    has a password here keeps a role given here; Casdoor can only add one. `isAdmin` counts
+    only from an admin organization (`admin_organizations`).
     """
+    is_admin = casdoor_grants_admin(organization, is_admin)
     if user.password_hash is None:
         user.is_admin = is_admin
         user.display_name = display_name[:255]
@@ -195,11 +280,13 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, method: str, lifetime: timedelta, *, proves_password: bool = True) -> str:
+def start_session(user: User, method: str, lifetime: timedelta, *, reauthenticated_at: datetime | None) -> str:
     """Record a new session for `user` and return its token for the session cookie.
 
-    `proves_password` is False for a sign-in that typed nothing here (a header from the
-    proxy): the session then starts without a recent re-authentication.
+    `reauthenticated_at` is when this sign-in proved a password: now for a password typed
+    here, Casdoor's `auth_time` when that is recent, and None for a sign-in that typed
+    nothing (a header from the proxy, a login link, a Casdoor session reused): the session
+    then starts without a recent re-authentication.
     """
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -212,7 +299,7 @@ def start_session(user: User, method: str, lifetime: timedelta, *, proves_passwo
             user_agent=client_agent(),
             created_at=now,
             last_seen_at=now,
-            reauth_at=now if proves_password else None,
+            reauth_at=reauthenticated_at,
             expires_at=now + lifetime,
         )
     )
@@ -266,9 +353,15 @@ def end_session(token: str | None) -> None:
         db.session.commit()
 
 
-def mark_reauthenticated(record: SessionRecord) -> None:
-    record.reauth_at = utcnow()
+def mark_reauthenticated(record: SessionRecord, at: datetime | None = None) -> None:
+    """The session proved a password at `at` (default: now); the caller writes the audit event."""
+    record.reauth_at = at or utcnow()
     db.session.commit()
+
+
+def clear_reauthentication(record: SessionRecord) -> None:
+    """The session's last password entry no longer counts (in the caller's transaction)."""
+    record.reauth_at = None
 
 
 def recently_authenticated(record: SessionRecord | None, seconds: int) -> bool:

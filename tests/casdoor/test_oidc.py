@@ -231,6 +231,7 @@ def test_reauthenticating_as_someone_else_is_refused(casdoor_client) -> None:
 
 
 def test_a_local_user_connects_to_casdoor_and_both_lists_merge(casdoor_app, make_user, casdoor) -> None:
+    from tests.support.casdoor_connect import confirm, connect_through_casdoor
     from tests.support.casdoor_vault import add_local, remote_entries, vault_entries
 
     local = make_user("carol")
@@ -238,7 +239,7 @@ def test_a_local_user_connects_to_casdoor_and_both_lists_merge(casdoor_app, make
     client = casdoor_app.test_client()
     sign_in(client, "carol", TEST_PASSWORD)
 
-    answer = casdoor_sign_in(client, start="/auth/casdoor/login?connect=1")
+    answer = confirm(client, connect_through_casdoor(client))
 
     assert answer.status_code == 302
     [user] = users_in(casdoor_app)

@@ -133,7 +133,7 @@ def test_a_local_user_is_offered_to_connect(casdoor_app, make_user) -> None:
     client = casdoor_app.test_client()
     sign_in(client, "carol")
     html = client.get("/").get_data(as_text=True)
-    assert "Connect to Casdoor" in html and "/auth/casdoor/login?connect=1" in html
+    assert "Connect to Casdoor" in html and 'href="/auth/casdoor/connect"' in html
 
 
 def test_marked_accounts_say_so_in_the_list(casdoor_app, casdoor) -> None:

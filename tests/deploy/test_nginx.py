@@ -347,9 +347,12 @@ def test_chromium_signs_in_over_https_and_installs_the_app(deployment, app, make
             wait_for_worker(page)
             shell = page.evaluate("caches.keys()")
             assert len(shell) == 1 and shell[0].startswith("webauth-shell-")
-            [cookie] = [cookie for cookie in context.cookies() if cookie["name"] != "sso"]
-            assert cookie["name"].startswith("__Host-") and cookie["secure"] and cookie["httpOnly"]
-            assert cookie["path"] == "/" and cookie["domain"] == "localhost"
+            # The session, and the browser known for its user (views/signin_limits.py): both bound to the host.
+            cookies = sorted((c for c in context.cookies() if c["name"] != "sso"), key=lambda c: c["name"])
+            assert [cookie["name"] for cookie in cookies] == ["__Host-webauth", "__Host-webauth_known"]
+            for cookie in cookies:
+                assert cookie["secure"] and cookie["httpOnly"]
+                assert cookie["path"] == "/" and cookie["domain"] == "localhost"
         finally:
             browser.close()
     with app.app_context():

@@ -42,7 +42,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 REDIS_URL = os.environ.get("WEBAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-LOGIN_LIMIT = 3  # sign-in attempts per hour, per address and per username, over both instances
+LOGIN_LIMIT = 3  # sign-in attempts per hour, per address and per username and address, over both instances
+USER_LIMIT = 6  # failed sign-ins per hour for one username from browsers it never used, over both instances
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 Pair = tuple[str, str]
 
@@ -78,6 +79,9 @@ def instances(base_config, migrated_database, redis_db, casdoor_world, tmp_path_
         "WEBAUTH_RATELIMIT_ENABLED": "1",
         "WEBAUTH_RATELIMIT_STORAGE_URL": REDIS_URL,
         "WEBAUTH_LOGIN_RATE_LIMIT": f"{LOGIN_LIMIT} per hour",
+        "WEBAUTH_LOGIN_USER_RATE_LIMIT": f"{USER_LIMIT} per hour",
+        # The load balancer's X-Forwarded-For names the client, so tests can come from many addresses.
+        "WEBAUTH_PROXY_HOPS": "1",
     }
     redis_db.flushdb()
     started = []
@@ -179,6 +183,41 @@ def test_sign_in_attempts_count_across_both(pair: Pair, redis_db: redis.Redis, u
             allow_redirects=False, timeout=30,
         )
         assert answer.status_code == 429
+
+
+def _attempt(browser: requests.Session, base: str, address: str, password: str) -> int:
+    forwarded = {"X-Forwarded-For": address}
+    token = csrf_from(browser.get(f"{base}/login", headers=forwarded, timeout=30).text)
+    answer = browser.post(
+        f"{base}/login", data={"csrf_token": token, "username": "alice", "password": password},
+        headers=forwarded, allow_redirects=False, timeout=30,
+    )  # fmt: skip
+    if answer.status_code == 302:
+        page = browser.get(f"{base}/", headers=forwarded, timeout=30).text
+        browser.post(f"{base}/logout", data={"csrf_token": csrf_from(page)}, headers=forwarded, timeout=30)
+    return answer.status_code
+
+
+def test_failures_from_many_addresses_lock_those_addresses_not_the_user(
+    pair: Pair, redis_db: redis.Redis, user
+) -> None:
+    """Issue 12, item 7, over two processes: the three sign-in limits live in the shared Redis."""
+    a, b = pair
+    laptop = requests.Session()  # alice's usual browser, known to both instances once she signed in on one
+    assert _attempt(laptop, a, "10.0.0.1", TEST_PASSWORD) == 302
+
+    bot = requests.Session()  # one address guessing on both instances: locked after LOGIN_LIMIT
+    tries = [_attempt(bot, (a, b)[n % 2], "198.51.100.1", "a guess") for n in range(LOGIN_LIMIT + 1)]
+    assert tries == [401] * LOGIN_LIMIT + [429]
+    for number in range(USER_LIMIT - LOGIN_LIMIT):  # more addresses, one failure each: the username's window is spent
+        assert _attempt(requests.Session(), (a, b)[number % 2], f"203.0.113.{number}", "a guess") == 401
+
+    phone = requests.Session()  # alice on a browser she never used: waits out the per-username window
+    assert _attempt(phone, a, "10.0.0.2", TEST_PASSWORD) == 429
+    assert _attempt(phone, b, "10.0.0.2", TEST_PASSWORD) == 429
+    for base in (b, a):  # her usual browser signs in on both, whatever the attackers did
+        assert _attempt(laptop, base, "10.0.0.1", TEST_PASSWORD) == 302
+    assert redis_db.keys("*login-user:alice*") and redis_db.keys("*login-user-address:alice:198.51.100.1*")
 
 
 def test_a_revoked_session_is_refused_by_both(pair: Pair, user) -> None:

@@ -123,7 +123,9 @@ def test_a_casdoor_sign_in_with_a_newline_in_next_signs_in(casdoor_client) -> No
 
 
 @pytest.mark.parametrize("target", ["/\t/evil.example", "/\r\n/evil.example"])
-def test_a_casdoor_login_link_goes_to_the_list_instead_of_another_site(casdoor_client, casdoor, target) -> None:
+def test_a_casdoor_login_link_goes_to_the_list_instead_of_another_site(casdoor_app_with, casdoor, target) -> None:
+    # Signing in with a link is off unless the operator names the accepted audiences (issue 12, item 1).
+    casdoor_client = casdoor_app_with(WEBAUTH_CASDOOR_LINK_AUDIENCES=frozenset({casdoor.client_id})).test_client()
     access_token = casdoor.issue_token("acme", "alice")["access_token"]
     link = "casdoor-authenticator://login?" + urlencode({"serverUrl": casdoor.url, "accessToken": access_token})
     token = csrf_from(casdoor_client.get("/auth/casdoor/link").get_data(as_text=True))

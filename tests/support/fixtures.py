@@ -79,6 +79,25 @@ def casdoor_client(casdoor_app):
     return casdoor_app.test_client()
 
 
+@pytest.fixture
+def casdoor_app_with(casdoor_config) -> Iterator:
+    """A factory of apps with Casdoor on and some settings changed; like `casdoor_app` otherwise."""
+    from webauth import create_app
+    from webauth.extensions import db
+
+    made = []
+
+    def make(**settings):
+        app = create_app({**casdoor_config, **settings})
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            db.engine.dispose()
+
+
 def casdoor_sign_in(client, username: str = "alice", password: str = "alice-pw", *, start: str = "/auth/casdoor/login"):
     """Sign in through the fake's real login form; returns the app's answer to the callback."""
     begun = client.get(start)

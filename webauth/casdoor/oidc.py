@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -85,7 +85,13 @@ class Tokens:
 
 @dataclass(frozen=True)
 class Identity:
-    """A verified Casdoor user: keyed by (issuer, subject), shown as `owner/name`."""
+    """A verified Casdoor user: keyed by (issuer, subject), shown as `owner/name`.
+
+    `authenticated_at` is the token's `auth_time`: when the user last typed their password
+    (or passed another sign-in method) at Casdoor. Casdoor sets it from the sign-in that made
+    the authorization code (its AuthenticationContext) and keeps it across silent sign-ins
+    and refreshes; older Casdoor releases leave it out, and then it is None.
+    """
 
     issuer: str
     subject: str
@@ -93,10 +99,26 @@ class Identity:
     name: str
     display_name: str
     is_admin: bool
+    authenticated_at: datetime | None = None
 
     @property
     def casdoor_id(self) -> str:
         return f"{self.owner}/{self.name}"
+
+    def fresh_authentication(self, window_seconds: int) -> datetime | None:
+        """When the user signed in at Casdoor, if that was within the last `window_seconds`; else None.
+
+        Only such a sign-in counts as a password entry here: an `auth_time` from an older
+        Casdoor session, one in the future (beyond the clock-skew leeway), or none at all
+        does not, since Casdoor may have signed the browser in without asking anything.
+        """
+        at = self.authenticated_at
+        if at is None:
+            return None
+        age = (utcnow() - at).total_seconds()
+        if age < -LEEWAY or age > window_seconds:
+            return None
+        return min(at, utcnow())
 
     @classmethod
     def from_claims(cls, issuer: str, claims: Mapping[str, Any]) -> Identity:
@@ -114,7 +136,18 @@ class Identity:
             name=str(name),
             display_name=str(display),
             is_admin=claims.get("isAdmin") is True,
+            authenticated_at=_auth_time(claims),
         )
+
+
+def _auth_time(claims: Mapping[str, Any]) -> datetime | None:
+    value = claims.get("auth_time")
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def configured(app: Flask | None = None) -> bool:
@@ -169,12 +202,14 @@ def issuer() -> str:
     return value
 
 
-def begin(redirect_uri: str, *, next_url: str, mode: str) -> Response:
-    """The redirect to Casdoor's authorize page; `next_url` and `mode` come back in the state data.
+def begin(redirect_uri: str, *, next_url: str, mode: str, **state: Any) -> Response:
+    """The redirect to Casdoor's authorize page; `next_url`, `mode` and `state` come back in the state data.
 
-    `mode` is "signin", "connect" (link the signed-in user) or "reauth"; a re-authentication
-    asks Casdoor for a fresh login (`prompt=login`, `max_age=0`) so that an open Casdoor
-    session does not count as proof.
+    `mode` is "signin", "renew" (a signed-in, linked user's fresh tokens), "connect" (link
+    the signed-in user, after a confirmation) or "reauth". A re-authentication asks Casdoor
+    for a fresh login (`prompt=login`, `max_age=0`); since a Casdoor application with
+    automatic sign-in may still answer from an open session, the callback also checks the
+    token's `auth_time` (Identity.fresh_authentication).
     """
     client = _client()
     metadata()
@@ -183,7 +218,7 @@ def begin(redirect_uri: str, *, next_url: str, mode: str) -> Response:
         found = client.create_authorization_url(redirect_uri, **extra)
     except requests.RequestException:
         raise SignInError(_("Casdoor could not be reached; try again later."), "unreachable", 502) from None
-    client.save_authorize_data(redirect_uri=redirect_uri, next_url=next_url, mode=mode, **found)
+    client.save_authorize_data(redirect_uri=redirect_uri, next_url=next_url, mode=mode, **state, **found)
     return redirect(found["url"])
 
 
@@ -253,11 +288,21 @@ def _token_error(error: Exception) -> SignInError:
     return SignInError(_("The ID token from Casdoor could not be verified."), "id-token", 401)
 
 
+def token_parties(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The client ids a token was issued to: its `aud` (a string or a list) and its `azp`."""
+    audience = claims.get("aud")
+    values = [audience] if isinstance(audience, str) else list(audience) if isinstance(audience, list) else []
+    values.append(claims.get("azp"))
+    return frozenset(value for value in values if isinstance(value, str) and value)
+
+
 def verify_access_token(token: str) -> dict[str, Any]:
     """The claims of a Casdoor access token verified by signature, issuer and expiry.
 
-    For login links: such a token was issued to another application (Casdoor's own), so its
-    audience is not ours; the caller also checks it with Casdoor at /api/userinfo.
+    For login links. Casdoor's account page puts in the link a token of the user's own
+    Casdoor application (GetAccessTokenByUser), not one issued to this app, so the audience
+    is the caller's to judge (`token_parties`): every application on the same Casdoor holds
+    tokens that pass the checks here. The caller also checks the token with Casdoor.
     """
     meta = metadata()
     expected_issuer = issuer()

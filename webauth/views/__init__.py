@@ -13,10 +13,25 @@ from webauth.views.common import group_code, label_hue, render_error
 
 
 def register_blueprints(app: Flask) -> None:
-    from webauth.views import accounts, admin, auth, casdoor, codes, icons, me, offline, ops, proxy, pwa, registration
+    from webauth.views import (
+        accounts,
+        admin,
+        auth,
+        casdoor,
+        casdoor_connect,
+        codes,
+        icons,
+        me,
+        offline,
+        ops,
+        proxy,
+        pwa,
+        registration,
+    )
     from webauth.views import transfer as transfer_views
 
-    for module in (auth, codes, accounts, pwa, admin, me, registration, ops, offline, casdoor, icons, proxy):
+    modules = (auth, codes, accounts, pwa, admin, me, registration, ops, offline, casdoor, casdoor_connect, icons)
+    for module in (*modules, proxy):
         app.register_blueprint(module.bp)
     app.register_blueprint(transfer_views.bp)
     app.add_template_filter(group_code)

@@ -12,8 +12,10 @@ from webauth.auth_session import current_session, sign_in, sign_out
 from webauth.extensions import db, limiter
 from webauth.forms import LoginForm, ReauthForm, SetupForm
 from webauth.keys import keyring
+from webauth.models import utcnow
 from webauth.views.casdoor import end_session_page
 from webauth.views.common import safe_next
+from webauth.views.signin_limits import limit_sign_in, remember_browser
 
 bp = Blueprint("auth", __name__)
 bp.add_app_template_global(settings.local_login_enabled)
@@ -23,13 +25,9 @@ def _login_limit() -> str:
     return current_app.config["WEBAUTH_LOGIN_RATE_LIMIT"]
 
 
-def _username_key() -> str:
-    return "login-user:" + request.form.get("username", "").strip().lower()
-
-
 SETUP_EXEMPT = {
     "auth.setup", "auth.language", "static", "pwa.manifest", "pwa.service_worker", "ops.healthz", "ops.scrape",
-    "offline.page", "casdoor.login", "casdoor.callback", "casdoor.login_link", "proxy_sign_on.continue_as",
+    "offline.page", "casdoor.login", "casdoor.callback", "casdoor_connect.link", "proxy_sign_on.continue_as",
 }
 
 
@@ -54,20 +52,24 @@ def setup():
     form = SetupForm()
     if form.validate_on_submit():
         try:
-            user = users.create_local_user(form.username.data, form.password.data, keyring(), is_admin=True)
+            user = users.create_first_admin(form.username.data, form.password.data, keyring())
         except users.UserError as error:
             getattr(form, error.field).errors.append(error.message)
+        except users.SetupAlreadyDone:
+            # Another set-up request made the administrator a moment ago; this one made nobody.
+            flash(_("The administrator was created a moment ago, from another request. Sign in."), "error")
+            return redirect(url_for("auth.login"))
         else:
-            sign_in(user, "password")
+            response = redirect(url_for("accounts.new"))
+            sign_in(user, "password", reauthenticated_at=utcnow())
             flash(_("Welcome! Add your first account."), "success")
-            return redirect(url_for("accounts.new"))
+            return remember_browser(response, user.username)
     status = 422 if form.errors else 200
     return render_template("auth/setup.html", form=form), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key)
+@limit_sign_in
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("codes.index"))
@@ -78,8 +80,8 @@ def login():
     if form.validate_on_submit():
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None and not user.disabled:
-            sign_in(user, "password")
-            return redirect(safe_next(request.args.get("next")))
+            sign_in(user, "password", reauthenticated_at=utcnow())
+            return remember_browser(redirect(safe_next(request.args.get("next"))), user.username)
         reason = "disabled" if user is not None else "bad-credentials"
         audit.record("signin.failure", user=user, username=form.username.data[:255], details={"reason": reason})
         db.session.commit()

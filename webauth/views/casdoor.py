@@ -1,15 +1,20 @@
-"""Casdoor in the browser: sign-in and its callback, re-authentication, connecting an existing
-user, the login-link page, sign-out with Casdoor's end-session, and the sync status line.
+"""Casdoor in the browser: sign-in and its callback, re-authentication, sign-out with Casdoor's
+end-session, and the sync status line. Connecting a user who signs in with a password, and
+login links, are in views/casdoor_connect.py (they share the helpers here).
 
 Casdoor must list one redirect URL for this app: `/auth/casdoor/callback`. It serves both
 the return from the authorize page (with `code` and `state`) and the return from Casdoor's
 end-session page (with `state` only), so the set-up has a single URL to get right.
+
+A Casdoor sign-in counts as a password entry (for showing or exporting secrets) only when
+the token says the user signed in at Casdoor within WEBAUTH_REAUTH_SECONDS (`auth_time`):
+Casdoor signs a browser with an open Casdoor session in without asking anything.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -24,20 +29,14 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField
 from werkzeug.wrappers import Response
-from wtforms import TextAreaField
-from wtforms.validators import Length, Optional
 
 from webauth import audit, users
 from webauth.auth_session import current_session, sign_in
-from webauth.casdoor import oidc
+from webauth.casdoor import connect, oidc
 from webauth.casdoor import status as casdoor_status
 from webauth.casdoor import sync as casdoor_sync
-from webauth.casdoor.client import CasdoorError
 from webauth.casdoor.oidc import Identity, SignInError, Tokens
 from webauth.extensions import db, limiter
 from webauth.keys import keyring
@@ -52,24 +51,18 @@ bp = Blueprint("casdoor", __name__)
 SIGN_IN_WAIT_SECONDS = 5.0
 MANUAL_WAIT_SECONDS = 10.0
 _LOGOUT_STATE = "casdoor_logout_state"
-MAX_LINK_LENGTH = 8192
 
 
-class LoginLinkForm(FlaskForm):
-    link = TextAreaField(_l("Login link"), validators=[Optional(), Length(max=MAX_LINK_LENGTH)])
-    image = FileField(_l("Or a picture of its QR code"))
-
-
-def _require_casdoor() -> None:
+def require_casdoor() -> None:
     if not oidc.configured():
         abort(404)
 
 
-def _login_limit() -> str:
+def login_limit() -> str:
     return current_app.config["WEBAUTH_LOGIN_RATE_LIMIT"]
 
 
-def _refuse(error: SignInError, *, identity: Identity | None = None):
+def refuse(error: SignInError, *, identity: Identity | None = None):
     """Record a refused Casdoor sign-in and show why, with the way back."""
     name = identity.casdoor_id if identity is not None else ""
     audit.record("signin.failure", username=name[:255], details={"method": "casdoor", "reason": error.reason})
@@ -77,49 +70,69 @@ def _refuse(error: SignInError, *, identity: Identity | None = None):
     return render_template("casdoor/error.html", message=error.message), error.status
 
 
+def reauth_window() -> int:
+    return current_app.config["WEBAUTH_REAUTH_SECONDS"]
+
+
 # Signing in ------------------------------------------------------------------------------
 
 
 @bp.get("/auth/casdoor/login")
 def login():
-    """Off to Casdoor's authorize page. `reauth=1` proves a recent sign-in; `connect=1` links this user."""
-    _require_casdoor()
-    mode = "signin"
+    """Off to Casdoor's authorize page: a sign-in, or for a linked user new tokens or (`reauth=1`) a re-authentication.
+
+    A signed-in user who is not linked yet connects from a POST after entering their
+    password (casdoor_connect.start), never from a link to this GET: they are sent there.
+    """
+    require_casdoor()
+    mode, state = "signin", {}
     if current_user.is_authenticated:
-        if request.args.get("reauth") == "1" and current_user.oidc_subject is not None:
-            mode = "reauth"
-        elif request.args.get("connect") == "1" and current_user.oidc_subject is None:
-            mode = "connect"
+        if current_user.oidc_subject is None:
+            return redirect(url_for("casdoor_connect.start"))
+        mode = "reauth" if request.args.get("reauth") == "1" else "renew"
+        state = {"user_id": current_user.id}
     try:
         return oidc.begin(
             url_for("casdoor.callback", _external=True),
             next_url=safe_next(request.args.get("next")),
             mode=mode,
+            **state,
         )
     except SignInError as error:
-        return _refuse(error)
+        return refuse(error)
 
 
 @bp.get("/auth/casdoor/callback")
-@limiter.limit(_login_limit)
+@limiter.limit(login_limit)
 def callback():
-    _require_casdoor()
+    require_casdoor()
     if "code" not in request.args and "error" not in request.args:
         return _after_end_session()
     flow = oidc.pending_flow() or {}
+    mode = flow.get("mode")
     identity = None
     try:
         identity, tokens = oidc.finish()
-        _check_organization(identity)
-        if flow.get("mode") == "reauth":
-            return _reauthenticated(identity, tokens, flow)
-        user = _user_for(identity, connect=flow.get("mode") == "connect")
+        check_organization(identity)
+        if mode in ("reauth", "renew"):
+            return _renewed(identity, tokens, flow, reauth=mode == "reauth")
+        if mode == "connect":
+            require_flow_user(flow)
+            return offer_connection(identity, tokens, source="casdoor")
+        user = user_for(identity)
     except SignInError as error:
-        return _refuse(error, identity=identity)
-    return _signed_in(user, identity, tokens, "casdoor", flow.get("next_url") or url_for("codes.index"))
+        return refuse(error, identity=identity)
+    return signed_in(
+        user,
+        identity,
+        tokens,
+        "casdoor",
+        flow.get("next_url") or url_for("codes.index"),
+        reauthenticated_at=identity.fresh_authentication(reauth_window()),
+    )
 
 
-def _check_organization(identity: Identity) -> None:
+def check_organization(identity: Identity) -> None:
     organization = current_app.config["WEBAUTH_CASDOOR_ORGANIZATION"]
     if organization and identity.owner != organization:
         raise SignInError(
@@ -129,156 +142,94 @@ def _check_organization(identity: Identity) -> None:
         )
 
 
-def _user_for(identity: Identity, *, connect: bool) -> User:
-    """The user of this identity: found, linked to the signed-in user, or new; its name and role as Casdoor says."""
+def require_flow_user(flow: dict) -> None:
+    """The answer from Casdoor comes back to the signed-in user who asked for it, in the same session."""
+    if not current_user.is_authenticated or flow.get("user_id") != current_user.id:
+        raise SignInError(
+            _("This answer from Casdoor belongs to another sign-in. Start again from your code list."),
+            "flow-user",
+            403,
+        )
+
+
+def user_for(identity: Identity) -> User:
+    """The user of this identity, found or new; its name and role as Casdoor says."""
     user = users.find_oidc_user(identity.issuer, identity.subject)
-    if connect and current_user.is_authenticated:
-        if user is not None and user.id != current_user.id:
-            raise SignInError(
-                _("This Casdoor account is already linked to another user here."), "linked-elsewhere", 409
-            )
-        user = db.session.get(User, current_user.id)
-        users.link_oidc(user, identity.issuer, identity.subject)
-    elif user is None:
+    if user is None:
         user = users.create_casdoor_user(
             identity.issuer,
             identity.subject,
             identity.casdoor_id,
             identity.display_name,
             keyring(),
-            is_admin=identity.is_admin,
+            is_admin=users.casdoor_grants_admin(identity.owner, identity.is_admin),
         )
     if user.disabled:
         raise SignInError(_("This account is disabled; ask an administrator."), "disabled", 403)
-    users.apply_casdoor_claims(user, identity.casdoor_id, identity.display_name, is_admin=identity.is_admin)
+    users.apply_casdoor_claims(
+        user, identity.owner, identity.casdoor_id, identity.display_name, is_admin=identity.is_admin
+    )
     return user
 
 
-def _signed_in(user: User, identity: Identity, tokens: Tokens, method: str, next_url: str):
+def signed_in(
+    user: User, identity: Identity, tokens: Tokens, method: str, next_url: str, *, reauthenticated_at: datetime | None
+):
     """Store the tokens, start the session, sync once, and go on."""
     casdoor_sync.connect(user, Vault(user, keyring()), identity.casdoor_id, tokens)
     db.session.commit()
-    sign_in(user, method)
+    sign_in(user, method, reauthenticated_at=reauthenticated_at)
     report = casdoor_sync.sync_user(user, casdoor_sync.Trigger.SIGN_IN, force=True, wait=SIGN_IN_WAIT_SECONDS)
     if report.error is not None:
         flash(_("Signed in, but the sync with Casdoor failed: %(reason)s", reason=report.message), "error")
     return redirect(safe_next(next_url))
 
 
-def _reauthenticated(identity: Identity, tokens: Tokens, flow: dict):
-    if not current_user.is_authenticated or (current_user.oidc_issuer, current_user.oidc_subject) != (
-        identity.issuer,
-        identity.subject,
-    ):
+def _renewed(identity: Identity, tokens: Tokens, flow: dict, *, reauth: bool):
+    """A linked user came back from Casdoor: keep the new tokens; a recent `auth_time` is a password entry.
+
+    For a re-authentication (`reauth`), an `auth_time` that is missing or older than the
+    re-authentication window is refused: Casdoor may have answered from an open session
+    without asking for anything, whatever `prompt=login` said.
+    """
+    require_flow_user(flow)
+    if (current_user.oidc_issuer, current_user.oidc_subject) != (identity.issuer, identity.subject):
         raise SignInError(_("You confirmed as another Casdoor user than the one signed in here."), "reauth-user", 403)
     record = current_session()
     if record is None:
         abort(401)
+    fresh = identity.fresh_authentication(reauth_window())
+    if reauth and fresh is None:
+        raise SignInError(
+            _(
+                "Casdoor did not ask for your password just now (it signed you in from an earlier session), "
+                "so this does not confirm it is you. Sign out of Casdoor and try again, or enter your password here."
+            ),
+            "reauth-no-auth-time" if identity.authenticated_at is None else "reauth-stale",
+            401,
+        )
     user = db.session.get(User, current_user.id)
     casdoor_sync.connect(user, Vault(user, keyring()), identity.casdoor_id, tokens)
-    users.mark_reauthenticated(record)
-    audit.record("reauth.success", user=user, details={"method": "casdoor"})
+    if fresh is not None:
+        audit.record("reauth.success", user=user, details={"method": "casdoor"})
+        users.mark_reauthenticated(record, at=fresh)  # commits the tokens and the event with it
     db.session.commit()
     return redirect(safe_next(flow.get("next_url")))
 
 
-# Login links -----------------------------------------------------------------------------
-
-
-@bp.route("/auth/casdoor/link", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-def login_link():
-    """Paste the `casdoor-authenticator://login?...` link, or upload a picture of its QR code."""
-    _require_casdoor()
-    form = LoginLinkForm()
-    status = 200
-    if form.validate_on_submit():
-        identity = None
-        try:
-            link = oidc.parse_login_link(_link_text(form))
-            configured = oidc.origin_of(current_app.config["WEBAUTH_CASDOOR_URL"])
-            if oidc.origin_of(link.server_url) != configured:
-                raise SignInError(
-                    _(
-                        "This login link is for another Casdoor server (%(server)s); this app uses %(ours)s.",
-                        server=oidc.origin_of(link.server_url)[:200],
-                        ours=configured,
-                    ),
-                    "link-server",
-                    400,
-                )
-            identity, tokens = _verify_link_token(link.access_token)
-            _check_organization(identity)
-            connect = current_user.is_authenticated and current_user.oidc_subject is None
-            user = _user_for(identity, connect=connect)
-        except SignInError as error:
-            name = identity.casdoor_id if identity is not None else ""
-            audit.record(
-                "signin.failure", username=name[:255], details={"method": "casdoor-link", "reason": error.reason}
-            )
-            db.session.commit()
-            form.link.errors = [*form.link.errors, error.message]
-            status = error.status
-        else:
-            return _signed_in(user, identity, tokens, "casdoor-link", request.args.get("next") or "")
-    elif form.errors:
-        status = 422
-    return render_template("casdoor/link.html", form=form), status
-
-
-def _link_text(form: LoginLinkForm) -> str:
-    """The pasted link, or the text of the QR code in the uploaded picture."""
-    if form.link.data and form.link.data.strip():
-        return form.link.data
-    upload = form.image.data
-    if not upload:
-        raise SignInError(_("Paste the login link, or choose a picture of its QR code."), "link-missing", 422)
-    from webauth.transfer.base import TransferError
-    from webauth.transfer.qr_image import decode_qr_texts
-
-    try:
-        texts = decode_qr_texts(upload.read())
-    except TransferError as error:
-        raise SignInError(str(error), "link-image", 422) from None
-    for text in texts:
-        if text.lower().startswith(oidc.LOGIN_LINK_SCHEME + "://"):
-            return text
-    raise SignInError(_("The picture holds no Casdoor login link."), "link-image", 422)
-
-
-def _verify_link_token(token: str) -> tuple[Identity, Tokens]:
-    """Ask Casdoor who the token belongs to (/api/userinfo, then the user), and check its signature."""
-    try:
-        with casdoor_sync.make_client() as client:
-            info = client.userinfo(token)
-            account = client.get_account(token)
-    except CasdoorError as error:
-        raise SignInError(
-            _("Casdoor did not accept this login link: %(reason)s", reason=error.message), "link-token", 400
-        ) from None
-    expected_issuer = oidc.issuer()
-    if info.get("iss") not in (None, expected_issuer):
-        raise SignInError(
-            _("The login link was issued by another server than the configured Casdoor."), "link-iss", 400
-        )
-    claims = oidc.verify_access_token(token)
-    subject = info["sub"]
-    if claims.get("sub") != subject or account.get("id") != subject:
-        raise SignInError(_("Casdoor's answers about this login link do not agree."), "link-subject", 400)
-    identity = Identity(
-        issuer=expected_issuer,
-        subject=subject,
-        owner=str(account["owner"]),
-        name=str(account["name"]),
-        display_name=str(account.get("displayName") or account["name"]),
-        is_admin=account.get("isAdmin") is True,
-    )
-    expires = claims.get("exp")
-    expires_at = datetime.fromtimestamp(expires, UTC) if isinstance(expires, int | float) else None
-    if expires_at is None:
-        raise SignInError(_("The access token in this login link is not valid."), "link-exp", 400)
-    # A login link carries no refresh token: the sync works until the access token expires.
-    return identity, Tokens(token, None, expires_at)
+def offer_connection(identity: Identity, tokens: Tokens, *, source: str):
+    """Offer the Casdoor account to the signed-in user, who confirms on a page that names it."""
+    if current_user.oidc_subject is not None:
+        raise SignInError(_("Your account here is connected to Casdoor already."), "already-linked", 409)
+    if users.find_oidc_user(identity.issuer, identity.subject) is not None:
+        raise SignInError(_("This Casdoor account is already linked to another user here."), "linked-elsewhere", 409)
+    record = current_session()
+    if record is None:
+        abort(401)
+    user = db.session.get(User, current_user.id)
+    made = connect.offer(Vault(user, keyring()), record, identity, tokens, source=source)
+    db.session.commit()
+    return redirect(url_for("casdoor_connect.confirm", offer_uuid=made.uuid))
 
 
 # Signing out ------------------------------------------------------------------------------
@@ -345,7 +296,7 @@ def _status_fragment():
 @bp.get("/casdoor/status")
 @login_required
 def status():
-    _require_casdoor()
+    require_casdoor()
     return _status_fragment()
 
 
@@ -353,7 +304,7 @@ def status():
 @login_required
 def sync_now():
     """ "Sync now" (forced), or the page's periodic sync (`auto=1`: backoff and recent syncs respected)."""
-    _require_casdoor()
+    require_casdoor()
     periodic = request.form.get("auto") == "1"
     user = db.session.get(User, current_user.id)
     report = casdoor_sync.sync_user(
@@ -375,7 +326,7 @@ def sync_now():
 @bp.post("/casdoor/conflicts/dismiss")
 @login_required
 def dismiss_conflicts():
-    _require_casdoor()
+    require_casdoor()
     casdoor_status.dismiss_conflicts(db.session.get(User, current_user.id))
     if wants_fragment():
         return _status_fragment()

@@ -12,6 +12,8 @@ from webauth.auth_session import sign_in
 from webauth.extensions import limiter
 from webauth.forms import SetupForm
 from webauth.keys import keyring
+from webauth.models import utcnow
+from webauth.views.signin_limits import remember_browser
 
 bp = Blueprint("registration", __name__)
 
@@ -36,12 +38,12 @@ def register():
     form = SetupForm()
     if form.validate_on_submit():
         try:
-            user = users.create_local_user(form.username.data, form.password.data, keyring())
+            user = users.create_local_user(form.username.data, form.password.data, keyring(), self_service=True)
         except users.UserError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
-            sign_in(user, "password")
+            sign_in(user, "password", reauthenticated_at=utcnow())
             flash(_("Welcome! Add your first account."), "success")
-            return redirect(url_for("accounts.new"))
+            return remember_browser(redirect(url_for("accounts.new")), user.username)
     status = 422 if form.errors else 200
     return render_template("auth/register.html", form=form), status
