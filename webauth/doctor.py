@@ -30,6 +30,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from webauth import users
 from webauth.extensions import db
 from webauth.keys import keyring_of
 
@@ -290,9 +291,30 @@ def check_casdoor(app: Flask, deployment: Deployment) -> Iterator[Finding]:
         yield problem("casdoor", f"Casdoor refuses a sign-in for this application: {message}")
 
 
+def check_casdoor_trust(app: Flask, deployment: Deployment) -> Iterator[Finding]:
+    """What Casdoor is trusted with here: administrators, and sign-in by login link (docs/security.md)."""
+    config = app.config
+    if not (config["WEBAUTH_CASDOOR_URL"] and config["WEBAUTH_CASDOOR_CLIENT_ID"]):
+        return
+    organizations = users.admin_organizations()
+    if organizations:
+        shown = ", ".join(sorted(organizations))
+        yield ok("casdoor trust", f"isAdmin makes administrators for the organization(s) {shown}")
+    else:
+        yield ok("casdoor trust", "no Casdoor organization makes administrators here (WEBAUTH_CASDOOR_ORGANIZATION "
+                                  "and WEBAUTH_CASDOOR_ADMIN_ORGANIZATIONS are empty)")
+    audiences = config["WEBAUTH_CASDOOR_LINK_AUDIENCES"]
+    if audiences:
+        yield warning("casdoor trust", f"login links sign people in with any token of {', '.join(sorted(audiences))} "
+                                       "(WEBAUTH_CASDOOR_LINK_AUDIENCES): whoever holds one of those applications' "
+                                       "tokens can sign in as its user; leave it empty unless users need it")
+    else:
+        yield ok("casdoor trust", "login links only connect users who signed in and entered their password")
+
+
 CHECKS: tuple[Callable[[Flask, Deployment], Iterator[Finding]], ...] = (
     check_secret_key, check_keyring, check_database, check_rate_limits, check_https, check_proxy_sign_on,
-    check_casdoor,
+    check_casdoor, check_casdoor_trust,
 )
 
 

@@ -168,6 +168,20 @@ def test_casdoor_must_answer_and_list_the_redirect_url(sound, signing_key):
     assert "WEBAUTH_CASDOOR_CLIENT_ID is missing" in text(half, "casdoor")
 
 
+def test_what_casdoor_is_trusted_with_is_said(sound):
+    config = {**sound, "WEBAUTH_CASDOOR_URL": "http://127.0.0.1:1", "WEBAUTH_CASDOOR_CLIENT_ID": "webauth"}
+    assert "casdoor trust" not in findings(sound)
+    plain = findings(config)
+    assert levels(plain, "casdoor trust") == [Level.OK, Level.OK]
+    assert "no Casdoor organization makes administrators" in text(plain, "casdoor trust")
+    assert "login links only connect" in text(plain, "casdoor trust")
+    trusting = findings({**config, "WEBAUTH_CASDOOR_ORGANIZATION": "acme",
+                         "WEBAUTH_CASDOOR_LINK_AUDIENCES": frozenset({"app-built-in"})})
+    assert levels(trusting, "casdoor trust") == [Level.OK, Level.WARNING]
+    assert "organization(s) acme" in text(trusting, "casdoor trust")
+    assert "any token of app-built-in" in text(trusting, "casdoor trust")
+
+
 def test_single_sign_on_needs_both_settings_and_a_narrow_trust(sound):
     assert "single sign-on" not in findings(sound)
     half = findings({**sound, "WEBAUTH_REMOTE_USER_HEADER": "Remote-User"})
