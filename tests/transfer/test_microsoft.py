@@ -158,3 +158,25 @@ def test_any_column_values_raise_only_transfer_errors(rows: list[tuple[object, .
     )
     entries = IMPORTER.read(database(table, rows=rows))
     assert len(entries) == sum(row[3] == 0 for row in rows)
+
+
+def test_a_schema_with_bytes_that_are_not_utf8_is_refused_as_damaged() -> None:
+    # SQLite quotes the broken name in its error, which Python cannot decode: found by the mutated-fixture
+    # fuzz (`@reproduce_failure('6.170.15', b'AEEBQQFCD7RCAIA=')`), where a UnicodeDecodeError escaped.
+    data = bytearray(fixture("microsoft_authenticator.sqlite"))
+    data[data.index(b"tableandroid_metadata") + len(b"table")] = 0xE1
+    with pytest.raises(TransferError, match="damaged or not the app's"):
+        IMPORTER.read(bytes(data))
+
+
+def test_text_that_is_not_utf8_refuses_the_file_as_damaged() -> None:
+    connection = sqlite3.connect(":memory:")
+    connection.execute(ACCOUNTS_TABLE)
+    connection.execute(
+        "INSERT INTO accounts (name, username, oath_secret_key, account_type, encrypted_oath_secret_key)"
+        " VALUES ('Bank', CAST(x'616cff' AS TEXT), 'JBSWY3DPEHPK3PXP', 0, '')"
+    )
+    data = connection.serialize()
+    connection.close()
+    with pytest.raises(TransferError, match="damaged or not the app's"):
+        IMPORTER.read(data)
