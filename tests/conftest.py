@@ -32,7 +32,12 @@ from webauth.extensions import db
 
 # Timing varies on a shared 2-core machine: property tests judge results, not speed.
 hypothesis.settings.register_profile("webauth", deadline=None, print_blob=True)
-hypothesis.settings.load_profile("webauth")
+# CI (and the mutation run) draw the same examples every time, so that a green run means the
+# same thing twice and a mutant's fate does not depend on luck; a developer's run explores.
+hypothesis.settings.register_profile("derandomized", parent=hypothesis.settings.get_profile("webauth"), derandomize=True)
+hypothesis.settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("derandomized" if os.environ.get("CI") else "webauth")
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
