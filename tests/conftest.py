@@ -34,7 +34,9 @@ from webauth.extensions import db
 hypothesis.settings.register_profile("webauth", deadline=None, print_blob=True)
 # CI (and the mutation run) draw the same examples every time, so that a green run means the
 # same thing twice and a mutant's fate does not depend on luck; a developer's run explores.
-hypothesis.settings.register_profile("derandomized", parent=hypothesis.settings.get_profile("webauth"), derandomize=True)
+hypothesis.settings.register_profile(
+    "derandomized", parent=hypothesis.settings.get_profile("webauth"), derandomize=True
+)
 hypothesis.settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("derandomized" if os.environ.get("CI") else "webauth")
 )

@@ -22,6 +22,27 @@ from webauth.transfer.base import ImportedEntry
 INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "interop"
 
 
+# The format each fixture is in, by `format_id`.
+FORMAT_OF = {
+    "plain.txt": "otpauth",
+    "aegis_plain.json": "aegis",
+    "aegis_encrypted.json": "aegis",
+    "2fas_authenticator_plain_v4.2fas": "2fas",
+    "2fas_authenticator_encrypted_v4.2fas": "2fas",
+    "andotp_plain.json": "andotp",
+    "bitwarden.json": "bitwarden_json",
+    "bitwarden_authenticator_plain.json": "bitwarden_authenticator",
+    "ente_auth.txt": "ente",
+    "freeotp_plus.json": "freeotp_plus",
+    "proton_authenticator.json": "proton",
+    "microsoft_authenticator.sqlite": "microsoft_authenticator",
+    "stratum_plain.json": "stratum",
+    "google_migration_example.txt": "google_migration",
+    "google_migration_example.png": "qr_image",
+    "google_migration_bad_prefix.txt": "google_migration",
+}
+
+
 @cache
 def expected() -> dict[str, Any]:
     return json.loads((INTEROP / "expected.json").read_text(encoding="utf-8"))

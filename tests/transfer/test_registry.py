@@ -8,12 +8,7 @@ from typing import ClassVar
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from interop_fixtures import expected, fixture, mutated
-from test_ente import ENCRYPTED_SAMPLE as ENTE_ENCRYPTED_EXPORT
-from test_ente import dump as dump_ente
-from test_proton import ENCRYPTED_SAMPLE as PROTON_ENCRYPTED
-from test_stratum import ENCRYPTED_SAMPLE as STRATUM_ENCRYPTED
-from test_twofauth import SAMPLE as TWOFAUTH_SAMPLE
+from interop_fixtures import FORMAT_OF, expected, fixture, mutated
 
 from webauth.transfer import registry
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
@@ -21,24 +16,6 @@ from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-FORMAT_OF = {
-    "plain.txt": "otpauth",
-    "aegis_plain.json": "aegis",
-    "aegis_encrypted.json": "aegis",
-    "2fas_authenticator_plain_v4.2fas": "2fas",
-    "2fas_authenticator_encrypted_v4.2fas": "2fas",
-    "andotp_plain.json": "andotp",
-    "bitwarden.json": "bitwarden_json",
-    "bitwarden_authenticator_plain.json": "bitwarden_authenticator",
-    "ente_auth.txt": "ente",
-    "freeotp_plus.json": "freeotp_plus",
-    "proton_authenticator.json": "proton",
-    "microsoft_authenticator.sqlite": "microsoft_authenticator",
-    "stratum_plain.json": "stratum",
-    "google_migration_example.txt": "google_migration",
-    "google_migration_example.png": "qr_image",
-    "google_migration_bad_prefix.txt": "google_migration",
-}
 COUNTED_FILES = [name for name, info in expected()["files"].items() if info["count"] is not None]
 # The screenshot is left out of the mutation fuzzing: decoding a 650 KB image per example is
 # slow, and the QR importer's own tests fuzz it.
@@ -49,40 +26,12 @@ def test_every_fixture_has_an_expected_format() -> None:
     assert set(FORMAT_OF) == set(expected()["files"])
 
 
-@pytest.mark.parametrize("name", list(expected()["files"]))
-def test_each_fixture_is_detected_as_its_format(name: str) -> None:
-    assert registry.detect(fixture(name)).format_id == FORMAT_OF[name]
-
-
-@pytest.mark.parametrize("name", COUNTED_FILES)
-def test_each_fixture_imports_with_the_expected_count(name: str) -> None:
-    info = expected()["files"][name]
-    importer, entries = registry.read_import(fixture(name), info.get("password"))
-    assert importer.format_id == FORMAT_OF[name]
-    assert len(entries) == info["count"]
-    assert all(entry.spec is not None for entry in entries), [entry.problem for entry in entries]
-
-
 def test_a_broken_line_is_read_or_refused_never_a_crash() -> None:
     try:
         _, entries = registry.read_import(fixture("google_migration_bad_prefix.txt"))
     except TransferError:
         return
     assert entries and all(entry.spec is not None for entry in entries)
-
-
-@pytest.mark.parametrize(
-    ("data", "format_id"),
-    [
-        (dump_ente(ENTE_ENCRYPTED_EXPORT), "ente_encrypted"),
-        (PROTON_ENCRYPTED, "proton_encrypted"),
-        (STRATUM_ENCRYPTED, "stratum_encrypted"),
-        (b"AuthenticatorPro" + b"\0" * 52, "stratum_encrypted"),
-        (TWOFAUTH_SAMPLE, "twofauth"),
-    ],
-)
-def test_formats_without_a_fixture_are_detected(data: bytes, format_id: str) -> None:
-    assert registry.detect(data).format_id == format_id
 
 
 def test_ente_text_is_ente_although_the_plain_list_reads_it_too() -> None:

@@ -137,22 +137,6 @@ def test_decrypted_content_must_be_a_backup() -> None:
         ENCRYPTED.read(encrypt(b"[]"), PASSWORD)
 
 
-@FUZZ
-@given(data=st.binary(max_size=2048))
-def test_arbitrary_bytes_raise_only_transfer_errors(data: bytes) -> None:
-    for importer in (PLAIN, ENCRYPTED):
-        importer.sniff(data)
-        with contextlib.suppress(TransferError):
-            importer.read(data)
-
-
-@FUZZ
-@given(data=mutated(fixture("stratum_plain.json")))
-def test_mutated_fixture_raises_only_transfer_errors(data: bytes) -> None:
-    with contextlib.suppress(TransferError):
-        PLAIN.read(data)
-
-
 # The mutation fuzzing runs the real code with a cheap Argon2id: the format fixes the cost, so
 # a real 64 MiB key per example would only slow the test, not reach more of the code.
 CHEAP_ARGON2 = {"_KDF": Argon2id(memory_kib=64, passes=1, lanes=1)}

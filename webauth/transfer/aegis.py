@@ -115,7 +115,7 @@ def _decrypt_db(header: dict[str, Any], sealed_db: str, password: str | None) ->
     slot_params = [_slot_params(slot) for slot in tried]
     attempt = Attempt("This Aegis vault")
     attempt.reserve(*slot_params)
-    if password is None:
+    if not password:
         raise PasswordRequired("The Aegis vault is encrypted: enter its password")
     nonce = decode_hex(params.get("nonce"), "The vault nonce", 12)
     tag = decode_hex(params.get("tag"), "The vault tag", 16)

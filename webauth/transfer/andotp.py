@@ -133,7 +133,7 @@ class AndOtpImporter(Importer):
         check_size(data)
         if _is_text(data):
             return _read_entries(load_json(data))
-        if password is None:
+        if not password:
             raise PasswordRequired("The andOTP backup is encrypted: enter its password")
         return _read_entries(load_json(_decrypt(data, password), "The decrypted backup"))
 

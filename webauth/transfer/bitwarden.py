@@ -139,7 +139,7 @@ def _decrypt_protected(doc: dict[str, Any], password: str | None) -> Any:
     params, salt = _kdf(doc)
     attempt = Attempt(_WHAT, "Lower the KDF memory in Bitwarden's security settings to 256 MiB and export again.")
     attempt.reserve(params)
-    if password is None:
+    if not password:
         raise PasswordRequired("The Bitwarden export is password protected: enter its password")
     keys = _stretch(attempt.derive(params, encode_password(password), salt))
     if _open(keys, validation) is None:

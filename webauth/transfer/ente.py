@@ -112,7 +112,11 @@ class EntePlainImporter(Importer):
         return head == b"otpauth://" and b"codedisplay=" in data.lower()
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
-        return parse_plain_text(decode_text(data, "Ente Auth export"))
+        text = decode_text(data, "Ente Auth export")
+        # Chosen by hand for another file, the reader would list each of its lines as a bad account.
+        if not any(line.strip()[:10].lower() == "otpauth://" for line in text.split("\n")):
+            raise TransferError("This is not an Ente Auth export: no line holds an otpauth:// URI.")
+        return parse_plain_text(text)
 
 
 class EnteEncryptedImporter(Importer):

@@ -369,8 +369,11 @@ class GoogleMigrationImporter(Importer):
         )
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
+        lines = list(content_lines(decode_text(data)))
+        if not any((uri := extract_uri(line)) is not None and is_migration_uri(uri) for _, line in lines):
+            raise TransferError("The file holds no otpauth-migration:// URI")
         entries: list[ImportedEntry] = []
-        for number, line in content_lines(decode_text(data)):
+        for number, line in lines:
             source = f"line {number}"
             uri = extract_uri(line)
             if uri is None or not is_migration_uri(uri):
@@ -382,7 +385,7 @@ class GoogleMigrationImporter(Importer):
                 entries.append(ImportedEntry(source, None, str(exc)))
             check_count(len(entries))
         if not entries:
-            raise TransferError("The file holds no otpauth-migration:// URI")
+            raise TransferError("The transfer codes in this file hold no account")
         return entries
 
 

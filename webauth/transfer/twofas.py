@@ -62,7 +62,7 @@ class _Sealed:
 
 
 def _decrypt_services(doc: dict[str, Any], sealed: str, password: str | None) -> Any:
-    if password is None:
+    if not password:
         raise PasswordRequired("The 2FAS backup is protected: enter its password")
     opener = _Sealed(password)
     reference = doc.get("reference")
