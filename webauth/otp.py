@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from flask_babel import gettext as _
+
 
 class OtpType(StrEnum):
     TOTP = "totp"
@@ -70,17 +72,19 @@ class OtpParams:
         try:
             object.__setattr__(self, "type", OtpType(self.type))
         except ValueError:
-            raise InvalidParameter("type", f"unknown type {self.type!r}; use totp, hotp or steam") from None
+            raise InvalidParameter(
+                "type", _("unknown type %(value)s; use totp, hotp or steam", value=repr(self.type))
+            ) from None
         try:
             object.__setattr__(self, "algorithm", Algorithm(str(self.algorithm).upper()))
         except ValueError:
             raise InvalidParameter(
-                "algorithm", f"unknown algorithm {self.algorithm!r}; use SHA1, SHA256 or SHA512"
+                "algorithm", _("unknown algorithm %(value)s; use SHA1, SHA256 or SHA512", value=repr(self.algorithm))
             ) from None
         if not self.secret:
-            raise InvalidParameter("secret", "the secret is empty")
+            raise InvalidParameter("secret", _("the secret is empty"))
         if len(self.secret) > MAX_SECRET_BYTES:
-            raise InvalidParameter("secret", f"the secret is longer than {MAX_SECRET_BYTES} bytes")
+            raise InvalidParameter("secret", _("the secret is longer than %(limit)s bytes", limit=MAX_SECRET_BYTES))
         if self.type is OtpType.STEAM:
             object.__setattr__(self, "algorithm", Algorithm.SHA1)
             object.__setattr__(self, "digits", STEAM_DIGITS)
@@ -88,20 +92,31 @@ class OtpParams:
             object.__setattr__(self, "counter", 0)
             return
         if isinstance(self.digits, bool) or not isinstance(self.digits, int):
-            raise InvalidParameter("digits", "must be a whole number")
+            raise InvalidParameter("digits", _("must be a whole number"))
         if not MIN_DIGITS <= self.digits <= MAX_DIGITS:
-            raise InvalidParameter("digits", f"must be between {MIN_DIGITS} and {MAX_DIGITS}, not {self.digits}")
+            raise InvalidParameter(
+                "digits",
+                _(
+                    "must be between %(low)s and %(high)s, not %(value)s",
+                    low=MIN_DIGITS,
+                    high=MAX_DIGITS,
+                    value=self.digits,
+                ),
+            )
         if self.type is OtpType.TOTP:
             if isinstance(self.period, bool) or not isinstance(self.period, int):
-                raise InvalidParameter("period", "must be a whole number of seconds")
+                raise InvalidParameter("period", _("must be a whole number of seconds"))
             if not 1 <= self.period <= MAX_PERIOD:
-                raise InvalidParameter("period", f"must be between 1 and {MAX_PERIOD} seconds, not {self.period}")
+                raise InvalidParameter(
+                    "period",
+                    _("must be between 1 and %(high)s seconds, not %(value)s", high=MAX_PERIOD, value=self.period),
+                )
             object.__setattr__(self, "counter", 0)
         else:
             if isinstance(self.counter, bool) or not isinstance(self.counter, int):
-                raise InvalidParameter("counter", "must be a whole number")
+                raise InvalidParameter("counter", _("must be a whole number"))
             if not 0 <= self.counter <= MAX_COUNTER:
-                raise InvalidParameter("counter", "must be between 0 and 2^63-1")
+                raise InvalidParameter("counter", _("must be between 0 and 2^63-1"))
             object.__setattr__(self, "period", 30)
 
     @property

@@ -15,6 +15,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from flask_babel import gettext as _
+
 from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
 
 MAX_LABEL_LENGTH = 200
@@ -32,10 +34,10 @@ class OtpauthError(InvalidParameter):
 def _clean_text(value: str, field_name: str, limit: int) -> str:
     value = unicodedata.normalize("NFC", value).strip()
     if len(value) > limit:
-        raise OtpauthError(field_name, f"is longer than {limit} characters")
+        raise OtpauthError(field_name, _("is longer than %(limit)s characters", limit=limit))
     allowed = "\n\t" if field_name == "note" else ""
     if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value):
-        raise OtpauthError(field_name, "contains control characters or broken Unicode")
+        raise OtpauthError(field_name, _("contains control characters or broken Unicode"))
     return value
 
 
@@ -70,7 +72,7 @@ class AccountSpec:
                 groups.append(group)
         object.__setattr__(self, "groups", tuple(groups))
         if not self.issuer and not self.name:
-            raise OtpauthError("name", "an account needs a name or an issuer")
+            raise OtpauthError("name", _("an account needs a name or an issuer"))
 
     @property
     def label(self) -> str:
@@ -81,19 +83,23 @@ def decode_secret(text: str) -> bytes:
     """Base32 as people and apps write it: any case, spaces or dashes, with or without padding."""
     cleaned = _BASE32_JUNK.sub("", text)
     if not cleaned.isascii():
-        raise OtpauthError("secret", "is not base32 (only the letters A-Z and digits 2-7 are allowed)")
+        raise OtpauthError("secret", _("is not base32 (only the letters A-Z and digits 2-7 are allowed)"))
     cleaned = cleaned.upper()
     if not cleaned:
-        raise OtpauthError("secret", "the secret is empty")
+        raise OtpauthError("secret", _("the secret is empty"))
     if not _BASE32_ALPHABET.fullmatch(cleaned):
         bad = sorted(set(re.sub(r"[A-Z2-7]", "", cleaned)))
-        raise OtpauthError("secret", f"is not base32 (unexpected {''.join(bad)!r}; use A-Z and 2-7)")
+        raise OtpauthError(
+            "secret", _("is not base32 (unexpected %(chars)s; use A-Z and 2-7)", chars=repr("".join(bad)))
+        )
     if len(cleaned) % 8 in (1, 3, 6):
-        raise OtpauthError("secret", f"is not valid base32 ({len(cleaned)} characters cannot encode whole bytes)")
+        raise OtpauthError(
+            "secret", _("is not valid base32 (%(count)s characters cannot encode whole bytes)", count=len(cleaned))
+        )
     try:
         return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
     except binascii.Error as exc:
-        raise OtpauthError("secret", f"is not valid base32 ({exc})") from None
+        raise OtpauthError("secret", _("is not valid base32 (%(reason)s)", reason=exc)) from None
 
 
 def encode_secret(secret: bytes) -> str:
@@ -108,7 +114,7 @@ def _int_param(query: dict[str, str], name: str, default: int) -> int:
     try:
         return int(raw.strip())
     except ValueError:
-        raise OtpauthError(name, f"must be a whole number, not {raw!r}") from None
+        raise OtpauthError(name, _("must be a whole number, not %(value)s", value=repr(raw))) from None
 
 
 def _split_label(raw_label: str, issuer_param: str | None) -> tuple[str, str]:
@@ -135,14 +141,14 @@ def parse_uri(uri: str) -> AccountSpec:
     """Parse one otpauth URI; raise `OtpauthError` naming the field at fault."""
     uri = uri.strip()
     if len(uri) > MAX_URI_LENGTH:
-        raise OtpauthError("uri", f"is longer than {MAX_URI_LENGTH} characters")
+        raise OtpauthError("uri", _("is longer than %(limit)s characters", limit=MAX_URI_LENGTH))
     try:
         parts = urlsplit(uri)
     except ValueError as error:
-        raise OtpauthError("uri", f"is not a valid URI ({error})") from None
+        raise OtpauthError("uri", _("is not a valid URI (%(reason)s)", reason=error)) from None
     if parts.scheme.lower() != "otpauth":
         shown = parts.scheme or uri[:20]
-        raise OtpauthError("uri", f"must start with otpauth://, not {shown!r}")
+        raise OtpauthError("uri", _("must start with otpauth://, not %(value)s", value=repr(shown)))
     type_name = parts.netloc.lower()
     query: dict[str, str] = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
@@ -150,13 +156,15 @@ def parse_uri(uri: str) -> AccountSpec:
     if type_name == "totp" and query.get("encoder", "").lower() == "steam":
         type_name = "steam"
     if type_name not in {t.value for t in OtpType}:
-        raise OtpauthError("type", f"unknown type {parts.netloc!r}; expected totp, hotp or steam")
+        raise OtpauthError("type", _("unknown type %(value)s; expected totp, hotp or steam", value=repr(parts.netloc)))
     if "secret" not in query:
-        raise OtpauthError("secret", "the URI has no secret parameter")
+        raise OtpauthError("secret", _("the URI has no secret parameter"))
     secret = decode_secret(query["secret"])
     algorithm = query.get("algorithm", "").strip().upper() or "SHA1"
     if algorithm not in {a.value for a in Algorithm}:
-        raise OtpauthError("algorithm", f"unknown algorithm {query['algorithm']!r}; use SHA1, SHA256 or SHA512")
+        raise OtpauthError(
+            "algorithm", _("unknown algorithm %(value)s; use SHA1, SHA256 or SHA512", value=repr(query["algorithm"]))
+        )
     otp_type = OtpType(type_name)
     try:
         params = OtpParams(

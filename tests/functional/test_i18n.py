@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import ast
+
 import pytest
+from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from tests.conftest import ROOT, post_form
+from tests.support.transfer_flow import token_of, upload
+
+CATALOG = ROOT / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
+# The modules whose errors reach the user as an import's refusal or an entry's problem.
+IMPORT_MESSAGE_MODULES = [*sorted((ROOT / "webauth" / "transfer").glob("*.py")), ROOT / "webauth" / "otp.py"]
+IMPORT_MESSAGE_MODULES.append(ROOT / "webauth" / "otpauth.py")
+# Exceptions whose message is shown to the user, and the position of that message among the arguments.
+USER_MESSAGE_ARGUMENT = {
+    "TransferError": 0,
+    "PasswordRequired": 0,
+    "WrongPassword": 0,
+    "EntryProblem": 0,
+    "InvalidParameter": 1,
+    "OtpauthError": 1,
+}
 
 
 @pytest.mark.parametrize("header", ["zh-CN,zh;q=0.9,en;q=0.5", "zh", "zh-Hans-CN"])
@@ -29,11 +47,61 @@ def test_the_users_choice_wins_over_the_browser(client, user):
     assert "登录" in client.get("/login").get_data(as_text=True)
 
 
+def _catalog():
+    with open(CATALOG, "rb") as handle:
+        return read_po(handle)
+
+
 def test_every_string_has_a_chinese_translation():
-    with open(ROOT / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po", "rb") as handle:
-        catalog = read_po(handle)
     missing = [
-        message.id for message in catalog
+        message.id for message in _catalog()
         if message.id and (not message.string or (isinstance(message.string, tuple) and not all(message.string)))
     ]
     assert missing == [], f"{len(missing)} strings lack a translation, e.g. {missing[:5]}"
+
+
+def test_no_translation_is_a_guess():
+    # `make messages` marks a new string "fuzzy" with the translation of a similar one; the build uses it.
+    fuzzy = [message.id for message in _catalog() if message.id and message.fuzzy]
+    assert fuzzy == [], f"{len(fuzzy)} translations are marked fuzzy, e.g. {fuzzy[:5]}"
+
+
+def test_every_string_of_the_code_is_in_the_catalog():
+    """A message added without `make messages` would show in English whatever the language."""
+    mapping = [("webauth/**.py", "python"), ("templates/**.html", "jinja2")]
+    keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
+    in_code = {
+        message[2] if isinstance(message[2], str) else message[2][0]
+        for message in extract_from_dir(ROOT, mapping, keywords=keywords)
+    }
+    in_catalog = {message.id if isinstance(message.id, str) else message.id[0] for message in _catalog()}
+    assert sorted(in_code - in_catalog) == []
+
+
+@pytest.mark.parametrize("path", IMPORT_MESSAGE_MODULES, ids=lambda path: path.name)
+def test_import_errors_are_written_for_translation(path):
+    """Every message an importer raises for the user goes through gettext: no bare or f-string literal."""
+    untranslated = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            continue
+        position = USER_MESSAGE_ARGUMENT.get(node.func.id)
+        messages = node.args[position : position + 1] if position is not None else []
+        if node.func.id == "ImportedEntry":
+            messages = node.args[2:3] + [keyword.value for keyword in node.keywords if keyword.arg == "problem"]
+        untranslated += [
+            f"line {node.lineno}" for message in messages if isinstance(message, ast.Constant | ast.JoinedStr)
+        ]
+    assert untranslated == []
+
+
+def test_import_refusals_and_problems_are_shown_in_chinese(signed_in):
+    post_form(signed_in, "/transfer/", "/language", {"locale": "zh_Hans", "next": "/transfer/"})
+    refused = upload(signed_in, text="hello, world")
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert "无法识别此文件的格式" in html and "not recognised" not in html
+
+    lines = "otpauth://totp/Acme:alice?secret=JBSWY3DPEHPK3PXP&digits=12\notpauth://totp/Acme:bob?secret=JBSWY3DP\n"
+    page = signed_in.get(f"/transfer/import/{token_of(upload(signed_in, text=lines))}").get_data(as_text=True)
+    assert "digits: 必须在 5 到 10 之间，而不是 12" in page and "must be between" not in page

@@ -16,6 +16,8 @@ import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
+from flask_babel import gettext as _
+
 from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, parse_uri
 from webauth.transfer.base import ImportedEntry, PasswordRequired, TransferError, WrongPassword
@@ -41,13 +43,19 @@ class EntryProblem(Exception):
 
 def check_size(data: bytes) -> None:
     if len(data) > MAX_IMPORT_BYTES:
-        raise TransferError(f"The file is larger than {MAX_IMPORT_BYTES // (1024 * 1024)} MB")
+        raise TransferError(_("The file is larger than %(size)s MB", size=MAX_IMPORT_BYTES // (1024 * 1024)))
 
 
 def check_count(count: int) -> None:
     """Refuse a file with more entries than one import may hold, before converting any of them."""
     if count > MAX_IMPORT_ENTRIES:
-        raise TransferError(f"The file holds {count} entries; at most {MAX_IMPORT_ENTRIES} can be imported at once.")
+        raise TransferError(
+            _(
+                "The file holds %(count)s entries; at most %(limit)s can be imported at once.",
+                count=count,
+                limit=MAX_IMPORT_ENTRIES,
+            )
+        )
 
 
 # Text and JSON -----------------------------------------------------------------------------
@@ -59,14 +67,15 @@ def decode_text(data: bytes, what: str | None = None) -> str:
     `what` names the format in the message ("This Ente Auth export file is not UTF-8 text").
     """
     check_size(data)
-    subject = f"This {what} file" if what else "The file"
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise TransferError(f"{subject} is not UTF-8 text; it may be damaged.") from None
+        if what:
+            raise TransferError(_("This %(what)s file is not UTF-8 text; it may be damaged.", what=what)) from None
+        raise TransferError(_("The file is not UTF-8 text; it may be damaged.")) from None
 
 
-def load_json(data: bytes | str, what: str = "The file") -> Any:
+def load_json(data: bytes | str, what: str | None = None) -> Any:
     """Parse JSON; bad syntax or absurd nesting refuses the file instead of crashing.
 
     Python's NaN and Infinity are read as numbers, which every typed field then refuses.
@@ -75,14 +84,16 @@ def load_json(data: bytes | str, what: str = "The file") -> Any:
     try:
         return json.loads(text)
     except (ValueError, RecursionError):
-        raise TransferError(f"{what} is not valid JSON; it may be damaged or truncated.") from None
+        raise TransferError(
+            _("%(what)s is not valid JSON; it may be damaged or truncated.", what=what or _("The file"))
+        ) from None
 
 
 def json_object(data: bytes, what: str) -> dict[str, Any]:
     """The top-level JSON object of a file in the format `what`."""
-    parsed = load_json(data, f"This {what} file")
+    parsed = load_json(data, _("This %(what)s file", what=what))
     if not isinstance(parsed, dict):
-        raise TransferError(f"This is not a {what} file: it does not hold a JSON object.")
+        raise TransferError(_("This is not a %(what)s file: it does not hold a JSON object.", what=what))
     return parsed
 
 
@@ -116,13 +127,13 @@ def sniff_json_shape(data: bytes, markers: Sequence[bytes], shape: Callable[[Any
 
 def as_dict(value: Any, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise TransferError(f"{what} is not a JSON object")
+        raise TransferError(_("%(what)s is not a JSON object", what=what))
     return value
 
 
 def as_list(value: Any, what: str) -> list[Any]:
     if not isinstance(value, list):
-        raise TransferError(f"{what} is not a JSON list")
+        raise TransferError(_("%(what)s is not a JSON list", what=what))
     check_count(len(value))
     return value
 
@@ -136,28 +147,34 @@ def decode_b64(text: str, what: str) -> bytes:
     try:
         return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
     except (binascii.Error, ValueError):
-        raise TransferError(f"{what} is not valid base64") from None
+        raise TransferError(_("%(what)s is not valid base64", what=what)) from None
 
 
 def b64decode(value: object, field: str, what: str) -> bytes:
     """Standard, padded base64 (RFC 4648 section 4) only, for formats that write exactly that."""
     if not isinstance(value, str):
-        raise TransferError(f"This {what} file is damaged: {field} is missing or not text.")
+        raise TransferError(
+            _("This %(what)s file is damaged: %(field)s is missing or not text.", what=what, field=field)
+        )
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise TransferError(f"This {what} file is damaged: {field} is not valid base64.") from None
+        raise TransferError(
+            _("This %(what)s file is damaged: %(field)s is not valid base64.", what=what, field=field)
+        ) from None
 
 
 def decode_hex(text: Any, what: str, length: int | None = None) -> bytes:
     if not isinstance(text, str):
-        raise TransferError(f"{what} is missing")
+        raise TransferError(_("%(what)s is missing", what=what))
     try:
         value = bytes.fromhex(text)
     except ValueError:
-        raise TransferError(f"{what} is not valid hexadecimal") from None
+        raise TransferError(_("%(what)s is not valid hexadecimal", what=what)) from None
     if length is not None and len(value) != length:
-        raise TransferError(f"{what} must be {length} bytes, not {len(value)}")
+        raise TransferError(
+            _("%(what)s must be %(length)s bytes, not %(actual)s", what=what, length=length, actual=len(value))
+        )
     return value
 
 
@@ -166,13 +183,15 @@ def encode_password(password: str) -> bytes:
     try:
         return password.encode("utf-8")
     except UnicodeEncodeError:
-        raise WrongPassword("The password contains characters that cannot be encoded.") from None
+        raise WrongPassword(_("The password contains characters that cannot be encoded.")) from None
 
 
 def require_password(password: str | None, what: str) -> bytes:
     """`encode_password`, or `PasswordRequired` when none was given."""
     if not password:
-        raise PasswordRequired(f"This {what} file is encrypted: enter the password it was exported with.")
+        raise PasswordRequired(
+            _("This %(what)s file is encrypted: enter the password it was exported with.", what=what)
+        )
     return encode_password(password)
 
 
@@ -182,7 +201,7 @@ def require_password(password: str | None, what: str) -> bytes:
 def entry_object(item: object) -> Mapping[str, Any]:
     """An entry that must be a JSON object."""
     if not isinstance(item, dict):
-        raise EntryProblem("this entry is not a JSON object")
+        raise EntryProblem(_("this entry is not a JSON object"))
     return item
 
 
@@ -191,10 +210,10 @@ def field_str(obj: Mapping[str, Any], key: str, default: str = "", *, required: 
     value = obj.get(key)
     if value is None:
         if required:
-            raise EntryProblem(f"{key}: missing")
+            raise EntryProblem(_("%(field)s: missing", field=key))
         return default
     if not isinstance(value, str):
-        raise EntryProblem(f"{key}: must be text, not {type(value).__name__}")
+        raise EntryProblem(_("%(field)s: must be text, not %(type)s", field=key, type=type(value).__name__))
     return value
 
 
@@ -207,12 +226,12 @@ def field_int(obj: Mapping[str, Any], key: str, default: int | None = None, *, a
     value = obj.get(key)
     if value is None:
         if default is None:
-            raise EntryProblem(f"{key}: missing")
+            raise EntryProblem(_("%(field)s: missing", field=key))
         return default
     if allow_text and isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
         return int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
-        raise EntryProblem(f"{key}: must be a whole number, not {value!r:.40}")
+        raise EntryProblem(_("%(field)s: must be a whole number, not %(value)s", field=key, value=repr(value)[:40]))
     return value
 
 
@@ -221,7 +240,7 @@ def field_bool(obj: Mapping[str, Any], key: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise EntryProblem(f"{key}: expected true or false, not {value!r:.40}")
+        raise EntryProblem(_("%(field)s: expected true or false, not %(value)s", field=key, value=repr(value)[:40]))
     return value
 
 
@@ -231,7 +250,9 @@ def parse_algorithm(name: str, key: str = "algorithm") -> Algorithm:
     try:
         return Algorithm(cleaned)
     except ValueError:
-        raise EntryProblem(f"{key}: {cleaned!r:.20} is not supported; use SHA1, SHA256 or SHA512") from None
+        raise EntryProblem(
+            _("%(field)s: %(value)s is not supported; use SHA1, SHA256 or SHA512", field=key, value=repr(cleaned)[:20])
+        ) from None
 
 
 def field_algorithm(obj: Mapping[str, Any], key: str) -> Algorithm:
@@ -286,7 +307,7 @@ def _guarded(source: str, make: Callable[[], ImportedEntry]) -> ImportedEntry:
         if spec is not None and any(
             _SURROGATE.search(text) for text in (spec.issuer, spec.name, spec.note, *spec.groups)
         ):
-            raise EntryProblem("the entry holds text that is not valid Unicode")
+            raise EntryProblem(_("the entry holds text that is not valid Unicode"))
         return entry
     except (EntryProblem, InvalidParameter) as exc:
         return ImportedEntry(source=source, spec=None, problem=str(exc))
@@ -324,7 +345,7 @@ def parse_otpauth(uri: str) -> AccountSpec:
     except InvalidParameter:
         raise
     except ValueError:
-        raise EntryProblem("uri: is not a valid URI") from None
+        raise EntryProblem(_("uri: is not a valid URI")) from None
 
 
 def content_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt as ScryptKdf
+from flask_babel import gettext as _
 
 from webauth.otp import OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret
@@ -71,7 +72,7 @@ _ICON_MAGIC = (
 def _slot_int(slot: dict[str, Any], key: str) -> int:
     value = slot.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise TransferError(f"A password slot of the Aegis vault has an invalid scrypt parameter {key}")
+        raise TransferError(_("A password slot of the Aegis vault has an invalid scrypt parameter %(key)s", key=key))
     return value
 
 
@@ -86,18 +87,23 @@ def _slot_params(slot: dict[str, Any]) -> Scrypt:
         or p > _JAVA_INT_MAX // (128 * r * 8)
     ):
         raise TransferError(
-            f"A password slot of the Aegis vault has scrypt parameters Aegis cannot use (N={n}, r={r}, p={p})"
+            _(
+                "A password slot of the Aegis vault has scrypt parameters Aegis cannot use (N=%(n)s, r=%(r)s, p=%(p)s)",
+                n=n,
+                r=r,
+                p=p,
+            )
         )
     return Scrypt(n, r, p)
 
 
 def _open_slot(slot: dict[str, Any], params: Scrypt, password: bytes, attempt: Attempt) -> bytes | None:
     """The master key from one password slot, or None when the password does not open it."""
-    salt = decode_hex(slot.get("salt"), "The slot salt")
-    sealed_key = decode_hex(slot.get("key"), "The slot key", 32)
-    key_params = as_dict(slot.get("key_params"), "The slot key parameters")
-    nonce = decode_hex(key_params.get("nonce"), "The slot nonce", 12)
-    tag = decode_hex(key_params.get("tag"), "The slot tag", 16)
+    salt = decode_hex(slot.get("salt"), _("The slot salt"))
+    sealed_key = decode_hex(slot.get("key"), _("The slot key"), 32)
+    key_params = as_dict(slot.get("key_params"), _("The slot key parameters"))
+    nonce = decode_hex(key_params.get("nonce"), _("The slot nonce"), 12)
+    tag = decode_hex(key_params.get("tag"), _("The slot tag"), 16)
     try:
         return AESGCM(attempt.derive(params, password, salt)).decrypt(nonce, sealed_key + tag, None)
     except InvalidTag:
@@ -107,31 +113,31 @@ def _open_slot(slot: dict[str, Any], params: Scrypt, password: bytes, attempt: A
 def _decrypt_db(header: dict[str, Any], sealed_db: str, password: str | None) -> Any:
     slots, params = header.get("slots"), header.get("params")
     if not isinstance(slots, list) or not isinstance(params, dict):
-        raise TransferError("The Aegis vault is encrypted but its header is incomplete")
+        raise TransferError(_("The Aegis vault is encrypted but its header is incomplete"))
     password_slots = [s for s in slots if isinstance(s, dict) and s.get("type") == _SLOT_PASSWORD]
     if not password_slots:
-        raise TransferError("The Aegis vault has no password slot: export it again with a password")
+        raise TransferError(_("The Aegis vault has no password slot: export it again with a password"))
     tried = password_slots[:MAX_PASSWORD_SLOTS]
     slot_params = [_slot_params(slot) for slot in tried]
-    attempt = Attempt("This Aegis vault")
+    attempt = Attempt(_("This Aegis vault"))
     attempt.reserve(*slot_params)
     if not password:
-        raise PasswordRequired("The Aegis vault is encrypted: enter its password")
-    nonce = decode_hex(params.get("nonce"), "The vault nonce", 12)
-    tag = decode_hex(params.get("tag"), "The vault tag", 16)
-    ciphertext = decode_b64(sealed_db, "The encrypted vault")
+        raise PasswordRequired(_("The Aegis vault is encrypted: enter its password"))
+    nonce = decode_hex(params.get("nonce"), _("The vault nonce"), 12)
+    tag = decode_hex(params.get("tag"), _("The vault tag"), 16)
+    ciphertext = decode_b64(sealed_db, _("The encrypted vault"))
     secret = encode_password(password)
     for slot, slot_kdf in zip(tried, slot_params, strict=True):
         master_key = _open_slot(slot, slot_kdf, secret, attempt)
         if master_key is not None:
             break
     else:
-        raise WrongPassword("Wrong password for this Aegis vault")
+        raise WrongPassword(_("Wrong password for this Aegis vault"))
     try:
         plain = AESGCM(master_key).decrypt(nonce, ciphertext + tag, None)
     except (InvalidTag, ValueError):
-        raise WrongPassword("The Aegis vault cannot be decrypted: it was altered or damaged") from None
-    return load_json(plain, "The decrypted vault")
+        raise WrongPassword(_("The Aegis vault cannot be decrypted: it was altered or damaged")) from None
+    return load_json(plain, _("The decrypted vault"))
 
 
 def _icon(raw: dict[str, Any]) -> tuple[bytes | None, str | None]:
@@ -155,7 +161,7 @@ def _groups(raw: dict[str, Any], group_names: dict[str, str]) -> tuple[str, ...]
     uuids = raw.get("groups")
     if uuids is not None:
         if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
-            raise EntryProblem("groups: expected a list of group ids")
+            raise EntryProblem(_("groups: expected a list of group ids"))
         return tuple(group_names[u] for u in uuids if u in group_names)
     group = field_str(raw, "group")
     return (group,) if group else ()
@@ -164,12 +170,12 @@ def _groups(raw: dict[str, Any], group_names: dict[str, str]) -> tuple[str, ...]
 def _entry_spec(raw: dict[str, Any], group_names: dict[str, str]) -> AccountSpec:
     type_name = field_str(raw, "type").lower()
     if type_name in _UNSUPPORTED_TYPES:
-        raise EntryProblem(f"type: {type_name} accounts are not supported")
+        raise EntryProblem(_("type: %(type)s accounts are not supported", type=type_name))
     if type_name not in _TYPES:
-        raise EntryProblem(f"type: unknown type {type_name!r}")
+        raise EntryProblem(_("type: unknown type %(type)s", type=repr(type_name)))
     info = raw.get("info")
     if not isinstance(info, dict):
-        raise EntryProblem("info: the entry has no OTP parameters")
+        raise EntryProblem(_("info: the entry has no OTP parameters"))
     otp_type = _TYPES[type_name]
     secret = decode_secret(field_str(info, "secret"))
     params = otp_params(otp_type, secret, field_algorithm(info, "algo"), info, allow_text=True)
@@ -188,18 +194,20 @@ def _entry_spec(raw: dict[str, Any], group_names: dict[str, str]) -> AccountSpec
 
 def read_db(db: Any) -> list[ImportedEntry]:
     """The entries of a decrypted Aegis database (the `db` object)."""
-    db = as_dict(db, "The vault contents")
+    db = as_dict(db, _("The vault contents"))
     version = db.get("version")
     if version not in SUPPORTED_DB_VERSIONS or isinstance(version, bool):
-        raise TransferError(f"Aegis database version {version!r:.20} is not supported (1 to 3 are)")
+        raise TransferError(
+            _("Aegis database version %(version)s is not supported (1 to 3 are)", version=repr(version)[:20])
+        )
     group_names: dict[str, str] = {}
-    for group in as_list(db.get("groups") or [], "The vault's groups"):
+    for group in as_list(db.get("groups") or [], _("The vault's groups")):
         if isinstance(group, dict) and isinstance(group.get("uuid"), str) and isinstance(group.get("name"), str):
             group_names[group["uuid"]] = group["name"]
     entries = []
-    for index, raw in enumerate(as_list(db.get("entries"), "The vault's entries"), start=1):
+    for index, raw in enumerate(as_list(db.get("entries"), _("The vault's entries")), start=1):
         if not isinstance(raw, dict):
-            entries.append(ImportedEntry(f"entry {index}", None, "not an Aegis entry"))
+            entries.append(ImportedEntry(f"entry {index}", None, _("not an Aegis entry")))
             continue
         source = describe(f"entry {index}", raw.get("issuer"), raw.get("name"))
         entries.append(build_entry(source, lambda raw=raw: _entry_spec(raw, group_names)))
@@ -221,12 +229,14 @@ class AegisImporter(Importer):
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         check_size(data)
-        doc = as_dict(load_json(data), "The Aegis vault")
+        doc = as_dict(load_json(data), _("The Aegis vault"))
         if doc.get("version") != 1 or isinstance(doc.get("version"), bool):
-            raise TransferError(f"Aegis vault file version {doc.get('version')!r:.20} is not supported")
+            raise TransferError(
+                _("Aegis vault file version %(version)s is not supported", version=repr(doc.get("version"))[:20])
+            )
         db = doc.get("db")
         if isinstance(db, str):
-            db = _decrypt_db(as_dict(doc.get("header"), "The vault header"), db, password)
+            db = _decrypt_db(as_dict(doc.get("header"), _("The vault header")), db, password)
         return read_db(db)
 
 
@@ -311,7 +321,7 @@ def export_aegis(specs: list[AccountSpec], password: str | None) -> bytes:
         header, body = {"slots": None, "params": None}, db
     else:
         if not password:
-            raise TransferError("An empty password cannot protect a backup")
+            raise TransferError(_("An empty password cannot protect a backup"))
         master_key = AESGCM.generate_key(bit_length=256)
         nonce = os.urandom(12)
         sealed = AESGCM(master_key).encrypt(nonce, json.dumps(db, ensure_ascii=False).encode("utf-8"), None)

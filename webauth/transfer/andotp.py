@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask_babel import gettext as _
 
 from webauth.otp import OtpType
 from webauth.otpauth import AccountSpec, decode_secret
@@ -53,25 +54,25 @@ def _gcm_open(key: bytes, sealed: bytes) -> bytes | None:
 def _decrypt(data: bytes, password: str) -> bytes:
     secret = encode_password(password)
     if len(data) < _NONCE + _TAG:
-        raise TransferError("The file is too short to be an andOTP backup")
+        raise TransferError(_("The file is too short to be an andOTP backup"))
     iterations = int.from_bytes(data[:_COUNT], "big")
     if 1 <= iterations <= MAX_ITERATIONS and len(data) >= _COUNT + _SALT + _NONCE + _TAG:
         salt = data[_COUNT : _COUNT + _SALT]
-        key = derive_once(Pbkdf2("sha1", iterations), secret, salt, "This andOTP backup")
+        key = derive_once(Pbkdf2("sha1", iterations), secret, salt, _("This andOTP backup"))
         plain = _gcm_open(key, data[_COUNT + _SALT :])
         if plain is not None:
             return plain
     # The old format's key is a bare hash of the password; it exists only to read those backups.
     plain = _gcm_open(hashlib.sha256(secret).digest(), data)
     if plain is None:
-        raise WrongPassword("Wrong password for this andOTP backup (or the file is damaged)")
+        raise WrongPassword(_("Wrong password for this andOTP backup (or the file is damaged)"))
     return plain
 
 
 def _entry_spec(raw: dict[str, Any]) -> AccountSpec:
     type_name = field_str(raw, "type", "TOTP").upper()
     if type_name not in _TYPES:
-        raise EntryProblem(f"type: {type_name!r:.20} accounts are not supported")
+        raise EntryProblem(_("type: %(type)s accounts are not supported", type=repr(type_name)[:20]))
     otp_type = _TYPES[type_name]
     secret = decode_secret(field_str(raw, "secret"))
     params = otp_params(otp_type, secret, field_algorithm(raw, "algorithm"), raw, allow_text=True)
@@ -81,17 +82,17 @@ def _entry_spec(raw: dict[str, Any]) -> AccountSpec:
         issuer, name = name.split(" - ", 1)
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise EntryProblem("tags: expected a list of text")
+        raise EntryProblem(_("tags: expected a list of text"))
     return AccountSpec(issuer=issuer, name=name, params=params, groups=tuple(tags))
 
 
 def _read_entries(doc: Any) -> list[ImportedEntry]:
     if not isinstance(doc, list):
-        raise TransferError("Not an andOTP backup (its JSON is not a list of accounts)")
+        raise TransferError(_("Not an andOTP backup (its JSON is not a list of accounts)"))
     entries = []
-    for index, raw in enumerate(as_list(doc, "The backup"), start=1):
+    for index, raw in enumerate(as_list(doc, _("The backup")), start=1):
         if not isinstance(raw, dict):
-            entries.append(ImportedEntry(f"entry {index}", None, "not an andOTP entry"))
+            entries.append(ImportedEntry(f"entry {index}", None, _("not an andOTP entry")))
             continue
         source = describe(f"entry {index}", raw.get("issuer"), raw.get("label"))
         entries.append(build_entry(source, lambda raw=raw: _entry_spec(raw)))
@@ -134,8 +135,8 @@ class AndOtpImporter(Importer):
         if _is_text(data):
             return _read_entries(load_json(data))
         if not password:
-            raise PasswordRequired("The andOTP backup is encrypted: enter its password")
-        return _read_entries(load_json(_decrypt(data, password), "The decrypted backup"))
+            raise PasswordRequired(_("The andOTP backup is encrypted: enter its password"))
+        return _read_entries(load_json(_decrypt(data, password), _("The decrypted backup")))
 
 
 IMPORTERS: list[Importer] = [AndOtpImporter()]

@@ -38,6 +38,8 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 from cryptography.hazmat.primitives import hashes, padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret
@@ -66,7 +68,7 @@ PBKDF2_ITERATIONS = range(5_000, 2_000_001)
 ARGON2_ITERATIONS = range(2, 11)
 ARGON2_MEMORY_MIB = range(16, 1025)
 ARGON2_PARALLELISM = range(1, 17)
-_WHAT = "This Bitwarden export"
+_WHAT = _l("This Bitwarden export")
 _VALIDATION_KEY = "encKeyValidation_DO_NOT_EDIT"
 
 
@@ -76,7 +78,9 @@ _VALIDATION_KEY = "encKeyValidation_DO_NOT_EDIT"
 def _kdf_int(doc: dict[str, Any], key: str, bounds: range) -> int:
     value = doc.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value not in bounds:
-        raise TransferError(f"The export's {key} ({value!r:.20}) is outside what Bitwarden writes")
+        raise TransferError(
+            _("The export's %(key)s (%(value)s) is outside what Bitwarden writes", key=key, value=repr(value)[:20])
+        )
     return value
 
 
@@ -84,7 +88,7 @@ def _kdf(doc: dict[str, Any]) -> tuple[Params, bytes]:
     """The key derivation the export names, and the salt it derives with."""
     salt = doc.get("salt")
     if not isinstance(salt, str) or not salt:
-        raise TransferError("The protected Bitwarden export has no salt")
+        raise TransferError(_("The protected Bitwarden export has no salt"))
     salt_bytes = salt.encode("utf-8")
     kdf_type = doc.get("kdfType")
     if kdf_type == KDF_PBKDF2 and not isinstance(kdf_type, bool):
@@ -96,7 +100,9 @@ def _kdf(doc: dict[str, Any]) -> tuple[Params, bytes]:
             lanes=_kdf_int(doc, "kdfParallelism", ARGON2_PARALLELISM),
         )
         return params, hashlib.sha256(salt_bytes).digest()
-    raise TransferError(f"The export uses an unknown key derivation (kdfType {kdf_type!r:.20})")
+    raise TransferError(
+        _("The export uses an unknown key derivation (kdfType %(kdf_type)s)", kdf_type=repr(kdf_type)[:20])
+    )
 
 
 def _stretch(material: bytes) -> tuple[bytes, bytes]:
@@ -108,13 +114,13 @@ def _stretch(material: bytes) -> tuple[bytes, bytes]:
 def _enc_string(value: Any, what: str) -> tuple[bytes, bytes, bytes]:
     """(iv, ciphertext, mac) of a type-2 EncString; other types are not used by password-protected exports."""
     if not isinstance(value, str) or not value.startswith("2."):
-        raise TransferError(f"{what} is not a Bitwarden encrypted string of type 2")
+        raise TransferError(_("%(what)s is not a Bitwarden encrypted string of type 2", what=what))
     parts = value[2:].split("|")
     if len(parts) != 3:
-        raise TransferError(f"{what} is malformed")
+        raise TransferError(_("%(what)s is malformed", what=what))
     iv, ciphertext, mac = (decode_b64(part, what) for part in parts)
     if len(iv) != 16 or len(mac) != 32 or not ciphertext or len(ciphertext) % 16:
-        raise TransferError(f"{what} is malformed")
+        raise TransferError(_("%(what)s is malformed", what=what))
     return iv, ciphertext, mac
 
 
@@ -130,24 +136,24 @@ def _open(keys: tuple[bytes, bytes], sealed: tuple[bytes, bytes, bytes]) -> byte
     try:
         return unpadder.update(padded) + unpadder.finalize()
     except ValueError:
-        raise TransferError("The Bitwarden export is damaged (bad padding)") from None
+        raise TransferError(_("The Bitwarden export is damaged (bad padding)")) from None
 
 
 def _decrypt_protected(doc: dict[str, Any], password: str | None) -> Any:
-    validation = _enc_string(doc.get(_VALIDATION_KEY), "The password check")
-    data = _enc_string(doc.get("data"), "The encrypted data")
+    validation = _enc_string(doc.get(_VALIDATION_KEY), _("The password check"))
+    data = _enc_string(doc.get("data"), _("The encrypted data"))
     params, salt = _kdf(doc)
-    attempt = Attempt(_WHAT, "Lower the KDF memory in Bitwarden's security settings to 256 MiB and export again.")
+    attempt = Attempt(_WHAT, _("Lower the KDF memory in Bitwarden's security settings to 256 MiB and export again."))
     attempt.reserve(params)
     if not password:
-        raise PasswordRequired("The Bitwarden export is password protected: enter its password")
+        raise PasswordRequired(_("The Bitwarden export is password protected: enter its password"))
     keys = _stretch(attempt.derive(params, encode_password(password), salt))
     if _open(keys, validation) is None:
-        raise WrongPassword("Wrong password for this Bitwarden export")
+        raise WrongPassword(_("Wrong password for this Bitwarden export"))
     plain = _open(keys, data)
     if plain is None:
-        raise WrongPassword("The Bitwarden export cannot be decrypted: it was altered or damaged")
-    return load_json(plain, "The decrypted export")
+        raise WrongPassword(_("The Bitwarden export cannot be decrypted: it was altered or damaged"))
+    return load_json(plain, _("The decrypted export"))
 
 
 # --- items ----------------------------------------------------------------------------------
@@ -158,7 +164,7 @@ def _with_label(uri: str, fallback: str) -> str:
     try:
         parts = urlsplit(uri)
     except ValueError:
-        raise EntryProblem("totp: is not a valid URI") from None
+        raise EntryProblem(_("totp: is not a valid URI")) from None
     if unquote(parts.path.lstrip("/")).strip() or not fallback:
         return uri
     return urlunsplit(parts._replace(path="/" + quote(fallback, safe="@")))
@@ -198,13 +204,13 @@ def _row_spec(row: dict[str | Any, Any]) -> AccountSpec:
 
 
 def _read_items(doc: Any) -> list[ImportedEntry]:
-    doc = as_dict(doc, "The Bitwarden export")
+    doc = as_dict(doc, _("The Bitwarden export"))
     folders: dict[str, str] = {}
-    for folder in as_list(doc.get("folders") or [], "The folders"):
+    for folder in as_list(doc.get("folders") or [], _("The folders")):
         if isinstance(folder, dict) and isinstance(folder.get("id"), str) and isinstance(folder.get("name"), str):
             folders[folder["id"]] = folder["name"]
     entries = []
-    for index, item in enumerate(as_list(doc.get("items"), "The items"), start=1):
+    for index, item in enumerate(as_list(doc.get("items"), _("The items")), start=1):
         login = item.get("login") if isinstance(item, dict) else None
         if not isinstance(login, dict):
             continue
@@ -218,11 +224,14 @@ def _read_items(doc: Any) -> list[ImportedEntry]:
 
 def _read_json(data: bytes, password: str | None) -> list[ImportedEntry]:
     check_size(data)
-    doc = as_dict(load_json(data), "The Bitwarden export")
+    doc = as_dict(load_json(data), _("The Bitwarden export"))
     if doc.get("encrypted") is True:
         if doc.get("passwordProtected") is not True:
             raise TransferError(
-                "This Bitwarden export is locked to its account: export again as 'password protected' or as plain JSON"
+                _(
+                    "This Bitwarden export is locked to its account: export again as 'password protected'"
+                    " or as plain JSON"
+                )
             )
         doc = _decrypt_protected(doc, password)
     return _read_items(doc)
@@ -288,7 +297,7 @@ class BitwardenCsvImporter(Importer):
         entries: list[ImportedEntry] = []
         try:
             if "login_totp" not in (reader.fieldnames or []):
-                raise TransferError("The CSV file has no login_totp column: it is not a Bitwarden export")
+                raise TransferError(_("The CSV file has no login_totp column: it is not a Bitwarden export"))
             for index, row in enumerate(reader, start=1):
                 check_count(index)
                 if not _text(row.get("login_totp")).strip():
@@ -296,7 +305,7 @@ class BitwardenCsvImporter(Importer):
                 source = describe(f"row {index}", row.get("name"), row.get("login_username"))
                 entries.append(build_entry(source, lambda row=row: _row_spec(row)))
         except csv.Error as exc:
-            raise TransferError(f"The CSV file is malformed ({exc})") from None
+            raise TransferError(_("The CSV file is malformed (%(reason)s)", reason=exc)) from None
         return entries
 
 

@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 
 import nacl.bindings as sodium
 import nacl.exceptions
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from webauth.otpauth import parse_uri
 from webauth.transfer._parsing import (
@@ -41,7 +43,7 @@ _CODE_DISPLAY = "codedisplay"
 # 1 GiB of the older exports is beyond.
 _MAX_MEM_LIMIT = 1 << 30
 _MAX_WORK = 4 << 30
-_EXPORT_AGAIN = "Export the codes again from a current version of Ente Auth, which uses 256 MiB."
+_EXPORT_AGAIN = _l("Export the codes again from a current version of Ente Auth, which uses 256 MiB.")
 _SALT_BYTES = sodium.crypto_pwhash_SALTBYTES
 _HEADER_BYTES = sodium.crypto_secretstream_xchacha20poly1305_HEADERBYTES
 # Ente pushes its single message with TAG_FINAL; an independent reader (Proton's) also
@@ -112,10 +114,10 @@ class EntePlainImporter(Importer):
         return head == b"otpauth://" and b"codedisplay=" in data.lower()
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
-        text = decode_text(data, "Ente Auth export")
+        text = decode_text(data, _("Ente Auth export"))
         # Chosen by hand for another file, the reader would list each of its lines as a bad account.
         if not any(line.strip()[:10].lower() == "otpauth://" for line in text.split("\n")):
-            raise TransferError("This is not an Ente Auth export: no line holds an otpauth:// URI.")
+            raise TransferError(_("This is not an Ente Auth export: no line holds an otpauth:// URI."))
         return parse_plain_text(text)
 
 
@@ -131,37 +133,39 @@ class EnteEncryptedImporter(Importer):
         )
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
-        what = "Ente Auth export"
+        what = _("Ente Auth export")
         export = json_object(data, what)
         version = export.get("version")
         if version != 1 or isinstance(version, bool):
-            raise TransferError(f"This Ente Auth export has version {version!r}; only version 1 can be read.")
+            raise TransferError(
+                _("This Ente Auth export has version %(version)s; only version 1 can be read.", version=repr(version))
+            )
         kdf = export.get("kdfParams")
         if not isinstance(kdf, dict):
-            raise TransferError("This Ente Auth export is damaged: kdfParams is missing.")
+            raise TransferError(_("This Ente Auth export is damaged: kdfParams is missing."))
         mem_limit, ops_limit = kdf.get("memLimit"), kdf.get("opsLimit")
         if not _valid_kdf(mem_limit, ops_limit):
-            raise TransferError("This Ente Auth export asks for key derivation parameters Ente never uses.")
+            raise TransferError(_("This Ente Auth export asks for key derivation parameters Ente never uses."))
         # libsodium's crypto_pwhash: Argon2id v1.3, one lane, memLimit in bytes rounded down to KiB.
         params = Argon2id(memory_kib=mem_limit // 1024, passes=ops_limit, lanes=1)
-        attempt = Attempt(f"This {what}", _EXPORT_AGAIN)
+        attempt = Attempt(_("This %(what)s", what=what), _EXPORT_AGAIN)
         attempt.reserve(params)
-        salt = b64decode(kdf.get("salt"), "the salt", what)
-        header = b64decode(export.get("encryptionNonce"), "the nonce", what)
-        ciphertext = b64decode(export.get("encryptedData"), "the encrypted data", what)
+        salt = b64decode(kdf.get("salt"), _("the salt"), what)
+        header = b64decode(export.get("encryptionNonce"), _("the nonce"), what)
+        ciphertext = b64decode(export.get("encryptedData"), _("the encrypted data"), what)
         if len(salt) != _SALT_BYTES or len(header) != _HEADER_BYTES:
-            raise TransferError("This Ente Auth export is damaged: its salt or nonce has the wrong length.")
+            raise TransferError(_("This Ente Auth export is damaged: its salt or nonce has the wrong length."))
         if len(ciphertext) < sodium.crypto_secretstream_xchacha20poly1305_ABYTES:
-            raise TransferError("This Ente Auth export is damaged: the encrypted data is truncated.")
+            raise TransferError(_("This Ente Auth export is damaged: the encrypted data is truncated."))
         key = attempt.derive(params, require_password(password, what), salt)
         state = sodium.crypto_secretstream_xchacha20poly1305_state()
         sodium.crypto_secretstream_xchacha20poly1305_init_pull(state, header, key)
         try:
             plaintext, tag = sodium.crypto_secretstream_xchacha20poly1305_pull(state, ciphertext, None)
         except nacl.exceptions.CryptoError:
-            raise WrongPassword("The password is wrong, or the Ente Auth export was altered.") from None
+            raise WrongPassword(_("The password is wrong, or the Ente Auth export was altered.")) from None
         if tag not in _ACCEPTED_TAGS:
-            raise TransferError("This Ente Auth export is not a single encrypted message, as Ente writes it.")
+            raise TransferError(_("This Ente Auth export is not a single encrypted message, as Ente writes it."))
         return parse_plain_text(decode_text(plaintext, what))
 
 

@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec
 from webauth.transfer._parsing import (
@@ -31,7 +34,7 @@ from webauth.transfer._parsing import (
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
 
-_WHAT = "FreeOTP+ backup"
+_WHAT = _l("FreeOTP+ backup")
 _TYPES = {"TOTP": OtpType.TOTP, "HOTP": OtpType.HOTP}
 
 
@@ -40,7 +43,7 @@ def _secret(value: object) -> bytes:
     if not isinstance(value, list) or not all(
         isinstance(byte, int) and not isinstance(byte, bool) and -128 <= byte <= 127 for byte in value
     ):
-        raise EntryProblem("secret: must be a list of bytes (-128 to 127)")
+        raise EntryProblem(_("secret: must be a list of bytes (-128 to 127)"))
     return bytes(byte & 0xFF for byte in value)
 
 
@@ -48,7 +51,7 @@ def _convert(source: str, item: object) -> ImportedEntry:
     token = entry_object(item)
     type_name = field_str(token, "type", required=True).upper()
     if type_name not in _TYPES:
-        raise EntryProblem(f"type: {type_name!r} is not a FreeOTP+ token type (TOTP or HOTP)")
+        raise EntryProblem(_("type: %(type)s is not a FreeOTP+ token type (TOTP or HOTP)", type=repr(type_name)))
     issuer_ext = field_str(token, "issuerExt")
     issuer = field_str(token, "issuerAlt") or issuer_ext or field_str(token, "issuerInt")
     label_alt = token.get("labelAlt")
@@ -84,7 +87,7 @@ class FreeOtpPlusImporter(Importer):
         backup = json_object(data, _WHAT)
         tokens = backup.get("tokens")
         if not isinstance(tokens, list):
-            raise TransferError(f"This is not a {_WHAT}: it has no list of tokens.")
+            raise TransferError(_("This is not a %(what)s: it has no list of tokens.", what=_WHAT))
         return convert_all(numbered(tokens, "token", _token_names), _convert)
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
+from flask_babel import gettext as _
+
 from webauth.otp import Algorithm, OtpParams, OtpType
 from webauth.otpauth import AccountSpec
 from webauth.transfer._parsing import (
@@ -67,15 +69,15 @@ def _read_varint(buf: bytes, pos: int, error: type[Exception]) -> tuple[int, int
     result = 0
     for shift in range(0, 70, 7):
         if pos >= len(buf):
-            raise error("The transfer data is truncated")
+            raise error(_("The transfer data is truncated"))
         byte = buf[pos]
         pos += 1
         result |= (byte & 0x7F) << shift
         if not byte & 0x80:
             if result >= 1 << 64:
-                raise error("The transfer data holds an oversized number")
+                raise error(_("The transfer data holds an oversized number"))
             return result, pos
-    raise error("The transfer data holds an overlong number")
+    raise error(_("The transfer data holds an overlong number"))
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,13 @@ class _Field:
 
     def expect(self, wire: int, error: type[Exception]) -> None:
         if self.wire != wire:
-            raise error(f"The transfer data is malformed (field {self.number} has wire type {self.wire})")
+            raise error(
+                _(
+                    "The transfer data is malformed (field %(number)s has wire type %(wire)s)",
+                    number=self.number,
+                    wire=self.wire,
+                )
+            )
 
 
 def _fields(buf: bytes, error: type[Exception]) -> Iterator[_Field]:
@@ -97,7 +105,7 @@ def _fields(buf: bytes, error: type[Exception]) -> Iterator[_Field]:
         key, pos = _read_varint(buf, pos, error)
         number, wire = key >> 3, key & 7
         if number == 0:
-            raise error("The transfer data is malformed (field 0)")
+            raise error(_("The transfer data is malformed (field 0)"))
         if wire == _VARINT:
             value, pos = _read_varint(buf, pos, error)
             yield _Field(number, wire, varint=value)
@@ -107,9 +115,9 @@ def _fields(buf: bytes, error: type[Exception]) -> Iterator[_Field]:
         elif wire in (_FIXED64, _FIXED32):
             length = 8 if wire == _FIXED64 else 4
         else:
-            raise error(f"The transfer data is malformed (wire type {wire})")
+            raise error(_("The transfer data is malformed (wire type %(wire)s)", wire=wire))
         if length > len(buf) - pos:
-            raise error("The transfer data is truncated")
+            raise error(_("The transfer data is truncated"))
         yield _Field(number, wire, data=buf[pos : pos + length])
         pos += length
 
@@ -160,7 +168,7 @@ def _text(value: bytes, field: str) -> str:
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
-        raise EntryProblem(f"{field}: is not valid UTF-8 text") from None
+        raise EntryProblem(_("%(field)s: is not valid UTF-8 text", field=field)) from None
 
 
 def _raw_account(buf: bytes) -> _RawAccount:
@@ -189,13 +197,13 @@ def _raw_account(buf: bytes) -> _RawAccount:
 
 def _account_spec(raw: _RawAccount) -> AccountSpec:
     if raw.algorithm == _ALGORITHM_MD5:
-        raise EntryProblem("algorithm: MD5 is not supported (use SHA1, SHA256 or SHA512)")
+        raise EntryProblem(_("algorithm: MD5 is not supported (use SHA1, SHA256 or SHA512)"))
     if raw.algorithm not in _ALGORITHMS:
-        raise EntryProblem(f"algorithm: unknown algorithm code {raw.algorithm}")
+        raise EntryProblem(_("algorithm: unknown algorithm code %(code)s", code=raw.algorithm))
     if raw.digits not in _DIGITS:
-        raise EntryProblem(f"digits: unknown digits code {raw.digits}")
+        raise EntryProblem(_("digits: unknown digits code %(code)s", code=raw.digits))
     if raw.type not in _TYPES:
-        raise EntryProblem(f"type: unknown OTP type code {raw.type}")
+        raise EntryProblem(_("type: unknown OTP type code %(code)s", code=raw.type))
     otp_type = _TYPES[raw.type]
     params = OtpParams(
         type=otp_type,
@@ -255,18 +263,18 @@ def parse_migration_uri(uri: str, source: str) -> MigrationBatch:
     try:
         parts = urlsplit(uri.strip())
     except ValueError:
-        raise TransferError("Not a valid otpauth-migration:// URI") from None
+        raise TransferError(_("Not a valid otpauth-migration:// URI")) from None
     if parts.scheme.lower() != "otpauth-migration" or parts.netloc.lower() != "offline":
-        raise TransferError("Not an otpauth-migration://offline URI")
+        raise TransferError(_("Not an otpauth-migration://offline URI"))
     data = None
     for pair in parts.query.split("&"):
-        key, _, value = pair.partition("=")
+        key, _sep, value = pair.partition("=")
         if key.lower() == "data":
             data = unquote(value).replace(" ", "+")
             break
     if not data:
-        raise TransferError("The transfer URI has no data")
-    return decode_payload(decode_b64(data, "The transfer data"), source)
+        raise TransferError(_("The transfer URI has no data"))
+    return decode_payload(decode_b64(data, _("The transfer data")), source)
 
 
 def is_migration_uri(text: str) -> bool:
@@ -329,10 +337,10 @@ def encode_migration_uris(specs: list[AccountSpec], batch_size: int = 10) -> lis
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    _, incompatible = split_migration_compatible(specs)
+    _compatible, incompatible = split_migration_compatible(specs)
     if incompatible:
         listed = "; ".join(f"{spec.label}: {reason}" for spec, reason in incompatible)
-        raise TransferError(f"Google Authenticator cannot hold these accounts: {listed}")
+        raise TransferError(_("Google Authenticator cannot hold these accounts: %(listed)s", listed=listed))
     batches: list[list[bytes]] = []
     size = 0
     for spec in specs:
@@ -371,13 +379,13 @@ class GoogleMigrationImporter(Importer):
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         lines = list(content_lines(decode_text(data)))
         if not any((uri := extract_uri(line)) is not None and is_migration_uri(uri) for _, line in lines):
-            raise TransferError("The file holds no otpauth-migration:// URI")
+            raise TransferError(_("The file holds no otpauth-migration:// URI"))
         entries: list[ImportedEntry] = []
         for number, line in lines:
             source = f"line {number}"
             uri = extract_uri(line)
             if uri is None or not is_migration_uri(uri):
-                entries.append(ImportedEntry(source, None, "not an otpauth-migration:// URI"))
+                entries.append(ImportedEntry(source, None, _("not an otpauth-migration:// URI")))
                 continue
             try:
                 entries.extend(parse_migration_uri(uri, source).entries)
@@ -385,7 +393,7 @@ class GoogleMigrationImporter(Importer):
                 entries.append(ImportedEntry(source, None, str(exc)))
             check_count(len(entries))
         if not entries:
-            raise TransferError("The transfer codes in this file hold no account")
+            raise TransferError(_("The transfer codes in this file hold no account"))
         return entries
 
 

@@ -20,6 +20,7 @@ import nacl.exceptions
 from argon2.exceptions import HashingError
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt as _ScryptKdf
+from flask_babel import gettext as _
 
 from webauth.transfer.base import TooMuchWork, TransferError
 from webauth.transfer.limits import (
@@ -130,10 +131,14 @@ class Attempt:
     def _refuse(self, planned: Counter[Params], limit: str) -> None:
         kinds = [f"{count} x {item}" if count > 1 else str(item) for item, count in planned.most_common()]
         asked = ", ".join(kinds[:3]) + (f" and {len(kinds) - 3} more" if len(kinds) > 3 else "")
-        raise TooMuchWork(
-            f"{self._what} asks for more work than this server allows: its key derivation ({asked})"
-            f" is beyond what one attempt may use ({limit}).{' ' + self._advice if self._advice else ''}"
+        message = _(
+            "%(what)s asks for more work than this server allows: its key derivation (%(asked)s)"
+            " is beyond what one attempt may use (%(limit)s).",
+            what=self._what,
+            asked=asked,
+            limit=limit,
         )
+        raise TooMuchWork(f"{message} {self._advice}" if self._advice else message)
 
 
 def derive_once(params: Params, password: bytes, salt: bytes, what: str) -> bytes:
@@ -151,11 +156,9 @@ def _derive(params: Params, password: bytes, salt: bytes) -> bytes:
                 KEY_BYTES, password, salt, params.passes, params.memory_bytes, sodium.crypto_pwhash_ALG_ARGON2ID13
             )
         if isinstance(params, Argon2id):
-            return hash_secret_raw(
-                password, salt, params.passes, params.memory_kib, params.lanes, KEY_BYTES, Type.ID
-            )
+            return hash_secret_raw(password, salt, params.passes, params.memory_kib, params.lanes, KEY_BYTES, Type.ID)
         if isinstance(params, Scrypt):
             return _ScryptKdf(salt=salt, length=KEY_BYTES, n=params.n, r=params.r, p=params.p).derive(password)
         return hashlib.pbkdf2_hmac(params.hash_name, password, salt, params.iterations, KEY_BYTES)
     except (HashingError, ValueError, nacl.exceptions.CryptoError):
-        raise TransferError("The file's key derivation parameters are invalid.") from None
+        raise TransferError(_("The file's key derivation parameters are invalid.")) from None

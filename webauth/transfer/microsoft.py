@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import ClassVar
 from urllib.parse import quote
 
+from flask_babel import gettext as _
+
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret
 from webauth.transfer._parsing import EntryProblem, check_count, convert_all, describe
@@ -62,7 +64,7 @@ def _connect(path: Path, budget: _StepBudget) -> sqlite3.Connection:
     try:
         connection = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
     except sqlite3.Error:
-        raise TransferError("This Microsoft Authenticator database cannot be opened.") from None
+        raise TransferError(_("This Microsoft Authenticator database cannot be opened.")) from None
     connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE_BYTES)
     connection.set_progress_handler(budget, SQLITE_PROGRESS_STEPS)
     return connection
@@ -72,14 +74,18 @@ def _check_accounts_table(connection: sqlite3.Connection) -> None:
     """`accounts` must be a plain table, as the app's Room database has it: nothing computed on read."""
     found = connection.execute("SELECT type, sql FROM sqlite_master WHERE name = 'accounts'").fetchall()
     if len(found) != 1 or found[0][0] != "table":
-        raise TransferError("This SQLite database has no accounts table: it is not Microsoft Authenticator's.")
+        raise TransferError(_("This SQLite database has no accounts table: it is not Microsoft Authenticator's."))
     sql = found[0][1]
     if not isinstance(sql, str) or not sql.lstrip().upper().startswith("CREATE TABLE"):
-        raise TransferError("This database's accounts table is a virtual table: it is not Microsoft Authenticator's.")
+        raise TransferError(
+            _("This database's accounts table is a virtual table: it is not Microsoft Authenticator's.")
+        )
     if any(column[6] != _PLAIN_COLUMN for column in connection.execute("PRAGMA table_xinfo(accounts)")):
         raise TransferError(
-            "This database's accounts table has generated or hidden columns, which Microsoft Authenticator"
-            " never writes: it is refused, as reading them could make the server compute without bound."
+            _(
+                "This database's accounts table has generated or hidden columns, which Microsoft Authenticator"
+                " never writes: it is refused, as reading them could make the server compute without bound."
+            )
         )
 
 
@@ -90,7 +96,7 @@ def _fetch_rows(connection: sqlite3.Connection) -> list[_Row]:
     for row in connection.execute(_QUERY):
         text += sum(len(value) for value in row if isinstance(value, str | bytes))
         if text > MAX_IMPORT_BYTES:
-            raise TransferError("This Microsoft Authenticator database holds more text than an import may.")
+            raise TransferError(_("This Microsoft Authenticator database holds more text than an import may."))
         rows.append(row)
         if len(rows) > MAX_IMPORT_ENTRIES:
             break
@@ -108,8 +114,11 @@ def _read_rows(data: bytes) -> list[_Row]:
             return _fetch_rows(connection)
         except sqlite3.DataError:
             raise TransferError(
-                f"This Microsoft Authenticator database holds a value larger than {SQLITE_MAX_VALUE_BYTES // 1024} KiB,"
-                " which the app never writes."
+                _(
+                    "This Microsoft Authenticator database holds a value larger than %(limit)s KiB,"
+                    " which the app never writes.",
+                    limit=SQLITE_MAX_VALUE_BYTES // 1024,
+                )
             ) from None
         except (sqlite3.Error, UnicodeDecodeError):  # SQLite's message may quote schema text that is not UTF-8
             if budget.spent:
@@ -117,7 +126,7 @@ def _read_rows(data: bytes) -> list[_Row]:
                     "This Microsoft Authenticator database asks for more work than this server allows:"
                     f" reading it takes more than {SQLITE_MAX_STEPS:,} SQLite steps."
                 ) from None
-            raise TransferError("This Microsoft Authenticator database is damaged or not the app's.") from None
+            raise TransferError(_("This Microsoft Authenticator database is damaged or not the app's.")) from None
         finally:
             connection.close()
 
@@ -125,9 +134,9 @@ def _read_rows(data: bytes) -> list[_Row]:
 def _convert(source: str, row: _Row) -> ImportedEntry:
     issuer, username, secret, _ = row
     if not isinstance(issuer, str) or not isinstance(username, str) or not isinstance(secret, str):
-        raise EntryProblem("this account's columns are not text")
+        raise EntryProblem(_("this account's columns are not text"))
     if not secret.strip():
-        raise EntryProblem("secret: empty; newer versions of the app keep it encrypted by the phone")
+        raise EntryProblem(_("secret: empty; newer versions of the app keep it encrypted by the phone"))
     params = OtpParams(type=OtpType.TOTP, secret=decode_secret(secret))
     return ImportedEntry(source=source, spec=AccountSpec(issuer=issuer, name=username, params=params))
 
@@ -141,7 +150,7 @@ class MicrosoftAuthenticatorImporter(Importer):
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         if not data.startswith(SQLITE_HEADER):
-            raise TransferError("This is not a SQLite database, so not Microsoft Authenticator's PhoneFactor file.")
+            raise TransferError(_("This is not a SQLite database, so not Microsoft Authenticator's PhoneFactor file."))
         rows = _read_rows(data)
         check_count(len(rows))
         totp_rows = [

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import ClassVar
 
+from flask_babel import gettext as _
+
 from webauth.otpauth import AccountSpec, format_uri
 from webauth.transfer._parsing import (
     build_entry,
@@ -64,7 +66,7 @@ class OtpauthListImporter(Importer):
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         lines = list(content_lines(decode_text(data)))
         if not any(extract_uri(line) is not None for _, line in lines):
-            raise TransferError("No otpauth:// URI found in the file")
+            raise TransferError(_("No otpauth:// URI found in the file"))
         return read_uri_texts((f"line {number}", line) for number, line in lines)
 
 

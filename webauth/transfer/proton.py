@@ -19,6 +19,8 @@ from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, parse_uri
@@ -37,7 +39,7 @@ from webauth.transfer._parsing import (
 from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
 from webauth.transfer.kdf import Argon2id, derive_once
 
-_WHAT = "Proton Authenticator export"
+_WHAT = _l("Proton Authenticator export")
 _AAD = b"proton.authenticator.export.v1"
 _SALT_BYTES = 16
 _NONCE_BYTES = 12
@@ -67,17 +69,19 @@ def _entry_names(entry: Mapping[str, Any]) -> tuple[object, ...]:
 def _check_version(export: dict[str, Any]) -> None:
     version = export.get("version")
     if version != 1 or isinstance(version, bool):
-        raise TransferError(f"This {_WHAT} has version {version!r}; only version 1 can be read.")
+        raise TransferError(
+            _("This %(what)s has version %(version)s; only version 1 can be read.", what=_WHAT, version=repr(version))
+        )
 
 
 def _steam_spec(uri: str, name: str) -> AccountSpec:
     """Proton writes Steam accounts as `steam://` and the secret in base64; they have no label."""
     if not uri.startswith(_STEAM_PREFIX):
-        raise EntryProblem("uri: a Steam entry must hold a steam:// URI")
+        raise EntryProblem(_("uri: a Steam entry must hold a steam:// URI"))
     try:
         secret = base64.b64decode(uri[len(_STEAM_PREFIX) :].strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise EntryProblem("secret: the Steam secret is not valid base64") from None
+        raise EntryProblem(_("secret: the Steam secret is not valid base64")) from None
     return AccountSpec(issuer="Steam", name=name, params=OtpParams(type=OtpType.STEAM, secret=secret))
 
 
@@ -85,7 +89,7 @@ def _convert(source: str, item: object) -> ImportedEntry:
     entry = entry_object(item)
     content = entry.get("content")
     if not isinstance(content, dict):
-        raise EntryProblem("content: missing")
+        raise EntryProblem(_("content: missing"))
     uri = field_str(content, "uri", required=True)
     name = field_str(content, "name")
     entry_type = field_str(content, "entry_type")
@@ -96,7 +100,7 @@ def _convert(source: str, item: object) -> ImportedEntry:
         if not spec.name and name:
             spec = dataclasses.replace(spec, name=name)
     else:
-        raise EntryProblem(f"entry_type: {entry_type!r} is not a type Proton Authenticator exports")
+        raise EntryProblem(_("entry_type: %(type)s is not a type Proton Authenticator exports", type=repr(entry_type)))
     return ImportedEntry(source=source, spec=dataclasses.replace(spec, note=field_str(entry, "note")))
 
 
@@ -104,7 +108,7 @@ def _read_plain(export: dict[str, Any]) -> list[ImportedEntry]:
     _check_version(export)
     items = export.get("entries")
     if not isinstance(items, list):
-        raise TransferError(f"This {_WHAT} is damaged: it has no list of entries.")
+        raise TransferError(_("This %(what)s is damaged: it has no list of entries.", what=_WHAT))
     return convert_all(numbered(items, "entry", _entry_names), _convert)
 
 
@@ -118,7 +122,7 @@ class ProtonPlainImporter(Importer):
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         export = json_object(data, _WHAT)
         if not _is_plain(export):
-            raise TransferError(f"This is not a {_WHAT}: it has no list of entries.")
+            raise TransferError(_("This is not a %(what)s: it has no list of entries.", what=_WHAT))
         return _read_plain(export)
 
 
@@ -132,20 +136,22 @@ class ProtonEncryptedImporter(Importer):
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         export = json_object(data, _WHAT)
         _check_version(export)
-        salt = b64decode(export.get("salt"), "the salt", _WHAT)
-        content = b64decode(export.get("content"), "the content", _WHAT)
+        salt = b64decode(export.get("salt"), _("the salt"), _WHAT)
+        content = b64decode(export.get("content"), _("the content"), _WHAT)
         if len(salt) != _SALT_BYTES:
-            raise TransferError(f"This {_WHAT} is damaged: its salt is not {_SALT_BYTES} bytes.")
+            raise TransferError(
+                _("This %(what)s is damaged: its salt is not %(length)s bytes.", what=_WHAT, length=_SALT_BYTES)
+            )
         if len(content) < _NONCE_BYTES + _TAG_BYTES:
-            raise TransferError(f"This {_WHAT} is damaged: the encrypted content is truncated.")
-        key = derive_once(_KDF, require_password(password, _WHAT), salt, f"This {_WHAT}")
+            raise TransferError(_("This %(what)s is damaged: the encrypted content is truncated.", what=_WHAT))
+        key = derive_once(_KDF, require_password(password, _WHAT), salt, _("This %(what)s", what=_WHAT))
         try:
             plaintext = AESGCM(key).decrypt(content[:_NONCE_BYTES], content[_NONCE_BYTES:], _AAD)
         except InvalidTag:
-            raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None
+            raise WrongPassword(_("The password is wrong, or the %(what)s was altered.", what=_WHAT)) from None
         inner = load_json(plaintext, f"This {_WHAT} file")
         if not _is_plain(inner):
-            raise TransferError(f"The decrypted {_WHAT} has no list of entries.")
+            raise TransferError(_("The decrypted %(what)s has no list of entries.", what=_WHAT))
         return _read_plain(inner)
 
 

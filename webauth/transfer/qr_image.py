@@ -14,6 +14,7 @@ import warnings
 from typing import ClassVar
 
 import zxingcpp
+from flask_babel import gettext as _
 from PIL import Image
 
 from webauth.transfer._parsing import check_size, content_lines, extract_uri
@@ -31,7 +32,7 @@ def _is_image(data: bytes) -> bool:
 
 def _grayscale(data: bytes) -> Image.Image:
     """The image's first frame in 8-bit gray, transparent areas made white, or a TransferError."""
-    too_large = f"The image is larger than {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+    too_large = _("The image is larger than %(limit)s megapixels", limit=MAX_IMAGE_PIXELS // 1_000_000)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -49,7 +50,7 @@ def _grayscale(data: bytes) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise TransferError(too_large) from None
     except Exception as exc:  # Pillow's decoders raise many unrelated types on corrupt input.
-        raise TransferError("The image could not be read (use a PNG, JPEG, WebP or GIF file)") from exc
+        raise TransferError(_("The image could not be read (use a PNG, JPEG, WebP or GIF file)")) from exc
 
 
 def decode_qr_texts(data: bytes) -> list[str]:
@@ -59,7 +60,7 @@ def decode_qr_texts(data: bytes) -> list[str]:
     try:
         barcodes = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.QRCode)
     except Exception as exc:  # the native decoder reports failures with assorted runtime errors
-        raise TransferError("The image could not be scanned for QR codes") from exc
+        raise TransferError(_("The image could not be scanned for QR codes")) from exc
     texts: list[str] = []
     for barcode in barcodes:
         if barcode.valid and barcode.text and barcode.text not in texts:
@@ -77,7 +78,7 @@ class QrImageImporter(Importer):
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         texts = decode_qr_texts(data)
         if not texts:
-            raise TransferError("No QR code found in the image")
+            raise TransferError(_("No QR code found in the image"))
         sources: list[tuple[str, str]] = []
         for index, text in enumerate(texts, start=1):
             lines = [line for _, line in content_lines(text) if extract_uri(line) is not None]
@@ -85,8 +86,10 @@ class QrImageImporter(Importer):
                 sources.append((f"QR code {index}" + (f", line {number}" if len(lines) > 1 else ""), line))
         if not sources:
             if len(texts) == 1:
-                raise TransferError("The QR code in the image holds no otpauth:// account")
-            raise TransferError(f"None of the {len(texts)} QR codes in the image holds an otpauth:// account")
+                raise TransferError(_("The QR code in the image holds no otpauth:// account"))
+            raise TransferError(
+                _("None of the %(count)s QR codes in the image holds an otpauth:// account", count=len(texts))
+            )
         return read_uri_texts(sources)
 
 

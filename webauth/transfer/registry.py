@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from flask_babel import gettext as _
+
 from webauth import icons
 from webauth.transfer import (
     aegis,
@@ -56,7 +58,10 @@ IMPORTERS_BY_ID: dict[str, Importer] = {importer.format_id: importer for importe
 if len(IMPORTERS_BY_ID) != len(IMPORTERS):
     raise RuntimeError("two import formats share a format_id")
 
-_SUPPORTED = ", ".join(dict.fromkeys(importer.title for importer in IMPORTERS))
+
+def _supported() -> str:
+    """The formats' titles, in the reader's language (a title names the app, then the kind of file)."""
+    return ", ".join(dict.fromkeys(str(importer.title) for importer in IMPORTERS))
 
 
 def detect(data: bytes) -> Importer:
@@ -64,7 +69,9 @@ def detect(data: bytes) -> Importer:
     for importer in IMPORTERS:
         if importer.sniff(data):
             return importer
-    raise TransferError(f"This file's format is not recognised. Supported formats: {_SUPPORTED}.")
+    raise TransferError(
+        _("This file's format is not recognised. Supported formats: %(formats)s.", formats=_supported())
+    )
 
 
 def read_import(
@@ -77,21 +84,35 @@ def read_import(
     icon budget of limits.py.
     """
     if not data:
-        raise TransferError("The file is empty.")
+        raise TransferError(_("The file is empty."))
     if len(data) > MAX_IMPORT_BYTES:
         raise TransferError(
-            f"The file is {len(data) / 2**20:.1f} MiB; an import file may be at most {MAX_IMPORT_BYTES / 2**20:g} MiB."
+            _(
+                "The file is %(size)s MiB; an import file may be at most %(limit)s MiB.",
+                size=f"{len(data) / 2**20:.1f}",
+                limit=f"{MAX_IMPORT_BYTES / 2**20:g}",
+            )
         )
     if format_id is None:
         importer = detect(data)
     elif format_id in IMPORTERS_BY_ID:
         importer = IMPORTERS_BY_ID[format_id]
     else:
-        raise TransferError(f"Unknown import format {format_id[:40]!r}. Supported formats: {_SUPPORTED}.")
+        raise TransferError(
+            _(
+                "Unknown import format %(format)s. Supported formats: %(formats)s.",
+                format=repr(format_id[:40]),
+                formats=_supported(),
+            )
+        )
     entries = importer.read(data, password)
     if len(entries) > MAX_IMPORT_ENTRIES:
         raise TransferError(
-            f"The file holds {len(entries)} entries; at most {MAX_IMPORT_ENTRIES} can be imported at once."
+            _(
+                "The file holds %(count)s entries; at most %(limit)s can be imported at once.",
+                count=len(entries),
+                limit=MAX_IMPORT_ENTRIES,
+            )
         )
     return importer, keep_icons_within_budget(entries)
 

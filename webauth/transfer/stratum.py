@@ -23,6 +23,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from webauth.otp import Algorithm, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret
@@ -41,7 +43,7 @@ from webauth.transfer._parsing import (
 from webauth.transfer.base import ImportedEntry, Importer, TransferError, WrongPassword
 from webauth.transfer.kdf import Argon2id, Pbkdf2, derive_once
 
-_WHAT = "Authenticator Pro backup"
+_WHAT = _l("Authenticator Pro backup")
 
 _TYPES = {1: OtpType.HOTP, 2: OtpType.TOTP, 4: OtpType.STEAM}
 _UNSUPPORTED_TYPES = {3: "mOTP (Mobile-OTP)", 5: "Yandex"}
@@ -85,10 +87,10 @@ def _convert(groups: Mapping[str, tuple[str, ...]], source: str, item: object) -
         problem = f"{_UNSUPPORTED_TYPES[type_code]} accounts are not supported here; keep this one in Stratum"
         return ImportedEntry(source=source, spec=None, problem=problem)
     if type_code not in _TYPES:
-        raise EntryProblem(f"Type: {type_code} is not an Authenticator Pro type")
+        raise EntryProblem(_("Type: %(code)s is not an Authenticator Pro type", code=type_code))
     algorithm_code = field_int(authenticator, "Algorithm", 0)
     if algorithm_code not in _ALGORITHMS:
-        raise EntryProblem(f"Algorithm: {algorithm_code} is not an Authenticator Pro algorithm")
+        raise EntryProblem(_("Algorithm: %(code)s is not an Authenticator Pro algorithm", code=algorithm_code))
     secret_text = field_str(authenticator, "Secret", required=True)
     params = OtpParams(
         type=_TYPES[type_code],
@@ -109,7 +111,7 @@ def _convert(groups: Mapping[str, tuple[str, ...]], source: str, item: object) -
 
 def _read_backup(backup: object) -> list[ImportedEntry]:
     if not isinstance(backup, dict) or not isinstance(backup.get("Authenticators"), list):
-        raise TransferError(f"This is not an {_WHAT}: it has no list of authenticators.")
+        raise TransferError(_("This is not an %(what)s: it has no list of authenticators.", what=_WHAT))
     items = numbered(backup["Authenticators"], "authenticator", _names)
     return convert_all(items, functools.partial(_convert, _groups_by_secret(backup)))
 
@@ -121,17 +123,17 @@ def _names(authenticator: Mapping[str, Any]) -> tuple[object, ...]:
 def _decrypt(data: bytes, password: bytes) -> bytes:
     body = data[len(HEADER) :]
     if len(body) < _SALT_BYTES + _IV_BYTES + _TAG_BYTES:
-        raise TransferError(f"This {_WHAT} is damaged: it is too short.")
+        raise TransferError(_("This %(what)s is damaged: it is too short.", what=_WHAT))
     salt, iv, ciphertext = (
         body[:_SALT_BYTES],
         body[_SALT_BYTES : _SALT_BYTES + _IV_BYTES],
         body[_SALT_BYTES + _IV_BYTES :],
     )
-    key = derive_once(_KDF, password, salt, f"This {_WHAT}")
+    key = derive_once(_KDF, password, salt, _("This %(what)s", what=_WHAT))
     try:
         return AESGCM(key).decrypt(iv, ciphertext, None)
     except InvalidTag:
-        raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None
+        raise WrongPassword(_("The password is wrong, or the %(what)s was altered.", what=_WHAT)) from None
 
 
 def _decrypt_legacy(data: bytes, password: bytes) -> bytes:
@@ -139,15 +141,15 @@ def _decrypt_legacy(data: bytes, password: bytes) -> bytes:
     body = data[len(LEGACY_HEADER) :]
     ciphertext = body[_LEGACY_SALT_BYTES + _LEGACY_IV_BYTES :]
     if not ciphertext or len(ciphertext) % 16:
-        raise TransferError(f"This {_WHAT} is damaged: the encrypted data is truncated.")
+        raise TransferError(_("This %(what)s is damaged: the encrypted data is truncated.", what=_WHAT))
     salt, iv = body[:_LEGACY_SALT_BYTES], body[_LEGACY_SALT_BYTES : _LEGACY_SALT_BYTES + _LEGACY_IV_BYTES]
-    key = derive_once(_LEGACY_KDF, password, salt, f"This {_WHAT}")
+    key = derive_once(_LEGACY_KDF, password, salt, _("This %(what)s", what=_WHAT))
     decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
     unpadder = padding.PKCS7(128).unpadder()
     try:
         return unpadder.update(decryptor.update(ciphertext) + decryptor.finalize()) + unpadder.finalize()
     except ValueError:
-        raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None
+        raise WrongPassword(_("The password is wrong, or the %(what)s was altered.", what=_WHAT)) from None
 
 
 class StratumPlainImporter(Importer):
@@ -178,13 +180,15 @@ class StratumEncryptedImporter(Importer):
         elif data.startswith(LEGACY_HEADER):
             decrypt = _decrypt_legacy
         else:
-            raise TransferError(f"This is not an encrypted {_WHAT}: it lacks the AUTHENTICATORPRO header.")
+            raise TransferError(
+                _("This is not an encrypted %(what)s: it lacks the AUTHENTICATORPRO header.", what=_WHAT)
+            )
         plaintext = decrypt(data, require_password(password, _WHAT))
         try:
-            backup = load_json(plaintext, f"This {_WHAT} file")
+            backup = load_json(plaintext, _("This %(what)s file", what=_WHAT))
         except TransferError:
             if decrypt is _decrypt_legacy:
-                raise WrongPassword(f"The password is wrong, or the {_WHAT} was altered.") from None
+                raise WrongPassword(_("The password is wrong, or the %(what)s was altered.", what=_WHAT)) from None
             raise
         return _read_backup(backup)
 

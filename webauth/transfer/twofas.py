@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask_babel import gettext as _
 
 from webauth.otp import OtpType
 from webauth.otpauth import AccountSpec, decode_secret
@@ -44,46 +45,46 @@ class _Sealed:
     def __init__(self, password: str) -> None:
         self._password = encode_password(password)
         self._keys: dict[bytes, bytes] = {}
-        self._attempt = Attempt("This 2FAS backup")
+        self._attempt = Attempt(_("This 2FAS backup"))
 
     def open(self, value: str, what: str) -> bytes:
         parts = value.split(":")
         if len(parts) != 3:
-            raise TransferError(f"{what} of the 2FAS backup is malformed")
+            raise TransferError(_("%(what)s of the 2FAS backup is malformed", what=what))
         ciphertext, salt, iv = (decode_b64(part, what) for part in parts)
         if len(iv) != 12 or len(ciphertext) < 16:
-            raise TransferError(f"{what} of the 2FAS backup is malformed")
+            raise TransferError(_("%(what)s of the 2FAS backup is malformed", what=what))
         if salt not in self._keys:
             self._keys[salt] = self._attempt.derive(KDF, self._password, salt)
         try:
             return AESGCM(self._keys[salt]).decrypt(iv, ciphertext, None)
         except InvalidTag:
-            raise WrongPassword("Wrong password for this 2FAS backup") from None
+            raise WrongPassword(_("Wrong password for this 2FAS backup")) from None
 
 
 def _decrypt_services(doc: dict[str, Any], sealed: str, password: str | None) -> Any:
     if not password:
-        raise PasswordRequired("The 2FAS backup is protected: enter its password")
+        raise PasswordRequired(_("The 2FAS backup is protected: enter its password"))
     opener = _Sealed(password)
     reference = doc.get("reference")
     if isinstance(reference, str) and reference:
-        opener.open(reference, "The password check")
+        opener.open(reference, _("The password check"))
     try:
-        plain = opener.open(sealed, "The service list")
+        plain = opener.open(sealed, _("The service list"))
     except WrongPassword:
         if isinstance(reference, str) and reference:
-            raise WrongPassword("The 2FAS backup cannot be decrypted: it was altered or damaged") from None
+            raise WrongPassword(_("The 2FAS backup cannot be decrypted: it was altered or damaged")) from None
         raise
-    return load_json(plain, "The decrypted service list")
+    return load_json(plain, _("The decrypted service list"))
 
 
 def _service_spec(service: dict[str, Any], group_names: dict[str, str]) -> AccountSpec:
     otp = service.get("otp") or {}
     if not isinstance(otp, dict):
-        raise EntryProblem("otp: expected an object")
+        raise EntryProblem(_("otp: expected an object"))
     token_type = field_str(otp, "tokenType", "TOTP").upper()
     if token_type not in _TYPES:
-        raise EntryProblem(f"tokenType: {token_type!r:.20} accounts are not supported")
+        raise EntryProblem(_("tokenType: %(type)s accounts are not supported", type=repr(token_type)[:20]))
     otp_type = _TYPES[token_type]
     secret = decode_secret(field_str(service, "secret"))
     params = otp_params(otp_type, secret, field_algorithm(otp, "algorithm"), otp, allow_text=True)
@@ -110,23 +111,25 @@ class TwoFasImporter(Importer):
 
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         check_size(data)
-        doc = as_dict(load_json(data), "The 2FAS backup")
+        doc = as_dict(load_json(data), _("The 2FAS backup"))
         schema = doc.get("schemaVersion")
         if isinstance(schema, bool) or schema not in SUPPORTED_SCHEMAS:
-            raise TransferError(f"2FAS backup schema {schema!r:.20} is not supported (1 to 4 are)")
+            raise TransferError(
+                _("2FAS backup schema %(schema)s is not supported (1 to 4 are)", schema=repr(schema)[:20])
+            )
         sealed = doc.get("servicesEncrypted")
         if isinstance(sealed, str) and sealed:
             services = _decrypt_services(doc, sealed, password)
         else:
             services = doc.get("services")
         group_names: dict[str, str] = {}
-        for group in as_list(doc.get("groups") or [], "The groups"):
+        for group in as_list(doc.get("groups") or [], _("The groups")):
             if isinstance(group, dict) and isinstance(group.get("id"), str) and isinstance(group.get("name"), str):
                 group_names[group["id"]] = group["name"]
         entries = []
-        for index, service in enumerate(as_list(services, "The service list"), start=1):
+        for index, service in enumerate(as_list(services, _("The service list")), start=1):
             if not isinstance(service, dict):
-                entries.append(ImportedEntry(f"service {index}", None, "not a 2FAS service"))
+                entries.append(ImportedEntry(f"service {index}", None, _("not a 2FAS service")))
                 continue
             otp = service.get("otp")
             account = otp.get("account") if isinstance(otp, dict) else None

@@ -16,6 +16,9 @@ import binascii
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret
 from webauth.transfer._parsing import (
@@ -31,7 +34,7 @@ from webauth.transfer._parsing import (
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
 
-_WHAT = "2FAuth export"
+_WHAT = _l("2FAuth export")
 _APP_PREFIX = "2fauth_v"
 _TYPES = {"totp": OtpType.TOTP, "hotp": OtpType.HOTP, "steamtotp": OtpType.STEAM}
 _MAX_ICON_BYTES = 256 * 1024
@@ -71,7 +74,9 @@ def _convert(source: str, raw: object) -> ImportedEntry:
     item = entry_object(raw)
     type_name = field_str(item, "otp_type", required=True).strip().lower()
     if type_name not in _TYPES:
-        raise EntryProblem(f"otp_type: {type_name!r} is not supported; 2FAuth writes totp, hotp or steamtotp")
+        raise EntryProblem(
+            _("otp_type: %(type)s is not supported; 2FAuth writes totp, hotp or steamtotp", type=repr(type_name))
+        )
     otp_type = _TYPES[type_name]
     params = OtpParams(
         type=otp_type,
@@ -107,10 +112,14 @@ class TwoFAuthImporter(Importer):
     def read(self, data: bytes, password: str | None = None) -> list[ImportedEntry]:
         export = json_object(data, _WHAT)
         if not _is_export(export):
-            raise TransferError(f"This is not a {_WHAT}: it lacks the 2fauth app name or the list of accounts.")
+            raise TransferError(
+                _("This is not a %(what)s: it lacks the 2fauth app name or the list of accounts.", what=_WHAT)
+            )
         schema = export.get("schema")
         if schema is not None and (schema != 1 or isinstance(schema, bool)):
-            raise TransferError(f"This {_WHAT} uses schema {schema!r}; only schema 1 can be read.")
+            raise TransferError(
+                _("This %(what)s uses schema %(schema)s; only schema 1 can be read.", what=_WHAT, schema=repr(schema))
+            )
         return convert_all(numbered(export["data"], "account", _names), _convert)
 
 
