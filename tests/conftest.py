@@ -165,6 +165,21 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def account_state(app: Flask, uuid: str) -> dict:
+    """Every column of an account (secret, counter, revision, dates...) and the audit events about it.
+
+    Tests of refusals compare it before and after: a refused request must change nothing.
+    """
+    from webauth.models import Account, AuditEvent
+
+    with app.app_context():
+        account = db.session.scalar(sa.select(Account).where(Account.uuid == uuid))
+        assert account is not None
+        columns = {column.key: getattr(account, column.key) for column in sa.inspect(Account).column_attrs}
+        events = db.session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id)).all()
+        return {**columns, "audit": [(event.event, event.details) for event in events if uuid in str(event.details)]}
+
+
 def post_form(client: FlaskClient, page: str, action: str, data: dict, **kwargs):
     """Post a form the way a browser does: fetch the page, take its CSRF token, submit."""
     token = csrf_from(client.get(page).get_data(as_text=True))

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, make_response, redirect, request, session, url_for
-from flask_login import login_user, logout_user
+from flask import Flask, current_app, flash, g, make_response, redirect, request, session, url_for
+from flask_login import login_url, login_user, logout_user
 
 from webauth import settings, users
 from webauth.extensions import login_manager
@@ -23,6 +24,25 @@ PROXY_PAUSED_KEY = "proxy_paused"
 
 def init_app(app: Flask) -> None:
     login_manager.user_loader(_load_user)
+    login_manager.unauthorized_handler(_sign_in_first)
+
+
+def _sign_in_first() -> Any:
+    """A signed-out request goes to the sign-in page; an htmx one by `HX-Redirect`, as a whole page.
+
+    Following a redirect, htmx would swap the sign-in page into the fragment it asked for (the
+    list of codes, a clock tick), so it gets a 401 and the page to load, with the page it was
+    on, not the fragment's URL, to come back to.
+    """
+    if request.headers.get("HX-Request") == "true":
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        back = current.path + (f"?{current.query}" if current.query else "") if current.path else None
+        response = make_response("", 401)
+        response.headers["HX-Redirect"] = login_url(login_manager.login_view, next_url=back)
+        return response
+    if login_manager.login_message:
+        flash(login_manager.login_message, category=login_manager.login_message_category)
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 def _load_user(user_id: str) -> User | None:

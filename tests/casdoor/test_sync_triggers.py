@@ -111,10 +111,15 @@ def test_the_periodic_sync_skips_right_after_a_sync(casdoor_app, casdoor) -> Non
 
 
 def test_sync_needs_a_signed_in_user_and_csrf(casdoor_app, casdoor) -> None:
-    client = casdoor_app.test_client()
-    assert client.post("/casdoor/sync").status_code in (302, 400)
     signed = signed_in_alice(casdoor_app)
+    client = casdoor_app.test_client()
+    casdoor.reset_counts()
+    assert client.post("/casdoor/sync").status_code == 400  # the CSRF check comes first, signed in or not
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    refused = client.post("/casdoor/sync", headers={"X-CSRFToken": token})
+    assert refused.status_code == 302 and refused.headers["Location"].startswith("/login?next=")
     assert signed.post("/casdoor/sync", headers={"HX-Request": "true"}).status_code == 400
+    assert casdoor.request_counts() == {}
 
 
 def test_the_status_line_says_why_a_sync_failed(casdoor_app, casdoor) -> None:

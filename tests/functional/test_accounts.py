@@ -16,7 +16,7 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import func, select, update
 
-from tests.conftest import TEST_PASSWORD, csrf_from, post_form
+from tests.conftest import TEST_PASSWORD, account_state, csrf_from, post_form
 from tests.support.accounts import HTMX, OTHER, SECRET, THIRD, add, events, link, listed, stored, vault
 from tests.support.qr_images import png
 from webauth.extensions import db
@@ -106,16 +106,20 @@ def test_edits_are_validated_with_a_message(app, signed_in, changes, message):
 
 def test_an_edit_into_another_account_is_refused(app, signed_in):
     uuid = add(app, link("GitHub", "alice"))
-    add(app, link("GitHub", "bob", OTHER))
+    other = add(app, link("GitHub", "bob", OTHER))
+    before = account_state(app, uuid), account_state(app, other)
     response = post_edit(signed_in, uuid, name="bob", secret=OTHER)
     assert response.status_code == 409 and "exactly this one" in response.get_data(as_text=True)
+    assert (account_state(app, uuid), account_state(app, other)) == before
 
 
 def test_the_edit_page_of_another_users_account_is_a_404(app, signed_in, make_user):
     make_user("bob")
     uuid = add(app, link("Bank", "bob"), username="bob")
+    before = account_state(app, uuid)
     for path in ("", "/edit", "/reveal/secret", "/icon.png"):
         assert signed_in.get(f"/accounts/{uuid}{path}").status_code == 404
+    assert account_state(app, uuid) == before  # no reveal was audited, nothing was marked used
 
 
 # Icons ---------------------------------------------------------------------------------------
@@ -360,9 +364,11 @@ def test_reordering_is_offered_only_in_the_users_own_order(several, signed_in):
 def test_other_users_cannot_touch_an_account(app, signed_in, make_user):
     make_user("bob")
     uuid = add(app, link("Bank", "bob"), username="bob")
+    before = account_state(app, uuid)
     token = csrf_from(signed_in.get("/").get_data(as_text=True))
     for action in ("favorite", "move", "used", "purge"):
         assert signed_in.post(f"/accounts/{uuid}/{action}", data={"csrf_token": token}).status_code == 404
+    assert account_state(app, uuid) == before
     assert "Bank" not in signed_in.get("/?q=bank").get_data(as_text=True).split('id="codes"')[1]
 
 

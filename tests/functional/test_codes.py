@@ -12,7 +12,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import csrf_from, post_form
+from tests.conftest import account_state, csrf_from, post_form
 from webauth import create_app
 from webauth.extensions import db
 from webauth.keys import keyring
@@ -147,15 +147,21 @@ def test_delete_without_javascript_redirects_with_undo(app, signed_in):
 def test_another_users_account_is_a_404(app, signed_in, make_user):
     make_user("bob")
     uuid = add(app, f"otpauth://hotp/Bank:bob?secret={SECRET}", username="bob")
+    before = account_state(app, uuid)
     token = csrf_from(signed_in.get("/").get_data(as_text=True))
     for action in ("next", "delete", "restore"):
         assert signed_in.post(f"/accounts/{uuid}/{action}", data={"csrf_token": token}).status_code == 404
     assert signed_in.post("/accounts/not-a-uuid/delete", data={"csrf_token": token}).status_code == 404
+    assert account_state(app, uuid) == before  # bob's counter did not move, nothing was trashed or audited
 
 
 def test_pages_with_codes_need_a_session(client, user):
-    assert client.get("/").status_code == 302
-    assert client.get("/", headers={"HX-Request": "true"}).status_code in (302, 401)
+    page = client.get("/?sort=name")
+    assert page.status_code == 302 and page.headers["Location"] == "/login?next=%2F%3Fsort%3Dname"
+    # htmx would swap a followed redirect's sign-in page into the list: it is told to load the page instead.
+    fragment = client.get("/", headers={"HX-Request": "true", "HX-Current-URL": "http://localhost/?sort=name"})
+    assert fragment.status_code == 401 and fragment.get_data() == b""
+    assert fragment.headers["HX-Redirect"] == "/login?next=%2F%3Fsort%3Dname"
 
 
 def test_add_by_link(app, signed_in):

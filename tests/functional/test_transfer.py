@@ -92,11 +92,12 @@ def test_every_interop_file_imports_through_the_pages(app, signed_in, name):
 
 @pytest.mark.parametrize("name", BROKEN_FILES)
 def test_broken_interop_files_are_read_or_refused_cleanly(app, signed_in, name):
+    # The one broken file has a prefix before its transfer URI ("QR-Code:otpauth-migration://..."),
+    # as some scanner apps write: the URI it holds is read, and nothing is added before confirming.
     response = upload(signed_in, data=(INTEROP / name).read_bytes(), filename=name)
-    assert response.status_code in (303, 422)
-    if response.status_code == 422:
-        assert "Nothing was imported" in response.get_data(as_text=True)
-        assert pending_count(app) == 0
+    page = signed_in.get(f"/transfer/import/{token_of(response)}").get_data(as_text=True)
+    assert len(picks(page)) == 1 and "Cannot be imported" not in page
+    assert pending_count(app) == 1
     assert account_count(app) == 0
 
 
