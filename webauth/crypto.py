@@ -80,15 +80,22 @@ class Keyring:
 
     @classmethod
     def load_or_create(cls, path: Path) -> Keyring:
-        """The keyring file, created with one fresh key (mode 0600) on first run."""
+        """The keyring file, created with one fresh key (mode 0600) on first run.
+
+        Two processes starting at once may both find no file: the one whose file is written
+        first wins, and the other reads that file rather than keep a key nobody saved.
+        """
         if not path.exists():
             keyring = cls(keys={"k1": AESGCM.generate_key(256)}, primary="k1", path=path)
-            keyring.save(exclusive=True)
-            return keyring
+            if keyring.save(exclusive=True):
+                return keyring
         return cls.from_json(path.read_text(), path=path)
 
-    def save(self, exclusive: bool = False) -> None:
-        """Write the keyring atomically with mode 0600 (never world-readable, not even briefly)."""
+    def save(self, exclusive: bool = False) -> bool:
+        """Write the keyring atomically with mode 0600 (never world-readable, not even briefly).
+
+        With `exclusive`, only create the file: False when it already exists, and nothing is written.
+        """
         if self.path is None:
             raise KeyringError("this keyring comes from WEBAUTH_KEYS; update the variable instead")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
@@ -96,17 +103,18 @@ class Keyring:
             try:
                 fd = os.open(self.path, flags, 0o600)
             except FileExistsError:
-                return
+                return False
             with os.fdopen(fd, "w") as handle:
                 handle.write(self.to_json())
             self._loaded_mtime = self.path.stat().st_mtime_ns
-            return
+            return True
         tmp = self.path.with_suffix(f".tmp{secrets.token_hex(4)}")
         fd = os.open(tmp, flags, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(self.to_json())
         os.replace(tmp, self.path)
         self._loaded_mtime = self.path.stat().st_mtime_ns
+        return True
 
     def reload(self) -> None:
         if self.path is not None and self.path.exists():

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -98,6 +100,132 @@ def test_the_primary_cannot_be_retired_and_bad_keyrings_are_named(tmp_path):
         Keyring.from_json(json.dumps({"primary": "k1", "keys": {"k1": "AAAA"}}))
     with pytest.raises(KeyringError, match="primary"):
         Keyring.from_json(json.dumps({"primary": "k9", "keys": {}}))
+
+
+
+# The edges: exact refusals, the keyring of the environment, first run and reloads -------------
+
+
+def _b64(key: bytes) -> str:
+    return base64.b64encode(key).decode()
+
+
+def _env_keyring(**keys: bytes) -> Keyring:
+    keys = keys or {"k1": os.urandom(32)}
+    return Keyring.from_json(json.dumps({"primary": next(iter(keys)), "keys": {k: _b64(v) for k, v in keys.items()}}))
+
+
+def test_an_empty_secret_seals_into_the_shortest_valid_form():
+    dek = os.urandom(32)
+    sealed = seal_secret(dek, 1, "a", b"")
+    assert len(sealed) == 1 + 12 + 16  # version, nonce, tag: the bound below which nothing is a sealed secret
+    assert open_secret(dek, 1, "a", sealed) == b""
+    with pytest.raises(DecryptionError) as short:
+        open_secret(dek, 1, "a", sealed[:-1])
+    assert str(short.value) == "the sealed secret has an unknown format"
+    with pytest.raises(DecryptionError) as moved:
+        open_secret(dek, 1, "b", sealed)
+    assert str(moved.value) == "the sealed secret does not open for this user and account"
+
+
+def test_a_data_key_under_another_users_name_is_refused_by_name():
+    ring = _env_keyring()
+    kek_id, wrapped, _dek = ring.new_data_key(1)
+    with pytest.raises(DecryptionError) as refused:
+        ring.unwrap_data_key(2, kek_id, wrapped)
+    assert str(refused.value) == "the data key of user 2 does not open under key 'k1'"
+
+
+def test_the_keyring_of_the_environment_wraps_and_names_a_missing_key():
+    ring = _env_keyring()
+    kek_id, wrapped, dek = ring.new_data_key(3)
+    assert ring.unwrap_data_key(3, kek_id, wrapped) == dek
+    with pytest.raises(KeyringError) as missing:
+        ring.key("k9")
+    assert str(missing.value) == "key 'k9' is not in the keyring; was it retired too early?"
+    with pytest.raises(KeyringError) as unsaved:
+        ring.save()
+    assert str(unsaved.value) == "this keyring comes from WEBAUTH_KEYS; update the variable instead"
+
+
+@pytest.mark.parametrize(
+    ("keys", "new_id"),
+    [({"main": os.urandom(32)}, "k1"), ({"k1": os.urandom(32), "kold": os.urandom(32), "7": os.urandom(32)}, "k2")],
+)
+def test_a_new_primary_takes_the_next_free_number(keys, new_id):
+    ring = _env_keyring(**keys)
+    assert ring.add_primary() == new_id
+    assert ring.primary == new_id and len(ring.keys[new_id]) == 32 and set(keys) < set(ring.keys)
+
+
+def test_retiring_removes_only_an_old_key(tmp_path):
+    ring = Keyring.load_or_create(tmp_path / "keyring.json")
+    ring.add_primary()
+    ring.retire("k1")
+    assert set(ring.keys) == {"k2"}
+    with pytest.raises(KeyringError) as primary:
+        ring.retire("k2")
+    assert str(primary.value) == "the primary key cannot be retired; rotate first"
+    with pytest.raises(KeyringError) as unknown:
+        ring.retire("k1")
+    assert str(unknown.value) == "key 'k1' is not in the keyring"
+
+
+def test_bad_base64_is_refused_and_the_message_names_the_keyrings_origin(tmp_path):
+    text = json.dumps({"primary": "k1", "keys": {"k1": _b64(os.urandom(32)) + "!"}})
+    with pytest.raises(KeyringError) as from_env:
+        Keyring.from_json(text)
+    assert str(from_env.value) == "WEBAUTH_KEYS is not a valid keyring (Error)"
+    path = tmp_path / "keyring.json"
+    with pytest.raises(KeyringError) as from_file:
+        Keyring.from_json(text, path=path)
+    assert str(from_file.value) == f"{path} is not a valid keyring (Error)"
+
+
+def test_the_keyring_file_is_indented_json(tmp_path):
+    key = bytes(range(32))
+    ring = Keyring(keys={"k1": key}, primary="k1")
+    assert ring.to_json() == '{\n  "primary": "k1",\n  "keys": {\n    "k1": "' + _b64(key) + '"\n  }\n}'
+
+
+def test_a_second_process_at_first_run_uses_the_key_the_first_one_saved(tmp_path, monkeypatch):
+    path = tmp_path / "keyring.json"
+    first = Keyring.load_or_create(path)
+    real_exists = Path.exists
+
+    def not_yet(self: Path) -> bool:  # the second process looked before the first one wrote the file
+        return False if self == path else real_exists(self)
+
+    monkeypatch.setattr(Path, "exists", not_yet)
+    second = Keyring.load_or_create(path)
+    monkeypatch.undo()
+    assert second.keys == first.keys and second.primary == first.primary
+    kek_id, wrapped, dek = second.new_data_key(4)
+    assert Keyring.load_or_create(path).unwrap_data_key(4, kek_id, wrapped) == dek
+
+
+def test_the_keyring_file_is_read_again_only_when_it_changed(tmp_path, monkeypatch):
+    path = tmp_path / "keyring.json"
+    running = Keyring.load_or_create(path)
+    reads = []
+    real_read = Path.read_text
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self) or real_read(self, *a, **k))
+    running.new_data_key(1)
+    running.new_data_key(1)
+    assert reads == []  # unchanged since it was created: not read
+    rotator = Keyring.from_json(real_read(path), path=path)
+    rotator.add_primary()
+    rotator.save()
+    assert running.new_data_key(1)[0] == "k2" and running.new_data_key(1)[0] == "k2"
+    assert reads == [path]  # read once for the change, not again
+    rotator.new_data_key(1)
+    assert reads == [path]  # the process that saved it does not read it back either
+    running.key("k2")
+    with pytest.raises(KeyringError):
+        running.key("k3")  # a missing id reads the file once more, then fails
+    assert reads == [path, path]
+    running.new_data_key(1)
+    assert reads == [path, path]
 
 
 
