@@ -41,6 +41,7 @@ from test_twofas import protected as protected_twofas
 from test_twofauth import SAMPLE as TWOFAUTH_SAMPLE
 from transfer_strategies import account_specs, otp_params
 
+from tests.support.i18n import chinese, is_translated
 from webauth.otp import MAX_COUNTER, Algorithm, OtpParams, OtpType
 from webauth.otpauth import AccountSpec
 from webauth.transfer import registry
@@ -164,13 +165,19 @@ def assert_well_formed(entries: list[ImportedEntry]) -> None:
 
 
 def read_or_refuse(importer: Importer, data: bytes, password: str | None) -> list[ImportedEntry] | None:
-    """The entries, or None for a `TransferError`; any other exception fails the test."""
-    try:
-        entries = importer.read(data, password)
-    except TransferError as error:
-        assert str(error), "a refusal must say why"
-        return None
+    """The entries, or None for a `TransferError`; any other exception fails the test.
+
+    The file is read in Chinese: every refusal and every entry's problem must be translated.
+    """
+    with chinese():
+        try:
+            entries = importer.read(data, password)
+        except TransferError as error:
+            assert is_translated(str(error)), f"a refusal must say why, in the reader's language: {error}"
+            return None
     assert_well_formed(entries)
+    untranslated = [entry.problem for entry in entries if entry.problem and not is_translated(entry.problem)]
+    assert untranslated == []
     return entries
 
 
@@ -184,8 +191,8 @@ def test_every_importer_has_samples() -> None:
 
 @pytest.mark.parametrize(("format_id", "sample"), ALL_SAMPLES, ids=_ids(ALL_SAMPLES))
 def test_reads_its_samples_whole(format_id: str, sample: Sample) -> None:
-    entries = IMPORTERS[format_id].read(sample.data, sample.password)
-    assert_well_formed(entries)
+    entries = read_or_refuse(IMPORTERS[format_id], sample.data, sample.password)
+    assert entries is not None
     assert len(entries) == sample.count
     assert sum(entry.spec is None for entry in entries) == sample.problems, [entry.problem for entry in entries]
 
@@ -223,9 +230,9 @@ def test_refuses_other_formats_files(format_id: str) -> None:
 @pytest.mark.parametrize("format_id", FORMAT_IDS)
 @pytest.mark.parametrize("data", GARBAGE, ids=repr)
 def test_refuses_garbage_with_a_transfer_error(format_id: str, data: bytes) -> None:
-    with pytest.raises(TransferError) as refusal:
+    with chinese(), pytest.raises(TransferError) as refusal:
         IMPORTERS[format_id].read(data, "pw")
-    assert str(refusal.value)
+    assert is_translated(str(refusal.value))
 
 
 # Passwords ----------------------------------------------------------------------------------
@@ -240,12 +247,11 @@ PLAIN = [(f, s) for f, s in ALL_SAMPLES if s.password is None and f != "qr_image
 @pytest.mark.parametrize(("format_id", "sample"), ENCRYPTED, ids=_ids(ENCRYPTED))
 def test_an_encrypted_file_asks_for_its_password_and_refuses_another(format_id: str, sample: Sample) -> None:
     importer = IMPORTERS[format_id]
-    with pytest.raises(PasswordRequired):
-        importer.read(sample.data)
-    with pytest.raises(PasswordRequired):
-        importer.read(sample.data, "")
-    with pytest.raises(WrongPassword):
-        importer.read(sample.data, sample.password + "x")
+    with chinese():
+        for password, refusal in ((None, PasswordRequired), ("", PasswordRequired), ("x", WrongPassword)):
+            with pytest.raises(refusal) as error:
+                importer.read(sample.data, password if password != "x" else sample.password + "x")
+            assert is_translated(str(error.value))
     assert len(importer.read(sample.data, sample.password)) == sample.count
 
 

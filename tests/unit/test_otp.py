@@ -10,7 +10,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType, code_at, seconds_remaining
+from webauth import otp
+from webauth.otp import (
+    Algorithm,
+    InvalidParameter,
+    OtpParams,
+    OtpType,
+    code_at,
+    format_value,
+    hotp_value,
+    period_remaining,
+    seconds_remaining,
+    time_step,
+)
 from webauth.otpauth import decode_secret, encode_secret
 
 
@@ -118,3 +130,106 @@ def test_totp_equals_pyotp(secret, algorithm, digits, period, at):
     digest = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}[algorithm.value]
     reference = pyotp.TOTP(encode_secret(secret), digits=digits, digest=digest, interval=period)
     assert code_at(params, at) == reference.at(at)
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+KEY = b"12345678901234567890"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "kept"),
+    [
+        ({"digits": 5}, ("digits", 5)),
+        ({"digits": 10}, ("digits", 10)),
+        ({"period": 1}, ("period", 1)),
+        ({"period": 86400}, ("period", 86400)),
+        ({"type": OtpType.HOTP, "counter": 0}, ("counter", 0)),
+        ({"type": OtpType.HOTP, "counter": 2**63 - 1}, ("counter", 2**63 - 1)),
+        ({"secret": b"x" * 256}, ("secret", b"x" * 256)),
+        ({"secret": b"x"}, ("secret", b"x")),
+    ],
+)
+def test_the_ends_of_every_range_are_accepted(kwargs, kept):
+    params = OtpParams(**{"type": OtpType.TOTP, "secret": KEY, **kwargs})
+    assert getattr(params, kept[0]) == kept[1]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"digits": 4}, "digits: must be between 5 and 10, not 4"),
+        ({"digits": 11}, "digits: must be between 5 and 10, not 11"),
+        ({"digits": True}, "digits: must be a whole number"),
+        ({"digits": "6"}, "digits: must be a whole number"),
+        ({"period": 0}, "period: must be between 1 and 86400 seconds, not 0"),
+        ({"period": 86401}, "period: must be between 1 and 86400 seconds, not 86401"),
+        ({"period": False}, "period: must be a whole number of seconds"),
+        ({"period": 30.0}, "period: must be a whole number of seconds"),
+        ({"type": OtpType.HOTP, "counter": -1}, "counter: must be between 0 and 2^63-1"),
+        ({"type": OtpType.HOTP, "counter": 2**63}, "counter: must be between 0 and 2^63-1"),
+        ({"type": OtpType.HOTP, "counter": True}, "counter: must be a whole number"),
+        ({"type": OtpType.HOTP, "counter": 1.0}, "counter: must be a whole number"),
+        ({"secret": b"x" * 257}, "secret: the secret is longer than 256 bytes"),
+        ({"secret": b""}, "secret: the secret is empty"),
+        ({"type": "motp"}, "type: unknown type 'motp'; use totp, hotp or steam"),
+        ({"algorithm": "MD5"}, "algorithm: unknown algorithm 'MD5'; use SHA1, SHA256 or SHA512"),
+    ],
+)
+def test_each_refusal_says_exactly_what_is_wrong(kwargs, message):
+    with pytest.raises(InvalidParameter) as error:
+        OtpParams(**{"type": OtpType.TOTP, "secret": KEY, **kwargs})
+    assert str(error.value) == message
+    assert (error.value.field, error.value.message) == tuple(message.split(": ", 1))
+
+
+def test_names_are_read_as_the_enums():
+    params = OtpParams(type="hotp", secret=KEY, algorithm="sha256")
+    assert params.type is OtpType.HOTP and params.algorithm is Algorithm.SHA256
+
+
+def test_each_type_keeps_only_the_parameters_it_uses():
+    totp = OtpParams(type=OtpType.TOTP, secret=KEY, period=60, counter=5)
+    hotp = OtpParams(type=OtpType.HOTP, secret=KEY, period=60, counter=5)
+    steam = OtpParams(type=OtpType.STEAM, secret=KEY, algorithm="SHA512", digits=99, period=0, counter=-3)
+    assert (totp.period, totp.counter) == (60, 0)
+    assert (hotp.period, hotp.counter) == (30, 5)
+    assert (steam.algorithm, steam.digits, steam.period, steam.counter) == (Algorithm.SHA1, 5, 30, 0)
+    assert OtpParams(type=OtpType.TOTP, secret=KEY, counter=5) == OtpParams(type=OtpType.TOTP, secret=KEY)
+    assert (totp.is_timed, hotp.is_timed, steam.is_timed) == (True, False, True)
+
+
+def test_the_truncated_value_of_rfc4226():
+    # RFC 4226 appendix D, "Truncated" column: the 31-bit value before it becomes digits.
+    assert [hotp_value(KEY, counter) for counter in range(3)] == [1284755224, 1094287082, 137359152]
+    assert hotp_value(KEY, 0, Algorithm.SHA256) != hotp_value(KEY, 0)
+
+
+def test_a_steam_code_is_five_characters_of_the_steam_alphabet():
+    params = OtpParams(type=OtpType.STEAM, secret=decode_secret("JRZCL47CMXVOQMNPZR2F7J4RGI"))
+    # Computed by hand from the algorithm: HOTP value, then five base-26 digits, least significant first.
+    assert code_at(params, 1_700_000_000) == "747JR"
+    assert format_value(0, params) == "22222" and format_value(25 + 26 * 1, params) == "Y3222"
+
+
+def test_codes_keep_their_leading_zeros():
+    params = OtpParams(type=OtpType.TOTP, secret=KEY, digits=8)
+    assert format_value(7081804, params) == "07081804"
+    assert format_value(1_234_567_890, OtpParams(type=OtpType.TOTP, secret=KEY, digits=10)) == "1234567890"
+
+
+def test_the_time_step_and_the_current_time(monkeypatch):
+    params = OtpParams(type=OtpType.TOTP, secret=KEY, period=30)
+    assert (time_step(params, 59.99), time_step(params, 60.0)) == (1, 2)
+    monkeypatch.setattr(otp.time, "time", lambda: 59.0)
+    assert code_at(params) == code_at(params, 59.0) == "287082"
+
+
+def test_an_hotp_code_at_an_explicit_counter():
+    params = OtpParams(type=OtpType.HOTP, secret=KEY, counter=1)
+    assert (code_at(params), code_at(params, counter=0), code_at(params, at=0)) == ("287082", "755224", "287082")
+
+
+def test_the_seconds_left_in_a_period():
+    assert period_remaining(30, 0.0) == 30 and period_remaining(30, 29.25) == 0.75 and period_remaining(60, 61) == 59
+    assert seconds_remaining(OtpParams(type=OtpType.TOTP, secret=KEY, period=45), 50) == 40

@@ -6,8 +6,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.i18n import chinese, is_translated
 from webauth.otp import Algorithm, OtpParams, OtpType
-from webauth.otpauth import AccountSpec, OtpauthError, decode_secret, format_uri, parse_uri
+from webauth.otpauth import (
+    AccountSpec,
+    OtpauthError,
+    clean_group_name,
+    decode_secret,
+    encode_secret,
+    format_uri,
+    parse_uri,
+)
 
 SECRET = "JBSWY3DPEHPK3PXP"
 
@@ -36,14 +45,18 @@ def test_sloppy_but_real_inputs(uri):
 
 
 def test_plus_means_space_in_the_query_but_not_in_the_label():
-    spec = parse_uri("otpauth://hotp/Air%20Canada:bob+tag@x.org?secret=KUVJJOM753IHTNDSZVCNKL7GII&issuer=Air+Canada&counter=5")
+    spec = parse_uri(
+        "otpauth://hotp/Air%20Canada:bob+tag@x.org?secret=KUVJJOM753IHTNDSZVCNKL7GII&issuer=Air+Canada&counter=5"
+    )
     assert spec.issuer == "Air Canada"
     assert spec.name == "bob+tag@x.org"
     assert spec.params.counter == 5
 
 
 def test_lowercase_algorithm_and_stray_period_on_hotp():
-    spec = parse_uri("otpauth://hotp/WWE:Mason?algorithm=sha512&digits=8&issuer=WWE&period=30&secret=5VAML3X35THCEBVRLV24CGBKOY&counter=10300")
+    spec = parse_uri(
+        "otpauth://hotp/WWE:Mason?algorithm=sha512&digits=8&issuer=WWE&period=30&secret=5VAML3X35THCEBVRLV24CGBKOY&counter=10300"
+    )
     assert spec.params.algorithm is Algorithm.SHA512
     assert (spec.params.digits, spec.params.counter) == (8, 10300)
 
@@ -86,9 +99,9 @@ def test_refusals_name_the_field_and_say_why(uri, field, words):
     assert words in str(error.value)
 
 
-labels = st.text(
-    alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=0, max_size=40
-).map(str.strip)
+labels = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), min_size=0, max_size=40).map(
+    str.strip
+)
 
 
 def test_broken_unicode_is_refused_not_stored():
@@ -117,3 +130,186 @@ def specs(draw):
 @given(specs())
 def test_format_then_parse_gives_the_same_account(spec):
     assert parse_uri(format_uri(spec)) == spec
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+TOTP = OtpParams(type=OtpType.TOTP, secret=decode_secret(SECRET))
+
+
+@pytest.mark.parametrize(
+    ("uri", "issuer", "name"),
+    [
+        (f"otpauth://totp/alice?secret={SECRET}&issuer=GitHub", "GitHub", "alice"),  # GitHub's own form
+        (f"otpauth://totp/GitHub:alice?secret={SECRET}", "GitHub", "alice"),
+        (f"otpauth://totp/GitHub%3Aalice?secret={SECRET}", "GitHub", "alice"),
+        (f"otpauth://totp/GitHub%3Aalice?secret={SECRET}&issuer=GitHub", "GitHub", "alice"),
+        (f"otpauth://totp/Gitea%3Aalice?secret={SECRET}&issuer=GitHub", "GitHub", "Gitea:alice"),  # a name with ':'
+        (f"otpauth://totp/a%3Ab?secret={SECRET}&issuer=", "", "a:b"),  # what format_uri writes for it
+        (f"otpauth://totp/Acme:a:b?secret={SECRET}", "Acme", "a:b"),
+        (f"otpauth://totp/Acme%20Corp:bob%20smith?secret={SECRET}&issuer=%20Acme%20Corp%20", "Acme Corp", "bob smith"),
+        (f"otpauth://totp/bob?secret={SECRET}", "", "bob"),
+        (f"  otpauth://totp/Acme:bob?secret={SECRET}\n", "Acme", "bob"),
+        (f"OTPAUTH://totp/Acme:bob?secret={SECRET}", "Acme", "bob"),
+    ],
+)
+def test_real_label_and_issuer_forms(uri, issuer, name):
+    spec = parse_uri(uri)
+    assert (spec.issuer, spec.name) == (issuer, name)
+
+
+def test_hotp_without_a_counter_starts_at_zero_and_stray_parameters_are_ignored():
+    hotp = parse_uri(f"otpauth://hotp/Bank:bob?secret={SECRET}&period=0")
+    assert (hotp.params.type, hotp.params.counter, hotp.params.period) == (OtpType.HOTP, 0, 30)
+    totp = parse_uri(f"otpauth://totp/Bank:bob?secret={SECRET}&counter=-5")
+    assert (totp.params.counter, totp.params.period) == (0, 30)
+
+
+def test_blank_or_spaced_numbers_and_algorithms():
+    spec = parse_uri(f"otpauth://totp/A:b?secret={SECRET}&digits=&period=%2060%20&algorithm=%20sha256%20")
+    assert (spec.params.digits, spec.params.period, spec.params.algorithm) == (6, 60, Algorithm.SHA256)
+    assert parse_uri(f"otpauth://totp/A:b?secret={SECRET}&algorithm=").params.algorithm is Algorithm.SHA1
+
+
+def test_the_first_of_repeated_parameters_wins_and_only_totp_has_the_steam_encoder():
+    spec = parse_uri(f"otpauth://totp/A:b?secret={SECRET}&secret=KRSXG5CTMVRXEZLU&ISSUER=First&issuer=Second")
+    assert (spec.params.secret, spec.issuer) == (decode_secret(SECRET), "First")
+    assert parse_uri(f"otpauth://totp/A:b?secret={SECRET}&encoder=Steam").params.type is OtpType.STEAM
+    assert parse_uri(f"otpauth://hotp/A:b?secret={SECRET}&encoder=steam").params.type is OtpType.HOTP
+    assert parse_uri(f"otpauth://totp/A:b?secret={SECRET}&encoder=steam&issuer=S").extra == {}
+
+
+@pytest.mark.parametrize(
+    ("uri", "message"),
+    [
+        ("https://example.com/?secret=AAAA", "uri: must start with otpauth://, not 'https'"),
+        ("hello there, a long line", "uri: must start with otpauth://, not 'hello there, a long '"),
+        ("otpauth://MOTP/A:b?secret=JBSWY3DPEHPK3PXP", "type: unknown type 'MOTP'; expected totp, hotp or steam"),
+        ("otpauth://totp/A:b?issuer=A", "secret: the URI has no secret parameter"),
+        ("otpauth://totp/A:b?secret=%20-%20=", "secret: the secret is empty"),
+        ("otpauth://totp/A:b?secret=JBSWY3DP1", "secret: is not base32 (unexpected '1'; use A-Z and 2-7)"),
+        (
+            "otpauth://totp/A:b?secret=JBSWY3DPÉ",
+            "secret: is not base32 (only the letters A-Z and digits 2-7 are allowed)",
+        ),
+        ("otpauth://totp/A:b?secret=ABC", "secret: is not valid base32 (3 characters cannot encode whole bytes)"),
+        ("otpauth://totp/A:b?secret=JBSWY3DPE", "secret: is not valid base32 (9 characters cannot encode whole bytes)"),
+        ("otpauth://totp/A:b?secret=ABCDEF", "secret: is not valid base32 (6 characters cannot encode whole bytes)"),
+        (
+            "otpauth://totp/A:b?secret=JBSWY3DP&algorithm=md5",
+            "algorithm: unknown algorithm 'md5'; use SHA1, SHA256 or SHA512",
+        ),
+        ("otpauth://totp/A:b?secret=JBSWY3DP&digits=six", "digits: must be a whole number, not 'six'"),
+        ("otpauth://totp/A:b?secret=JBSWY3DP&period=1.5", "period: must be a whole number, not '1.5'"),
+        ("otpauth://hotp/A:b?secret=JBSWY3DP&counter=x", "counter: must be a whole number, not 'x'"),
+        ("otpauth://totp/A:b?secret=JBSWY3DP&digits=4", "digits: must be between 5 and 10, not 4"),
+        ("otpauth://totp/?secret=JBSWY3DP", "name: an account needs a name or an issuer"),
+        ("otpauth://totp/A:b%09c?secret=JBSWY3DP", "name: contains control characters or broken Unicode"),
+        ("otpauth://totp/A:b?secret=JBSWY3DP&issuer=" + "i" * 201, "issuer: is longer than 200 characters"),
+        ("otpauth://[", "uri: is not a valid URI (Invalid IPv6 URL)"),
+    ],
+)
+def test_each_refusal_is_exact_and_translated(uri, message):
+    with pytest.raises(OtpauthError) as error:
+        parse_uri(uri)
+    assert str(error.value) == message
+    with chinese(), pytest.raises(OtpauthError) as translated:
+        parse_uri(uri)
+    assert is_translated(translated.value.message)
+
+
+@pytest.mark.parametrize(("length", "accepted"), [(8192, True), (8193, False)])
+def test_a_uri_may_be_8192_characters_long(length, accepted):
+    head = f"otpauth://totp/A:b?secret={SECRET}&pad="
+    uri = head + "x" * (length - len(head))
+    if accepted:
+        assert parse_uri(f"  {uri}  ").extra["pad"].startswith("x")
+    else:
+        with pytest.raises(OtpauthError, match=r"^uri: is longer than 8192 characters$"):
+            parse_uri(uri)
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("JBSWY3DPEHPK3PXP", b"Hello!\xde\xad\xbe\xef"),
+        ("jbsw y3dp-ehpk 3pxp====", b"Hello!\xde\xad\xbe\xef"),
+        ("ME", b"a"),
+        ("MFRA", b"ab"),
+        ("MFRGG", b"abc"),
+        ("MFRGGZA", b"abcd"),
+        ("MFRGGZDF", b"abcde"),
+    ],
+)
+def test_base32_of_every_length_that_encodes_whole_bytes(text, secret):
+    assert decode_secret(text) == secret
+    assert encode_secret(secret) == text.upper().replace(" ", "").replace("-", "").rstrip("=")
+
+
+def test_labels_are_normalised_trimmed_and_bounded():
+    spec = AccountSpec(issuer="  Cafe\u0301 ", name="\tbob\n", params=TOTP, note=" line 1\n\tline 2 ")
+    assert (spec.issuer, spec.name, spec.note) == ("Café", "bob", "line 1\n\tline 2")
+    assert (
+        AccountSpec(issuer="i" * 200, name="n" * 200, params=TOTP, note="x" * 2000).label
+        == "i" * 200 + ": " + "n" * 200
+    )
+    with pytest.raises(OtpauthError, match=r"^note: is longer than 2000 characters$"):
+        AccountSpec(issuer="A", name="b", params=TOTP, note="x" * 2001)
+    with pytest.raises(OtpauthError, match=r"^name: is longer than 200 characters$"):
+        AccountSpec(issuer="A", name="n" * 201, params=TOTP)
+    with pytest.raises(OtpauthError, match=r"^issuer: contains control characters or broken Unicode$"):
+        AccountSpec(issuer="A\tB", name="b", params=TOTP)
+    with pytest.raises(OtpauthError, match=r"^note: contains control characters or broken Unicode$"):
+        AccountSpec(issuer="A", name="b", params=TOTP, note="a\x00b")
+    assert AccountSpec(issuer=None, name="b", params=TOTP).issuer == ""  # type: ignore[arg-type]
+
+
+def test_groups_are_normalised_deduplicated_and_bounded():
+    spec = AccountSpec(issuer="A", name="b", params=TOTP, groups=(" Work ", "Work", "", "Cafe\u0301", "Café", "Dev"))
+    assert spec.groups == ("Work", "Café", "Dev")
+    assert clean_group_name("  Cafe\u0301\t") == "Café"
+    with pytest.raises(OtpauthError, match=r"^groups: is longer than 200 characters$"):
+        AccountSpec(issuer="A", name="b", params=TOTP, groups=("g" * 201,))
+    with pytest.raises(OtpauthError, match=r"^groups: contains control characters"):
+        clean_group_name("a\x07b")
+
+
+def test_the_label_shows_what_is_there():
+    assert AccountSpec(issuer="GitHub", name="alice", params=TOTP).label == "GitHub: alice"
+    assert AccountSpec(issuer="GitHub", name="", params=TOTP).label == "GitHub"
+    assert AccountSpec(issuer="", name="alice", params=TOTP).label == "alice"
+
+
+@pytest.mark.parametrize(
+    ("spec", "uri"),
+    [
+        (
+            AccountSpec(issuer="GitHub", name="alice@example.com", params=TOTP),
+            f"otpauth://totp/GitHub:alice@example.com?secret={SECRET}&issuer=GitHub&algorithm=SHA1&digits=6&period=30",
+        ),
+        (
+            AccountSpec(
+                issuer="Air Canada",
+                name="bob smith@x.org",
+                params=OtpParams(OtpType.HOTP, TOTP.secret, algorithm="SHA256", digits=8, counter=7),
+            ),
+            f"otpauth://hotp/Air%20Canada:bob%20smith@x.org?secret={SECRET}&issuer=Air%20Canada&algorithm=SHA256"
+            "&digits=8&counter=7",
+        ),
+        (
+            AccountSpec(issuer="", name="a:b", params=TOTP),
+            f"otpauth://totp/a%3Ab?secret={SECRET}&issuer=&algorithm=SHA1&digits=6&period=30",
+        ),
+        (
+            AccountSpec(issuer="", name="bob", params=OtpParams(OtpType.TOTP, TOTP.secret, period=60)),
+            f"otpauth://totp/bob?secret={SECRET}&algorithm=SHA1&digits=6&period=60",
+        ),
+        (
+            AccountSpec(issuer="Steam", name="", params=OtpParams(OtpType.STEAM, TOTP.secret)),
+            f"otpauth://steam/Steam:?secret={SECRET}&issuer=Steam&algorithm=SHA1&digits=5&period=30",
+        ),
+    ],
+)
+def test_the_canonical_uri_is_exact(spec, uri):
+    assert format_uri(spec) == uri
+    assert parse_uri(uri) == spec
