@@ -7,11 +7,12 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 THREADS ?= 4
+MUTATION_JOBS ?= 2
 export FLASK_APP := wsgi
 # Access log without query strings or referrers: Casdoor's return carries a one-time code there.
 ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"
 
-.PHONY: run test test-python test-js setup vendor translations migrate system-test-deps lint messages clean
+.PHONY: run test test-python test-js setup vendor translations migrate system-test-deps lint messages clean mutation
 
 run: setup migrate
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
@@ -24,6 +25,17 @@ test-python:
 
 test-js:
 	node --test tests/js/
+
+# Mutation testing of the code that decides codes, secrets and imports ([tool.mutmut] in pyproject.toml).
+# Slow (tens of minutes on two cores) and not part of `make test`; see tests/mutation/EQUIVALENT.md.
+mutation: $(VENV)/.mutation-installed
+	rm -rf mutants
+	HYPOTHESIS_PROFILE=mutation WEBAUTH_FUZZ_EXAMPLES=25 $(VENV)/bin/mutmut run --max-children $(MUTATION_JOBS)
+	$(PY) tests/mutation/report.py
+
+$(VENV)/.mutation-installed: $(VENV)/.installed requirements-mutation.txt
+	$(PY) -m pip install --quiet -r requirements-mutation.txt
+	touch $@
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -37,6 +37,10 @@ hypothesis.settings.register_profile("webauth", deadline=None, print_blob=True)
 hypothesis.settings.register_profile(
     "derandomized", parent=hypothesis.settings.get_profile("webauth"), derandomize=True
 )
+# `make mutation` runs the tests once per mutant: fewer examples, the same ones every time.
+hypothesis.settings.register_profile(
+    "mutation", parent=hypothesis.settings.get_profile("derandomized"), max_examples=25
+)
 hypothesis.settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("derandomized" if os.environ.get("CI") else "webauth")
 )
@@ -65,6 +69,30 @@ def quick_password_hashing() -> Iterator[None]:
     users._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     yield
     users._hasher = production
+
+
+# Modules whose messages reach the user from pure code (importers, the otpauth parser).
+_MESSAGE_MODULES = ["webauth.otp", "webauth.otpauth", "webauth.transfer._parsing", "webauth.transfer.registry"]
+
+
+@pytest.fixture(autouse=True)
+def messages_are_in_the_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every message the importers and the parser produce during a test must be in the catalog.
+
+    A message added without `make messages` would show in English in every language; a test
+    that meets it fails here, whatever it asserts about the message itself.
+    """
+    import importlib
+    import pkgutil
+
+    import webauth.transfer
+    from tests.support.i18n import checked_gettext
+
+    names = _MESSAGE_MODULES + [f"webauth.transfer.{m.name}" for m in pkgutil.iter_modules(webauth.transfer.__path__)]
+    for name in dict.fromkeys(names):
+        module = importlib.import_module(name)
+        if callable(getattr(module, "_", None)):
+            monkeypatch.setattr(module, "_", checked_gettext(module._))
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -426,7 +427,11 @@ def readable(item: Any) -> tuple[str, str, bytes] | None:
         return None
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=min(300, int(os.environ.get("WEBAUTH_FUZZ_EXAMPLES", 300))),  # capped by `make mutation`
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(scenarios())
 def test_no_account_is_ever_lost_and_both_sides_agree(case: tuple[list[Any], list[LocalAccount], list[Any]]) -> None:
     base, local, remote = case

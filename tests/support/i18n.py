@@ -9,11 +9,12 @@ and `is_translated` says so.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
+from babel.messages.pofile import read_po
 from flask import Flask
 from flask_babel import Babel, force_locale
 
@@ -37,3 +38,20 @@ def chinese() -> Iterator[None]:
 def is_translated(message: str) -> bool:
     """Whether a message shown in Chinese is Chinese (field names and values in it stay as they are)."""
     return bool(_HAN.search(message))
+
+
+@cache
+def catalog_ids() -> frozenset[str]:
+    """Every message id of the catalog (the template every language translates)."""
+    with open(TRANSLATIONS / "messages.pot", "rb") as handle:
+        return frozenset(message.id for message in read_po(handle) if isinstance(message.id, str) and message.id)
+
+
+def checked_gettext(real: Callable[..., str]) -> Callable[..., str]:
+    """`gettext` that fails on a message the catalog lacks, which no language could ever show translated."""
+
+    def gettext(message: str, **variables: object) -> str:
+        assert message in catalog_ids(), f"not in translations/messages.pot (run `make messages`): {message!r}"
+        return real(message, **variables)
+
+    return gettext

@@ -8,6 +8,7 @@ algorithm, digits and period (timed types) or counter (HOTP).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -117,7 +118,17 @@ def mutated(draw: st.DrawFn, original: bytes) -> bytes:
     return bytes(data)
 
 
-STRUCTURED = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def fuzz(examples: int) -> settings:
+    """The settings of a fuzzing test: `examples` drawn, fewer when WEBAUTH_FUZZ_EXAMPLES says so.
+
+    `make mutation` runs the tests once per mutant, so it caps the examples (a mutant such a test
+    kills is usually killed by the first few); CI and developers draw them all.
+    """
+    cap = int(os.environ.get("WEBAUTH_FUZZ_EXAMPLES", examples))
+    return settings(max_examples=min(examples, cap), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+STRUCTURED = fuzz(50)
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=24),

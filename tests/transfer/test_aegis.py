@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
-from hypothesis import HealthCheck, given, settings
-from interop_fixtures import assert_matches_vectors, fixture
+from hypothesis import given
+from interop_fixtures import assert_matches_vectors, fixture, fuzz
 from transfer_strategies import json_mutated
 
 from webauth.otp import Algorithm, OtpParams, OtpType
@@ -22,7 +22,7 @@ from webauth.transfer.aegis import AegisImporter, export_aegis
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
 
 AEGIS = AegisImporter()
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 PNG_ICON = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
 
 

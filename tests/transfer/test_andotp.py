@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-from hypothesis import HealthCheck, given, settings
-from interop_fixtures import assert_matches_vectors, fixture
+from hypothesis import given
+from interop_fixtures import assert_matches_vectors, fixture, fuzz
 from transfer_strategies import json_mutated
 
 from webauth.otp import OtpType
@@ -21,7 +21,7 @@ from webauth.transfer.andotp import AndOtpImporter
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
 
 ANDOTP = AndOtpImporter()
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 
 ENTRIES: list[dict[str, Any]] = [
     {

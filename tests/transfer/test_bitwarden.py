@@ -17,9 +17,9 @@ import pytest
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import assert_matches_vectors, fixture, mutated
+from interop_fixtures import assert_matches_vectors, fixture, fuzz, mutated
 from transfer_strategies import json_mutated
 
 from webauth.otp import Algorithm, OtpType
@@ -30,7 +30,7 @@ from webauth.transfer.bitwarden import BitwardenAuthenticatorImporter, Bitwarden
 VAULT = BitwardenJsonImporter()
 AUTHENTICATOR = BitwardenAuthenticatorImporter()
 CSV = BitwardenCsvImporter()
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 
 
 def enc_string(plaintext: bytes, enc_key: bytes, mac_key: bytes) -> str:

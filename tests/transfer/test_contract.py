@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import FORMAT_OF, expected, fixture, mutated
+from interop_fixtures import FORMAT_OF, expected, fixture, fuzz, mutated
 from test_aegis import V3_DB as AEGIS_DB
 from test_aegis import sealed_vault
 from test_andotp import SMALL_SEALED as ANDOTP_SEALED
@@ -50,8 +50,8 @@ from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, Tra
 from webauth.transfer.google import encode_migration_uris
 from webauth.transfer.otpauth_list import export_otpauth_list
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-ROUND_TRIP = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(60)
+ROUND_TRIP = fuzz(40)
 
 
 @dataclass(frozen=True)

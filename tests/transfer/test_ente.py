@@ -10,9 +10,9 @@ from urllib.parse import quote
 
 import nacl.bindings as sodium
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, json_values, shaped
+from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, fuzz, json_values, shaped
 
 from webauth.otp import Algorithm, OtpType
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
@@ -21,7 +21,7 @@ from webauth.transfer.ente import EnteEncryptedImporter, EntePlainImporter
 PLAIN = EntePlainImporter()
 ENCRYPTED = EnteEncryptedImporter()
 PASSWORD = "correct horse"
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 
 
 def ente_line(code_display: object, secret: str = "JBSWY3DPEHPK3PXP") -> str:

@@ -6,16 +6,16 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, json_values, shaped
+from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, fuzz, json_values, shaped
 
 from webauth.otp import Algorithm, OtpType
 from webauth.transfer.base import ImportedEntry, TransferError
 from webauth.transfer.freeotp import FreeOtpPlusImporter
 
 IMPORTER = FreeOtpPlusImporter()
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 SECRET = [-19, 64, -59, -18, -5, -20, -50, 34, 6, -79]  # 10 bytes, some above 127 once unsigned
 
 

@@ -8,9 +8,9 @@ import json
 from urllib.parse import quote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from interop_fixtures import fixture, mutated
+from interop_fixtures import fixture, fuzz, mutated
 from transfer_strategies import account_specs, secret_bytes
 
 from webauth.otp import MAX_COUNTER, Algorithm, OtpParams, OtpType
@@ -25,7 +25,7 @@ from webauth.transfer.google import (
 )
 
 GOOGLE = GoogleMigrationImporter()
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 
 
 def varint(value: int) -> bytes:

@@ -8,9 +8,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture
+from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, fuzz
 
 from webauth.otp import Algorithm, OtpType
 from webauth.transfer import microsoft
@@ -18,7 +18,7 @@ from webauth.transfer.base import TransferError
 from webauth.transfer.microsoft import MicrosoftAuthenticatorImporter
 
 IMPORTER = MicrosoftAuthenticatorImporter()
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 ACCOUNTS_TABLE = (
     "CREATE TABLE accounts (_id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, username TEXT NOT NULL,"
     " oath_secret_key TEXT NOT NULL, account_type INTEGER NOT NULL, encrypted_oath_secret_key TEXT NOT NULL)"

@@ -5,16 +5,16 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import assert_matches_vectors, fixture
+from interop_fixtures import assert_matches_vectors, fixture, fuzz
 
 from webauth.otpauth import OtpauthError, format_uri, parse_uri
 from webauth.transfer.base import TransferError
 from webauth.transfer.otpauth_list import OtpauthListImporter, export_otpauth_list
 
 LIST = OtpauthListImporter()
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 
 
 def test_plain_fixture_matches_the_vectors() -> None:

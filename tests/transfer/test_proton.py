@@ -11,9 +11,9 @@ from unittest import mock
 import pytest
 from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, json_values, mutated, shaped
+from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, fuzz, json_values, mutated, shaped
 
 from webauth.otp import OtpType
 from webauth.transfer import proton
@@ -25,7 +25,7 @@ PLAIN = ProtonPlainImporter()
 ENCRYPTED = ProtonEncryptedImporter()
 PASSWORD = "DummyPassword"
 AAD = b"proton.authenticator.export.v1"
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 
 
 def encrypt_export(

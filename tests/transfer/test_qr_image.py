@@ -7,9 +7,9 @@ import io
 
 import pytest
 import qrcode
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import fixture, mutated
+from interop_fixtures import fixture, fuzz, mutated
 from PIL import Image
 
 from webauth.otp import OtpType
@@ -19,7 +19,7 @@ from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.transfer.qr_image import QrImageImporter, decode_qr_texts
 
 QR = QrImageImporter()
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(100)
 MIGRATION = fixture("google_migration_bad_prefix.txt").decode().split("QR-Code:")[1].strip()
 TOTP = "otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP&issuer=GitHub"
 HOTP = "otpauth://hotp/Bank:bob?secret=KUVJJOM753IHTNDSZVCNKL7GII&issuer=Bank&counter=4"

@@ -6,15 +6,15 @@ import contextlib
 from typing import ClassVar
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import FORMAT_OF, expected, fixture, mutated
+from interop_fixtures import FORMAT_OF, expected, fixture, fuzz, mutated
 
 from webauth.transfer import registry
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
 from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 
 COUNTED_FILES = [name for name, info in expected()["files"].items() if info["count"] is not None]
 # The screenshot is left out of the mutation fuzzing: decoding a 650 KB image per example is

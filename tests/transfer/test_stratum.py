@@ -14,9 +14,9 @@ from argon2.low_level import Type, hash_secret_raw
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, json_values, mutated, shaped
+from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, fuzz, json_values, mutated, shaped
 
 from webauth.otp import Algorithm, OtpType
 from webauth.transfer import stratum
@@ -27,7 +27,7 @@ from webauth.transfer.stratum import StratumEncryptedImporter, StratumPlainImpor
 PLAIN = StratumPlainImporter()
 ENCRYPTED = StratumEncryptedImporter()
 PASSWORD = "test"
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 
 
 def encrypt(plaintext: bytes, password: str = PASSWORD, *, argon2: tuple[int, int, int] = (3, 65536, 4)) -> bytes:

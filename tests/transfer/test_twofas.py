@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-from hypothesis import HealthCheck, given, settings
-from interop_fixtures import assert_matches_vectors, fixture
+from hypothesis import given
+from interop_fixtures import assert_matches_vectors, fixture, fuzz
 from transfer_strategies import json_mutated
 
 from webauth.otp import Algorithm, OtpType
@@ -21,7 +21,7 @@ from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
 from webauth.transfer.twofas import TwoFasImporter
 
 TWOFAS = TwoFasImporter()
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 REFERENCE = b"tRViSsLKzd86Hprh4ceC2OP7xazn4rrt4xhfEUbOjxLX8Rc3mkISXE0lWbmnWfggogbBJhtYgpK6fMl1D6mtsy92R3HkdGfwuX"
 
 

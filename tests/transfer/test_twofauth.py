@@ -8,16 +8,16 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from interop_fixtures import STRUCTURED, json_values, shaped
+from interop_fixtures import STRUCTURED, fuzz, json_values, shaped
 
 from webauth.otp import Algorithm, OtpType
 from webauth.transfer.base import ImportedEntry, TransferError
 from webauth.transfer.twofauth import TwoFAuthImporter
 
 IMPORTER = TwoFAuthImporter()
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = fuzz(200)
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 SVG = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 

@@ -1,0 +1,63 @@
+"""The kill rate of `make mutation`, per mutated module, from the results mutmut left in `mutants/`.
+
+Killed counts a mutant a test failed on (or that timed out: a mutant that loops is caught);
+every other outcome (survived, no tests) counts against the module. Survivors are listed so
+that each is either killed by a new test or named in tests/mutation/EQUIVALENT.md;
+`--diffs` shows what each survivor changed.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from mutmut.mutation.data import SourceFileMutationData
+from mutmut.mutation.diff_apply import get_diff_for_mutant
+from mutmut.stats import status_by_exit_code
+from mutmut.utils.file_utils import walk_mutatable_files
+
+GOAL = 90.0
+CAUGHT = {"killed", "timeout", "caught by type check"}
+
+
+def main(show_diffs: bool = False) -> int:
+    if not Path("mutants").is_dir():
+        print("No mutants/ folder: run `make mutation` first.")
+        return 1
+    rows: list[tuple[str, int, int, Counter[str]]] = []
+    survivors: list[tuple[str, Path]] = []
+    for path in walk_mutatable_files():
+        data = SourceFileMutationData(path=path)
+        data.load()
+        statuses = Counter(status_by_exit_code[code] for code in data.exit_code_by_key.values())
+        total = sum(statuses.values())
+        if not total:
+            continue
+        caught = sum(statuses[status] for status in CAUGHT)
+        rows.append((str(path), caught, total, statuses))
+        survivors += sorted(
+            (name, path) for name, code in data.exit_code_by_key.items() if status_by_exit_code[code] not in CAUGHT
+        )
+    print(f"{'module':40} {'killed':>7} {'total':>6} {'rate':>7}  goal {GOAL:g}%")
+    for path, caught, total, statuses in rows:
+        rate = 100 * caught / total
+        other = ", ".join(f"{count} {status}" for status, count in statuses.items() if status not in CAUGHT)
+        mark = "" if rate >= GOAL else "  below goal"
+        print(f"{path:40} {caught:7} {total:6} {rate:6.1f}%{mark}  {other}")
+    below = [path for path, caught, total, _ in rows if 100 * caught / total < GOAL]
+    caught_all, total_all = sum(row[1] for row in rows), sum(row[2] for row in rows)
+    print(f"{'all':40} {caught_all:7} {total_all:6} {100 * caught_all / max(total_all, 1):6.1f}%")
+    if survivors:
+        print("\nNot killed (each must be in tests/mutation/EQUIVALENT.md):")
+        for name, path in survivors:
+            print(f"  {name}")
+            if show_diffs:
+                changed = get_diff_for_mutant(name, path=path).splitlines()
+                shown = [line for line in changed if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+                print("\n".join(f"      {line}" for line in shown))
+    return 1 if below else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(show_diffs="--diffs" in sys.argv[1:]))
