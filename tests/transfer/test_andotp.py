@@ -17,6 +17,7 @@ from interop_fixtures import assert_matches_vectors, fixture, fuzz
 from transfer_strategies import json_mutated
 
 from webauth.otp import OtpType
+from webauth.transfer import andotp
 from webauth.transfer.andotp import AndOtpImporter
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
 
@@ -116,3 +117,44 @@ SMALL_SEALED = seal_new(json.dumps(ENTRIES).encode(), "pw", iterations=10)
 def test_reshaped_backups_raise_only_transfer_errors(data: bytes) -> None:
     with contextlib.suppress(TransferError):
         ANDOTP.read(data, "pw")
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def test_the_iteration_bounds_are_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert len(ANDOTP.read(seal_new(json.dumps(ENTRIES).encode(), "pw", iterations=1), "pw")) == 3
+    monkeypatch.setattr(andotp, "MAX_ITERATIONS", 20)
+    assert len(ANDOTP.read(seal_new(json.dumps(ENTRIES).encode(), "pw", iterations=20), "pw")) == 3
+    # Past the bound the new layout is not tried: the old one does not open it either.
+    with pytest.raises(WrongPassword):
+        ANDOTP.read(seal_new(json.dumps(ENTRIES).encode(), "pw", iterations=21), "pw")
+
+
+def test_the_shortest_files_of_each_layout_are_read_not_refused_as_short() -> None:
+    new = seal_new(b"", "pw", iterations=140_000)
+    old = seal_old(b"", "pw")
+    assert (len(new), len(old)) == (4 + 12 + 12 + 16, 12 + 16)
+    assert ANDOTP.sniff(new) and not ANDOTP.sniff(new[:-1])
+    for data in (new, old):
+        with pytest.raises(TransferError, match=r"^The decrypted backup is not valid JSON"):
+            ANDOTP.read(data, "pw")
+    with pytest.raises(TransferError, match=r"^The file is too short to be an andOTP backup$"):
+        ANDOTP.read(old[:-1], "pw")
+
+
+def test_entries_without_a_type_text_numbers_and_old_labels() -> None:
+    raw = [
+        7,
+        {"secret": "JBSWY3DPEHPK3PXP", "label": "Bank - bob - work", "digits": "8", "period": "60"},
+    ]
+    problem, entry = ANDOTP.read(json.dumps(raw).encode())
+    assert (problem.source, problem.problem) == ("entry 1", "not an andOTP entry")
+    assert entry.spec is not None and entry.source == "entry 2 (Bank - bob - work)"
+    assert (entry.spec.issuer, entry.spec.name) == ("Bank", "bob - work")
+    assert (entry.spec.params.type, entry.spec.params.digits, entry.spec.params.period) == (OtpType.TOTP, 8, 60)
+
+
+def test_a_list_of_one_entry_with_only_the_keys_andotp_always_writes_is_andotp() -> None:
+    assert ANDOTP.sniff(json.dumps([{"secret": "JBSWY3DPEHPK3PXP", "type": "TOTP", "label": "x"}]).encode())
+    assert not ANDOTP.sniff(json.dumps([{"secret": "JBSWY3DPEHPK3PXP", "label": "x"}]).encode())

@@ -197,6 +197,52 @@ def test_reads_its_samples_whole(format_id: str, sample: Sample) -> None:
     assert sum(entry.spec is None for entry in entries) == sample.problems, [entry.problem for entry in entries]
 
 
+# How the preview names each entry of a sample: its place in the file, and its own names.
+_PLACE_AND_NAMES = "{place} {n} ({issuer}: {name})"
+SOURCES: dict[str, str | list[str]] = {
+    "plain.txt": "line {n}",
+    "ente_auth.txt": "line {n}",
+    "ente (encrypted)": "line {n}",
+    "aegis_plain.json": _PLACE_AND_NAMES.replace("{place}", "entry"),
+    "aegis_encrypted.json": _PLACE_AND_NAMES.replace("{place}", "entry"),
+    "andotp_plain.json": _PLACE_AND_NAMES.replace("{place}", "entry"),
+    "2fas_authenticator_plain_v4.2fas": _PLACE_AND_NAMES.replace("{place}", "service"),
+    "2fas_authenticator_encrypted_v4.2fas": _PLACE_AND_NAMES.replace("{place}", "service"),
+    "freeotp_plus.json": _PLACE_AND_NAMES.replace("{place}", "token"),
+    "microsoft_authenticator.sqlite": _PLACE_AND_NAMES.replace("{place}", "account"),
+    "stratum_plain.json": _PLACE_AND_NAMES.replace("{place}", "authenticator"),
+    "stratum (encrypted)": _PLACE_AND_NAMES.replace("{place}", "authenticator"),
+    "2fauth": _PLACE_AND_NAMES.replace("{place}", "account"),
+    "google_migration_example.png": "QR code 1, account {n} ({issuer}: {name})",
+    "proton_authenticator.json": "entry {n} ({name})",
+    "proton (encrypted)": "entry {n} ({name})",
+    "bitwarden_authenticator_plain.json": ["item 1 (Test Issuer)"],
+    "bitwarden.json": ["item 1 (Test 1)", "item 2 (Test 2)", "item 3 (Test 3)", "item 4 (Test Steam)"],
+    "bitwarden.csv": ["row 1 (GitHub: alice)", "row 2 (Plain: bob)", "row 3 (Steam: gamer)", "row 6 (Broken: dave)"],
+    "google_migration_example.txt": [
+        "line 5 (raspberrypi: pi@raspberrypi)",
+        "line 8 (pi@raspberrypi)",
+        "line 12, account 1 (pi@raspberrypi)",
+        "line 12, account 2 (raspberrypi: pi@raspberrypi)",
+        "line 15 (hotp demo)",
+        "line 19 (encoding: ¿äÄéÉ? (demo))",
+    ],
+}
+
+
+@pytest.mark.parametrize(("format_id", "sample"), ALL_SAMPLES, ids=_ids(ALL_SAMPLES))
+def test_each_entry_is_named_by_its_place_and_its_names(format_id: str, sample: Sample) -> None:
+    entries = IMPORTERS[format_id].read(sample.data, sample.password)
+    expected_sources = SOURCES[sample.name]
+    if isinstance(expected_sources, str):
+        expected_sources = [
+            expected_sources.format(n=n, issuer=entry.spec.issuer, name=entry.spec.name)
+            for n, entry in enumerate(entries, start=1)
+            if entry.spec is not None
+        ]
+    assert [entry.source for entry in entries] == expected_sources
+
+
 @pytest.mark.parametrize(("format_id", "sample"), ALL_SAMPLES, ids=_ids(ALL_SAMPLES))
 def test_detection_picks_it_for_its_samples(format_id: str, sample: Sample) -> None:
     assert IMPORTERS[format_id].sniff(sample.data)

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from interop_fixtures import assert_matches_vectors, fixture, fuzz
 from transfer_strategies import json_mutated
 
 from webauth.otp import Algorithm, OtpType
+from webauth.transfer import twofas
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
 from webauth.transfer.twofas import TwoFasImporter
 
@@ -152,3 +154,96 @@ def test_unknown_schema_is_refused() -> None:
 def test_reshaped_backups_raise_only_transfer_errors(data: bytes) -> None:
     with contextlib.suppress(TransferError):
         TWOFAS.read(data, "test")
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+@pytest.mark.parametrize("schema", [1, 2, 3, 4])
+def test_every_supported_schema_is_read(schema: int) -> None:
+    (entry, *_rest) = TWOFAS.read(json.dumps(backup(SERVICES, schema=schema)).encode())
+    assert entry.spec is not None and entry.spec.name == "alice"
+
+
+@pytest.mark.parametrize("schema", [0, 5, True, "4", None])
+def test_other_schemas_are_refused_by_name(schema: object) -> None:
+    expected = rf"^2FAS backup schema {re.escape(repr(schema))} is not supported \(1 to 4 are\)$"
+    with pytest.raises(TransferError, match=expected):
+        TWOFAS.read(json.dumps(backup(SERVICES, schema=schema)).encode())  # type: ignore[arg-type]
+
+
+def test_labels_fall_back_and_groups_need_an_id_and_a_name() -> None:
+    services = [
+        {"secret": "JBSWY3DPEHPK3PXP", "otp": {"issuer": "Otp Issuer", "label": "Label", "digits": "8"}},
+        {"name": "Named", "secret": "JBSWY3DPEHPK3PXP", "otp": {"account": "acct"}, "groupId": "g2"},
+        "not a service",
+        {"name": "No otp", "secret": "JBSWY3DPEHPK3PXP", "groupId": "g3"},
+        {"name": "Bad otp", "secret": "JBSWY3DPEHPK3PXP", "otp": ["x"]},
+        {"name": "Hotp", "secret": "JBSWY3DPEHPK3PXP", "otp": {"tokenType": "hotp", "counter": "7"}},
+    ]
+    groups = [{"id": "g2", "name": "Two"}, {"id": "g3"}, {"name": "orphan"}, "junk", {"id": 3, "name": "x"}]
+    fallback, named, junk, no_otp, bad_otp, hotp = TWOFAS.read(json.dumps(backup(services, groups=groups)).encode())
+    assert fallback.spec is not None and fallback.source == "service 1"
+    assert (fallback.spec.issuer, fallback.spec.name, fallback.spec.params.digits) == ("Otp Issuer", "Label", 8)
+    assert named.spec is not None and named.source == "service 2 (Named: acct)" and named.spec.groups == ("Two",)
+    assert (junk.source, junk.spec, junk.problem) == ("service 3", None, "not a 2FAS service")
+    assert no_otp.spec is not None and no_otp.spec.groups == () and no_otp.spec.params.type is OtpType.TOTP
+    assert (bad_otp.source, bad_otp.problem) == ("service 5 (Bad otp)", "otp: expected an object")
+    assert hotp.spec is not None and (hotp.spec.params.type, hotp.spec.params.counter) == (OtpType.HOTP, 7)
+
+
+def test_an_empty_sealed_value_is_a_plain_backup_and_a_password_check_is_optional() -> None:
+    assert len(TWOFAS.read(json.dumps(backup(SERVICES, servicesEncrypted="")).encode())) == 3
+    doc = json.loads(protected(SERVICES, "pw"))
+    del doc["reference"]
+    assert len(TWOFAS.read(json.dumps(doc).encode(), "pw")) == 3
+    with pytest.raises(WrongPassword, match=r"^Wrong password for this 2FAS backup$"):
+        TWOFAS.read(json.dumps(doc).encode(), "other")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a:b",  # two parts
+        "a:b:c:d",  # four
+        "{sealed}:{salt}:" + base64.b64encode(b"\0" * 11).decode(),  # an 11-byte iv
+        base64.b64encode(b"\0" * 15).decode() + ":{salt}:{iv}",  # shorter than a tag
+    ],
+)
+def test_a_malformed_sealed_value_is_named(value: str) -> None:
+    doc = json.loads(protected(SERVICES, "pw"))
+    sealed, salt, iv = doc["servicesEncrypted"].split(":")
+    doc["servicesEncrypted"] = value.format(sealed=sealed, salt=salt, iv=iv)
+    del doc["reference"]
+    with pytest.raises(TransferError, match=r"^The service list of the 2FAS backup is malformed$"):
+        TWOFAS.read(json.dumps(doc).encode(), "pw")
+
+
+def test_the_shortest_sealed_value_is_opened() -> None:
+    # An empty service list sealed is exactly one tag long: the bound is inclusive.
+    salt = os.urandom(256)
+    doc = backup([], servicesEncrypted=seal(b"[]", "pw", salt), reference=seal(REFERENCE, "pw", salt))
+    sealed = doc["servicesEncrypted"].split(":")[0]
+    assert len(base64.b64decode(sealed)) == 2 + 16
+    assert TWOFAS.read(json.dumps(doc).encode(), "pw") == []
+
+
+def test_the_key_is_derived_once_per_salt(monkeypatch: pytest.MonkeyPatch) -> None:
+    derived = []
+    real = twofas.PBKDF2HMAC
+
+    def counting(**kwargs: object) -> object:
+        derived.append(kwargs["salt"])
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(twofas, "PBKDF2HMAC", counting)
+    TWOFAS.read(protected(SERVICES, "pw"), "pw")
+    assert len(derived) == 1
+    assert twofas.PBKDF2_ITERATIONS == 10_000  # what 2FAS writes; `seal` above derives with the same count
+
+
+def test_sniff_needs_a_schema_number_and_a_service_list() -> None:
+    assert TWOFAS.sniff(json.dumps({"schemaVersion": 4, "services": []}).encode())
+    assert not TWOFAS.sniff(json.dumps({"schemaVersion": "4", "services": []}).encode())
+    assert not TWOFAS.sniff(json.dumps({"schemaVersion": 4, "services": {}}).encode())
+    assert not TWOFAS.sniff(json.dumps([{"schemaVersion": 4, "services": []}]).encode())
