@@ -259,3 +259,68 @@ SMALL_CSV = (
 def test_mutated_csv_raises_only_transfer_errors(data: bytes) -> None:
     with contextlib.suppress(TransferError):
         CSV.read(data)
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def _protected_doc(**changes: Any) -> bytes:
+    return json.dumps({**json.loads(protect(VAULT_EXPORT, "pw")), **changes}).encode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"salt": ""}, "^The protected Bitwarden export has no salt$"),
+        ({"salt": 5}, "^The protected Bitwarden export has no salt$"),
+        ({"kdfType": True}, r"^The export uses an unknown key derivation \(kdfType True\)$"),
+        ({"kdfType": 2}, r"^The export uses an unknown key derivation \(kdfType 2\)$"),
+        ({"kdfIterations": True}, r"^The export's kdfIterations \(True\) is outside what Bitwarden writes$"),
+        ({"kdfIterations": "5000"}, r"^The export's kdfIterations \('5000'\) is outside what Bitwarden writes$"),
+    ],
+)
+def test_key_derivation_fields_are_checked_one_by_one(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(TransferError, match=message):
+        VAULT.read(_protected_doc(**changes), "pw")
+
+
+def _enc(iv: bytes, ciphertext: bytes, mac: bytes) -> str:
+    return "2." + "|".join(base64.b64encode(part).decode() for part in (iv, ciphertext, mac))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _enc(b"i" * 15, b"c" * 16, b"m" * 32),
+        _enc(b"i" * 16, b"c" * 16, b"m" * 31),
+        _enc(b"i" * 16, b"", b"m" * 32),
+        _enc(b"i" * 16, b"c" * 17, b"m" * 32),
+        "2.a|b",
+    ],
+)
+def test_each_part_of_an_encrypted_string_is_checked(value: str) -> None:
+    with pytest.raises(TransferError, match=r"^The encrypted data is malformed$"):
+        VAULT.read(_protected_doc(data=value), "pw")
+    with pytest.raises(TransferError, match=r"^The password check is not a Bitwarden encrypted string of type 2$"):
+        VAULT.read(_protected_doc(encKeyValidation_DO_NOT_EDIT="0.abc"), "pw")
+
+
+def test_csv_favorites_folders_and_a_byte_order_mark() -> None:
+    rows = [
+        "\ufeffname,login_username,login_totp,favorite,folder",
+        "One,a,JBSWY3DPEHPK3PXP,TRUE, ",
+        "Two,b,JBSWY3DPEHPK3PXP,true,Work",
+        "Three,c,JBSWY3DPEHPK3PXP,0,",
+    ]
+    data = "\n".join(rows).encode()
+    assert CSV.sniff(data)
+    one, two, three = CSV.read(data)
+    assert [entry.spec.favorite for entry in (one, two, three) if entry.spec] == [True, True, False]
+    assert [entry.spec.groups for entry in (one, two, three) if entry.spec] == [(), ("Work",), ()]
+
+
+def test_a_csv_header_needs_both_columns_and_quoting_is_strict() -> None:
+    assert not CSV.sniff(b"login_totp,login_username\nJBSWY3DPEHPK3PXP,a\n")
+    assert not CSV.sniff(b"name,login_username\nx,a\n")
+    with pytest.raises(TransferError, match=r"^The CSV file is malformed"):
+        CSV.read(b'name,login_totp\nx,"JBSWY3DPEHPK3PXP"junk\n')

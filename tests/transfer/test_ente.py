@@ -212,3 +212,24 @@ def test_any_text_after_the_scheme_is_a_problem_at_worst(rest: str) -> None:
     # Lines that start like a URI reach parse_uri and urlsplit, whose own errors must not escape.
     for entry in PLAIN.read(f"otpauth://{rest}".encode("utf-8", "surrogatepass")):
         assert entry.spec is not None or entry.problem
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def test_a_boolean_kdf_parameter_is_refused() -> None:
+    export = encrypt_export(fixture("ente_auth.txt"))
+    for key in ("memLimit", "opsLimit"):
+        changed = {**export, "kdfParams": {**export["kdfParams"], key: True}}
+        with pytest.raises(TransferError, match="key derivation parameters Ente never uses"):
+            ENCRYPTED.read(dump(changed), PASSWORD)
+
+
+def test_the_shortest_encrypted_message_is_opened() -> None:
+    # An empty export is one tag long: it opens, and holds no account.
+    assert ENCRYPTED.read(dump(encrypt_export(b"")), PASSWORD) == []
+
+
+def test_sniffing_allows_a_byte_order_mark_and_blank_lines_and_wants_an_object() -> None:
+    assert PLAIN.sniff(b"\xef\xbb\xbf\n  " + fixture("ente_auth.txt"))
+    assert not ENCRYPTED.sniff(b'[{"kdfParams": 1, "encryptedData": 2, "encryptionNonce": 3}]')

@@ -102,3 +102,30 @@ TOKEN_KEYS = ["type", "issuerExt", "issuerInt", "issuerAlt", "label", "labelAlt"
 def test_any_field_values_raise_only_transfer_errors(tokens: list[object]) -> None:
     entries = IMPORTER.read(json.dumps({"tokens": tokens}).encode())
     assert len(entries) == len(tokens)
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def test_missing_numbers_take_freeotps_defaults_and_a_missing_type_is_a_problem() -> None:
+    raw = {"tokens": [{"type": "HOTP", "secret": SECRET, "label": "x"}, {"secret": SECRET, "label": "y"}]}
+    hotp, untyped = IMPORTER.read(json.dumps(raw).encode())
+    assert hotp.spec is not None
+    params = hotp.spec.params
+    assert (params.algorithm, params.digits, params.period, params.counter) == (Algorithm.SHA1, 6, 30, 0)
+    assert (untyped.spec, untyped.problem) == (None, "type: missing")
+
+
+@pytest.mark.parametrize(("byte", "ok"), [(-128, True), (127, True), (-129, False), (128, False)])
+def test_secret_bytes_are_signed_java_bytes(byte: int, ok: bool) -> None:
+    entry = read_one(secret=[byte, 1, 2, 3, 4], label="x")
+    assert (entry.spec is not None) is ok
+    if ok:
+        assert entry.spec is not None and entry.spec.params.secret[0] == byte % 256
+
+
+def test_the_source_prefers_the_users_names_and_sniffing_needs_an_object() -> None:
+    entry = read_one(issuerExt="Ext", issuerAlt="Alt", label="Label", labelAlt="Edited")
+    assert entry.source == "token 1 (Alt: Edited)"
+    assert read_one(issuerExt="Ext", label="Label").source == "token 1 (Ext: Label)"
+    assert not IMPORTER.sniff(json.dumps([{"tokens": []}]).encode())

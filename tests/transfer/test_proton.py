@@ -159,3 +159,32 @@ def test_any_field_values_raise_only_transfer_errors(
     ]
     with contextlib.suppress(TransferError):
         PLAIN.read(json.dumps({"version": version, "entries": items}).encode())
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+@pytest.mark.parametrize("version", [2, True, None])
+def test_another_version_of_the_plain_export_is_refused(version: object) -> None:
+    with pytest.raises(TransferError, match=rf"^This Proton Authenticator export has version {version!r}; only"):
+        PLAIN.read(json.dumps({"version": version, "entries": []}).encode())
+
+
+def test_the_uri_is_required_its_name_wins_and_steam_secrets_are_strict_base64() -> None:
+    no_uri = {"id": "0", "content": {"entry_type": "Totp", "name": "x"}, "note": None}
+    named = entry("otpauth://totp/Site:uri-name?secret=JBSWY3DPEHPK3PXP", name="entry-name")
+    steam = entry("steam://AAAA!", entry_type="Steam", name="gamer")
+    first, second, third = PLAIN.read(export(no_uri, named, steam))
+    assert (first.spec, first.problem) == (None, "uri: missing")
+    assert second.spec is not None and second.spec.name == "uri-name"
+    assert (third.spec, third.problem) == (None, "secret: the Steam secret is not valid base64")
+
+
+def test_sniffing_tells_the_encrypted_export_from_the_plain_one_and_from_aegis() -> None:
+    assert not ENCRYPTED.sniff(json.dumps({"version": 1, "salt": "a", "content": "b", "entries": []}).encode())
+    assert not PLAIN.sniff(json.dumps({"version": 1, "entries": [], "db": {}}).encode())
+
+
+def test_the_shortest_encrypted_content_is_opened() -> None:
+    with pytest.raises(TransferError, match=r"^This Proton Authenticator export file is not valid JSON"):
+        ENCRYPTED.read(encrypt_export(b""), PASSWORD)

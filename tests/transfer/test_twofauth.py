@@ -153,3 +153,17 @@ ITEM_KEYS = ["otp_type", "account", "service", "secret", "digits", "algorithm", 
 def test_any_field_values_raise_only_transfer_errors(items: list[object], schema: object) -> None:
     with contextlib.suppress(TransferError):
         assert len(IMPORTER.read(export(*items, schema=schema))) == len(items)  # type: ignore[arg-type]
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def test_an_hotp_account_without_a_counter_starts_at_zero() -> None:
+    entry = read_one(otp_type="hotp", counter=None, period=None)
+    assert entry.spec is not None and (entry.spec.params.type, entry.spec.params.counter) == (OtpType.HOTP, 0)
+
+
+@pytest.mark.parametrize(("field", "message"), [("otp_type", "otp_type: missing"), ("secret", "secret: missing")])
+def test_the_type_and_the_secret_are_required(field: str, message: str) -> None:
+    entry = read_one(**{field: None})
+    assert (entry.spec, entry.problem) == (None, message)
