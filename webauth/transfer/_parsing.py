@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from flask_babel import gettext as _
 
 from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
-from webauth.otpauth import AccountSpec, parse_uri
+from webauth.otpauth import AccountSpec
 from webauth.transfer.base import ImportedEntry, PasswordRequired, TransferError, WrongPassword
 from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
 
@@ -336,16 +336,6 @@ def convert_all(items: Sequence[tuple[str, T]], convert: Callable[[str, T], Impo
 
 
 # otpauth text ------------------------------------------------------------------------------
-
-
-def parse_otpauth(uri: str) -> AccountSpec:
-    """`parse_uri`, except that urllib's ValueError for a malformed authority (`otpauth://[`) is an entry problem."""
-    try:
-        return parse_uri(uri)
-    except InvalidParameter:
-        raise
-    except ValueError:
-        raise EntryProblem(_("uri: is not a valid URI")) from None
 
 
 def content_lines(text: str) -> Iterator[tuple[int, str]]:

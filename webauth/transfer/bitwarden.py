@@ -42,7 +42,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from webauth.otp import OtpParams, OtpType
-from webauth.otpauth import AccountSpec, decode_secret
+from webauth.otpauth import AccountSpec, decode_secret, parse_uri
 from webauth.transfer._parsing import (
     EntryProblem,
     as_dict,
@@ -55,7 +55,6 @@ from webauth.transfer._parsing import (
     describe,
     encode_password,
     load_json,
-    parse_otpauth,
     sniff_json,
 )
 from webauth.transfer.base import ImportedEntry, Importer, PasswordRequired, TransferError, WrongPassword
@@ -175,7 +174,7 @@ def totp_spec(totp: str, item_name: str, username: str) -> AccountSpec:
     value = totp.strip()
     lowered = value.lower()
     if lowered.startswith("otpauth://"):
-        spec = parse_otpauth(_with_label(value, username or item_name))
+        spec = parse_uri(_with_label(value, username or item_name))
         if not spec.issuer and item_name and item_name != spec.name:
             spec = replace(spec, issuer=item_name)
         return spec

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from flask_babel import gettext as _
 
-from webauth.otpauth import AccountSpec, format_uri
+from webauth.otpauth import AccountSpec, format_uri, parse_uri
 from webauth.transfer._parsing import (
     build_entry,
     check_count,
@@ -20,7 +20,6 @@ from webauth.transfer._parsing import (
     decode_text,
     extract_uri,
     looks_like_uri_text,
-    parse_otpauth,
 )
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
 from webauth.transfer.google import is_migration_uri, parse_migration_uri
@@ -42,7 +41,7 @@ def read_uri_texts(texts: Iterable[tuple[str, str]]) -> list[ImportedEntry]:
                 entries.append(ImportedEntry(source=source, spec=None, problem=str(exc)))
         else:
             candidate = text if uri is None else uri
-            entries.append(build_entry(source, lambda candidate=candidate: parse_otpauth(candidate)))
+            entries.append(build_entry(source, lambda candidate=candidate: parse_uri(candidate)))
         check_count(len(entries))
     return entries
 
