@@ -14,6 +14,7 @@ from PIL import Image
 
 from webauth.otp import OtpType
 from webauth.otpauth import encode_secret
+from webauth.transfer import qr_image as qr_module
 from webauth.transfer.base import TransferError
 from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.transfer.qr_image import QrImageImporter, decode_qr_texts
@@ -121,3 +122,37 @@ SMALL_PNG = encode(qr_image(TOTP))
 def test_damaged_images_raise_only_transfer_errors(data: bytes) -> None:
     with contextlib.suppress(TransferError):
         QR.read(data)
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def test_sources_name_the_code_and_the_line_and_a_repeated_code_counts_once() -> None:
+    two_lines = f"{TOTP}\n# a note\n{HOTP}"
+    entries = QR.read(encode(sheet(TOTP, TOTP, two_lines)))
+    assert [entry.source for entry in entries] == ["QR code 1", "QR code 2, line 1", "QR code 2, line 2"]
+    assert [entry.spec.name for entry in entries if entry.spec] == ["alice", "alice", "bob"]
+
+
+def test_a_transparent_palette_image_is_read_on_white() -> None:
+    image = sheet(TOTP).convert("P")
+    image.info["transparency"] = 255  # the white of the palette becomes transparent
+    out = io.BytesIO()
+    image.save(out, format="PNG", transparency=255)
+    [entry] = QR.read(out.getvalue())
+    assert entry.spec is not None and entry.spec.name == "alice"
+
+
+def test_webp_is_known_by_its_riff_header() -> None:
+    assert QR.sniff(b"RIFF\x00\x00\x00\x00WEBPVP8 ")
+    assert not QR.sniff(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    assert not QR.sniff(b"XXXX\x00\x00\x00\x00WEBPVP8 ")
+
+
+def test_the_pixel_bound_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    image = sheet(TOTP)
+    monkeypatch.setattr(qr_module, "MAX_IMAGE_PIXELS", image.width * image.height)
+    assert len(QR.read(encode(image))) == 1
+    monkeypatch.setattr(qr_module, "MAX_IMAGE_PIXELS", image.width * image.height - 1)
+    with pytest.raises(TransferError, match=r"^The image is larger than 0 megapixels$"):
+        QR.read(encode(image))
