@@ -82,7 +82,20 @@ def test_every_string_of_the_code_is_in_the_catalog():
 def test_import_errors_are_written_for_translation(path):
     """Every message an importer raises for the user goes through gettext: no bare or f-string literal."""
     untranslated = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    literal = ast.Constant | ast.JoinedStr
+    for function in ast.walk(tree):  # helpers that say why an entry cannot be imported or exported
+        if isinstance(function, ast.FunctionDef) and function.name.endswith("problem"):
+            untranslated += [
+                f"line {node.lineno}"
+                for node in ast.walk(function)
+                if isinstance(node, ast.Return)
+                and isinstance(node.value, literal)
+                and getattr(node.value, "value", "") is not None
+            ]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "problem" for t in node.targets):
+            untranslated += [f"line {node.lineno}"] if isinstance(node.value, literal) else []
         if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
             continue
         position = USER_MESSAGE_ARGUMENT.get(node.func.id)

@@ -66,8 +66,15 @@ def test_oversized_input_is_refused_before_parsing(monkeypatch: pytest.MonkeyPat
         raise AssertionError("an oversized file reached detection")
 
     monkeypatch.setattr(registry, "detect", no_detection)
-    with pytest.raises(TransferError, match="at most 5 MiB"):
-        registry.read_import(fixture("ente_auth.txt") + b"\n" * MAX_IMPORT_BYTES)
+    with pytest.raises(TransferError, match=r"^The file is 5\.0 MiB; an import file may be at most 5 MiB\.$"):
+        registry.read_import(b"x" * (MAX_IMPORT_BYTES + 1))
+    with pytest.raises(TransferError, match=r"^The file is 6\.5 MiB; an import file may be at most 5 MiB\.$"):
+        registry.read_import(b"x" * int(6.5 * 2**20))
+
+
+def test_a_file_of_exactly_the_size_limit_is_read() -> None:
+    with pytest.raises(TransferError, match="not recognised"):
+        registry.read_import(b"\x00" * MAX_IMPORT_BYTES)
 
 
 def test_an_unknown_format_id_is_refused() -> None:
@@ -87,8 +94,10 @@ def test_too_many_entries_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
             return [ImportedEntry(source="x", spec=None, problem="x")] * (MAX_IMPORT_ENTRIES + 1)
 
     monkeypatch.setitem(registry.IMPORTERS_BY_ID, "flood", Flood())
-    with pytest.raises(TransferError, match=f"at most {MAX_IMPORT_ENTRIES}"):
+    with pytest.raises(TransferError, match=r"^The file holds 10001 entries; at most 10000 can be imported at once\.$"):
         registry.read_import(b"anything", format_id="flood")
+    monkeypatch.setattr(Flood, "read", lambda self, data, password=None: [ImportedEntry("x", None, "x")] * 10_000)
+    assert len(registry.read_import(b"anything", format_id="flood")[1]) == MAX_IMPORT_ENTRIES
 
 
 def test_too_many_ente_lines_are_refused_before_converting() -> None:

@@ -288,11 +288,11 @@ def migration_problem(spec: AccountSpec) -> str | None:
     """Why Google Authenticator's transfer format cannot hold `spec`, or None when it can."""
     params = spec.params
     if params.type is OtpType.STEAM:
-        return "Google Authenticator has no Steam accounts"
+        return _("Google Authenticator has no Steam accounts")
     if params.type is OtpType.TOTP and params.period != 30:
-        return f"a {params.period}-second period (Google Authenticator only has 30 seconds)"
+        return _("a %(period)s-second period (Google Authenticator only has 30 seconds)", period=params.period)
     if params.digits not in _DIGIT_CODES:
-        return f"{params.digits} digits (Google Authenticator only has 6 or 8)"
+        return _("%(digits)s digits (Google Authenticator only has 6 or 8)", digits=params.digits)
     return None
 
 

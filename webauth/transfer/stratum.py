@@ -84,7 +84,9 @@ def _convert(groups: Mapping[str, tuple[str, ...]], source: str, item: object) -
     authenticator = entry_object(item)
     type_code = field_int(authenticator, "Type")
     if type_code in _UNSUPPORTED_TYPES:
-        problem = f"{_UNSUPPORTED_TYPES[type_code]} accounts are not supported here; keep this one in Stratum"
+        problem = _(
+            "%(type)s accounts are not supported here; keep this one in Stratum", type=_UNSUPPORTED_TYPES[type_code]
+        )
         return ImportedEntry(source=source, spec=None, problem=problem)
     if type_code not in _TYPES:
         raise EntryProblem(_("Type: %(code)s is not an Authenticator Pro type", code=type_code))
