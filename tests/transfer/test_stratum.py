@@ -178,3 +178,47 @@ def test_any_field_values_raise_only_transfer_errors(
 ) -> None:
     data = backup(*authenticators, Categories=categories, AuthenticatorCategories=links)  # type: ignore[arg-type]
     assert len(PLAIN.read(data)) == len(authenticators)
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def test_missing_parameters_take_the_apps_defaults() -> None:
+    bare = {"Type": 1, "Issuer": "Bank", "Username": "bob", "Secret": "JBSWY3DPEHPK3PXP"}
+    [entry] = PLAIN.read(backup(bare))
+    assert entry.spec is not None
+    params = entry.spec.params
+    assert (params.type, params.algorithm, params.digits, params.counter) == (OtpType.HOTP, Algorithm.SHA1, 6, 0)
+    [totp] = PLAIN.read(backup({**bare, "Type": 2}))
+    assert totp.spec is not None and totp.spec.params.period == 30
+
+
+def test_unsupported_types_are_named_and_category_links_skip_junk() -> None:
+    doc = {
+        "Authenticators": [authenticator(Type=5), authenticator(Secret="KRSXG5CTMVRXEZLU")],
+        "Categories": [{"Id": "c1", "Name": "Work"}, {"Id": "c2"}, "junk"],
+        "AuthenticatorCategories": [
+            "junk",
+            {"AuthenticatorSecret": "KRSXG5CTMVRXEZLU", "CategoryId": "c2"},
+            {"AuthenticatorSecret": "KRSXG5CTMVRXEZLU", "CategoryId": "c1"},
+        ],
+    }
+    yandex, grouped = PLAIN.read(json.dumps(doc).encode())
+    assert (yandex.spec, yandex.problem) == (None, "Yandex accounts are not supported here; keep this one in Stratum")
+    assert grouped.spec is not None and grouped.spec.groups == ("Work",)
+
+
+def test_the_shortest_encrypted_backup_is_opened() -> None:
+    data = encrypt(b"")
+    assert len(data) == len(b"AUTHENTICATORPRO") + 16 + 12 + 16
+    with pytest.raises(TransferError, match=r"^This Authenticator Pro backup file is not valid JSON"):
+        ENCRYPTED.read(data, PASSWORD)
+
+
+def test_a_legacy_backup_that_does_not_decrypt_to_json_is_a_wrong_password() -> None:
+    with pytest.raises(WrongPassword, match=r"^The password is wrong, or the Authenticator Pro backup was altered\.$"):
+        ENCRYPTED.read(encrypt_legacy(b"not json"), PASSWORD)
+
+
+def test_sniffing_a_plain_backup_wants_an_object() -> None:
+    assert not PLAIN.sniff(b'[{"Authenticators": []}]')
