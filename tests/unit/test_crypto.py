@@ -206,16 +206,16 @@ def test_a_second_process_at_first_run_uses_the_key_the_first_one_saved(tmp_path
 
 def test_the_keyring_file_is_read_again_only_when_it_changed(tmp_path, monkeypatch):
     path = tmp_path / "keyring.json"
-    running = Keyring.load_or_create(path)
     reads = []
     real_read = Path.read_text
     monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: reads.append(self) or real_read(self, *a, **k))
+    running = Keyring.load_or_create(path)  # created here: the key it holds is the one it wrote
     running.new_data_key(1)
     running.new_data_key(1)
     assert reads == []  # unchanged since it was created: not read
     rotator = Keyring.from_json(real_read(path), path=path)
     rotator.add_primary()
-    rotator.save()
+    assert rotator.save() is True
     assert running.new_data_key(1)[0] == "k2" and running.new_data_key(1)[0] == "k2"
     assert reads == [path]  # read once for the change, not again
     rotator.new_data_key(1)
