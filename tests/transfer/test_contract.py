@@ -131,19 +131,20 @@ SHARED_SNIFF = {("otpauth", "ente")}
 # Formats read line by line: a file cut short loses its last lines, which no check can see.
 LINE_FORMATS = {"otpauth", "ente", "google_migration", "bitwarden_csv"}
 
-GARBAGE = [
-    b"hello, world",
-    b"\x00\x01\x02binary",
-    b"\xff\xfe\xfd",
-    b"   \n",
-    b"{}",
-    b"null",
-    b'{"a": [1, 2',
-    b"otpauth",
-    b"SQLite format 3\x00",
-    b"\x89PNG\r\n\x1a\n",
-    b"AuthenticatorPro",
-]
+# Named, not shown: test ids holding escapes cannot be selected again from the command line.
+GARBAGE = {
+    "text": b"hello, world",
+    "binary": b"\x00\x01\x02binary",
+    "not-utf8": b"\xff\xfe\xfd",
+    "blank": b"   \n",
+    "empty-object": b"{}",
+    "null": b"null",
+    "cut-json": b'{"a": [1, 2',
+    "a-word": b"otpauth",
+    "sqlite-header": b"SQLite format 3\x00",
+    "png-header": b"\x89PNG\r\n\x1a\n",
+    "stratum-header": b"AuthenticatorPro",
+}
 
 IMPORTERS = {importer.format_id: importer for importer in registry.IMPORTERS}
 FORMAT_IDS = list(IMPORTERS)
@@ -274,7 +275,7 @@ def test_refuses_other_formats_files(format_id: str) -> None:
 
 
 @pytest.mark.parametrize("format_id", FORMAT_IDS)
-@pytest.mark.parametrize("data", GARBAGE, ids=repr)
+@pytest.mark.parametrize("data", GARBAGE.values(), ids=GARBAGE.keys())
 def test_refuses_garbage_with_a_transfer_error(format_id: str, data: bytes) -> None:
     with chinese(), pytest.raises(TransferError) as refusal:
         IMPORTERS[format_id].read(data, "pw")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 
 import pyotp
@@ -203,6 +204,10 @@ def test_the_truncated_value_of_rfc4226():
     # RFC 4226 appendix D, "Truncated" column: the 31-bit value before it becomes digits.
     assert [hotp_value(KEY, counter) for counter in range(3)] == [1284755224, 1094287082, 137359152]
     assert hotp_value(KEY, 0, Algorithm.SHA256) != hotp_value(KEY, 0)
+    # The counter is an unsigned 8-byte number (RFC 4226 section 5.2), all of it.
+    mac = hmac.new(KEY, (2**64 - 1).to_bytes(8, "big"), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    assert hotp_value(KEY, 2**64 - 1) == int.from_bytes(mac[offset : offset + 4], "big") & 0x7FFFFFFF
 
 
 def test_a_steam_code_is_five_characters_of_the_steam_alphabet():

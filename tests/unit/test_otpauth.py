@@ -149,7 +149,7 @@ TOTP = OtpParams(type=OtpType.TOTP, secret=decode_secret(SECRET))
         (f"otpauth://totp/Acme:a:b?secret={SECRET}", "Acme", "a:b"),
         (f"otpauth://totp/Acme%20Corp:bob%20smith?secret={SECRET}&issuer=%20Acme%20Corp%20", "Acme Corp", "bob smith"),
         (f"otpauth://totp/bob?secret={SECRET}", "", "bob"),
-        (f"  otpauth://totp/Acme:bob?secret={SECRET}\n", "Acme", "bob"),
+        (f"  otpauth://totp/Acme:bob?secret={SECRET}\t ", "Acme", "bob"),
         (f"OTPAUTH://totp/Acme:bob?secret={SECRET}", "Acme", "bob"),
     ],
 )
