@@ -454,3 +454,47 @@ def test_no_account_is_ever_lost_and_both_sides_agree(case: tuple[list[Any], lis
     assert not set(plan.trash) & {u.local_id for u in plan.updates}
     assert set(plan.flagged) == {a.id for a in applied.live if a.id in ids and not a.casdoor_holds_parameters}
     assert_settled(local, plan)
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def test_the_base_decides_which_local_duplicate_keeps_the_name() -> None:
+    base = [entry("alice", S1)]
+    local = [account("other", "alice", S2), account("synced", "alice", S1)]
+    plan = merge(base, local, [entry("alice", S1)], origin=HERE)
+    [renamed] = plan.updates
+    assert (renamed.local_id, renamed.name, renamed.why) == ("other", "alice (conflict)", Why.DUPLICATE)
+
+
+def test_the_base_then_the_local_secret_decide_which_remote_duplicate_is_kept() -> None:
+    by_base = merge([entry("alice", S1)], [], [entry("alice", S2), entry("alice", S1)], origin=HERE)
+    assert [(a.name, a.secret, a.why) for a in by_base.additions] == [("alice (conflict)", S2, Why.DUPLICATE)]
+    by_local = merge([], [account("a", "alice", S1)], [entry("alice", S2), entry("alice", S1)], origin=HERE)
+    assert [(a.name, a.secret) for a in by_local.additions] == [("alice (conflict)", S2)]
+    assert not by_local.updates
+
+
+def test_a_name_casdoor_holds_unread_is_not_given_to_a_renamed_account() -> None:
+    unreadable = entry("alice (conflict)", "not base32!")
+    plan = merge([], [account("a", "alice", S1), account("b", "alice", S2)], [unreadable], origin=HERE)
+    assert [update.name for update in plan.updates] == ["alice (conflict 2)"]
+    assert plan.passthrough == (unreadable,)
+
+
+def test_fields_casdoor_cannot_hold_and_missing_fields() -> None:
+    long_issuer = entry("alice", S1, issuer="i" * 101)
+    long_secret = entry("bob", S1 + "A" * (101 - len(S1)))
+    no_issuer = {"accountName": "carol", "secretKey": S3}
+    plan = merge([], [account("far", "dave", S4, issuer="i" * 101)], [long_issuer, long_secret, no_issuer], origin=HERE)
+    assert plan.passthrough == (long_issuer, long_secret)
+    assert plan.local_only == ("far",)
+    assert [(a.issuer, a.name) for a in plan.additions] == [("", "carol")]
+
+
+def test_a_deleted_remote_entry_edited_here_goes_back_with_its_own_origin() -> None:
+    base = [entry("alice", S1, origin="laptop"), entry("bob", S2, origin="tablet")]
+    plan = merge(
+        base, [account("a", "alice", S1), account("b", "bob", S3)], [entry("alice", S1, origin="laptop")], origin=HERE
+    )
+    assert [raw for raw in plan.remote if raw["accountName"] == "bob"] == [entry("bob", S3, origin="tablet")]

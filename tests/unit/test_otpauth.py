@@ -147,6 +147,8 @@ TOTP = OtpParams(type=OtpType.TOTP, secret=decode_secret(SECRET))
         (f"otpauth://totp/Gitea%3Aalice?secret={SECRET}&issuer=GitHub", "GitHub", "Gitea:alice"),  # a name with ':'
         (f"otpauth://totp/a%3Ab?secret={SECRET}&issuer=", "", "a:b"),  # what format_uri writes for it
         (f"otpauth://totp/Acme:a:b?secret={SECRET}", "Acme", "a:b"),
+        (f"otpauth://totp/Acme%3Aa%3Ab?secret={SECRET}", "Acme", "a:b"),
+        (f"otpauth://totp/Xero:Xavier?secret={SECRET}", "Xero", "Xavier"),
         (f"otpauth://totp/Acme%20Corp:bob%20smith?secret={SECRET}&issuer=%20Acme%20Corp%20", "Acme Corp", "bob smith"),
         (f"otpauth://totp/bob?secret={SECRET}", "", "bob"),
         (f"  otpauth://totp/Acme:bob?secret={SECRET}\t ", "Acme", "bob"),
@@ -159,10 +161,18 @@ def test_real_label_and_issuer_forms(uri, issuer, name):
 
 
 def test_hotp_without_a_counter_starts_at_zero_and_stray_parameters_are_ignored():
-    hotp = parse_uri(f"otpauth://hotp/Bank:bob?secret={SECRET}&period=0")
+    hotp = parse_uri(f"otpauth://hotp/Bank:bob?secret={SECRET}&period=abc")
     assert (hotp.params.type, hotp.params.counter, hotp.params.period) == (OtpType.HOTP, 0, 30)
-    totp = parse_uri(f"otpauth://totp/Bank:bob?secret={SECRET}&counter=-5")
+    totp = parse_uri(f"otpauth://totp/Bank:bob?secret={SECRET}&counter=abc")
     assert (totp.params.counter, totp.params.period) == (0, 30)
+    steam = parse_uri(f"otpauth://steam/Steam:bob?secret={SECRET}&period=abc&counter=abc")
+    assert (steam.params.period, steam.params.counter) == (30, 0)
+
+
+def test_only_unknown_parameters_are_kept_as_extra():
+    every = "&issuer=A&algorithm=SHA1&digits=6&encoder=x"
+    assert parse_uri(f"otpauth://totp/A:b?secret={SECRET}{every}&period=30&image=i").extra == {"image": "i"}
+    assert parse_uri(f"otpauth://hotp/A:b?secret={SECRET}{every}&counter=3").extra == {}
 
 
 def test_blank_or_spaced_numbers_and_algorithms():
@@ -188,6 +198,7 @@ def test_the_first_of_repeated_parameters_wins_and_only_totp_has_the_steam_encod
         ("otpauth://totp/A:b?issuer=A", "secret: the URI has no secret parameter"),
         ("otpauth://totp/A:b?secret=%20-%20=", "secret: the secret is empty"),
         ("otpauth://totp/A:b?secret=JBSWY3DP1", "secret: is not base32 (unexpected '1'; use A-Z and 2-7)"),
+        ("otpauth://totp/A:b?secret=JB8SWY3DP1", "secret: is not base32 (unexpected '18'; use A-Z and 2-7)"),
         (
             "otpauth://totp/A:b?secret=JBSWY3DPÉ",
             "secret: is not base32 (only the letters A-Z and digits 2-7 are allowed)",
@@ -299,6 +310,10 @@ def test_the_label_shows_what_is_there():
         (
             AccountSpec(issuer="", name="a:b", params=TOTP),
             f"otpauth://totp/a%3Ab?secret={SECRET}&issuer=&algorithm=SHA1&digits=6&period=30",
+        ),
+        (
+            AccountSpec(issuer="a@b/c d", name="x/y@z", params=TOTP),
+            f"otpauth://totp/a@b%2Fc%20d:x%2Fy@z?secret={SECRET}&issuer=a@b%2Fc%20d&algorithm=SHA1&digits=6&period=30",
         ),
         (
             AccountSpec(issuer="", name="bob", params=OtpParams(OtpType.TOTP, TOTP.secret, period=60)),
