@@ -247,3 +247,43 @@ def test_sniff_needs_a_schema_number_and_a_service_list() -> None:
     assert not TWOFAS.sniff(json.dumps({"schemaVersion": "4", "services": []}).encode())
     assert not TWOFAS.sniff(json.dumps({"schemaVersion": 4, "services": {}}).encode())
     assert not TWOFAS.sniff(json.dumps([{"schemaVersion": 4, "services": []}]).encode())
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([], r"^The 2FAS backup is not a JSON object$"),
+        ({"schemaVersion": 4, "services": [], "groups": "g"}, r"^The groups is not a JSON list$"),
+        ({"schemaVersion": 4, "services": {}}, r"^The service list is not a JSON list$"),
+        ({"schemaVersion": "4" * 30, "services": []}, r"^2FAS backup schema '4444444444444444444 is not supported"),
+    ],
+)
+def test_the_parts_of_a_backup_are_named_when_refused(doc: object, message: str) -> None:
+    with pytest.raises(TransferError, match=message):
+        TWOFAS.read(json.dumps(doc).encode())
+
+
+def test_a_long_unknown_token_type_is_cut_in_the_problem() -> None:
+    [entry] = TWOFAS.read(json.dumps(backup([{**SERVICES[2], "otp": {"tokenType": "Y" * 30}}])).encode())
+    assert entry.problem == "tokenType: 'YYYYYYYYYYYYYYYYYYY accounts are not supported"
+
+
+def test_an_empty_password_check_is_no_check() -> None:
+    doc = json.loads(protected(SERVICES, "pw"))
+    doc["reference"] = ""
+    assert len(TWOFAS.read(json.dumps(doc).encode(), "pw")) == 3
+    with pytest.raises(WrongPassword, match=r"^Wrong password for this 2FAS backup$"):
+        TWOFAS.read(json.dumps(doc).encode(), "other")
+
+
+def test_damaged_sealed_parts_are_named() -> None:
+    doc = json.loads(protected(SERVICES, "pw"))
+    sealed, salt, _iv = doc["reference"].split(":")
+    with pytest.raises(TransferError, match=r"^The password check of the 2FAS backup is malformed$"):
+        TWOFAS.read(json.dumps({**doc, "reference": f"{sealed}:{salt}"}).encode(), "pw")
+    with pytest.raises(TransferError, match=r"^The password check is not valid base64$"):
+        TWOFAS.read(json.dumps({**doc, "reference": f"{sealed}:{salt}:!!"}).encode(), "pw")
+    empty = seal(b"", "pw", base64.b64decode(salt))
+    assert len(base64.b64decode(empty.split(":")[0])) == 16  # a tag and nothing else: the shortest value
+    with pytest.raises(TransferError, match=r"^The decrypted service list is not valid JSON"):
+        TWOFAS.read(json.dumps({**doc, "servicesEncrypted": empty}).encode(), "pw")
