@@ -26,7 +26,7 @@ def main(show_diffs: bool = False) -> int:
         print("No mutants/ folder: run `make mutation` first.")
         return 1
     rows: list[tuple[str, int, int, Counter[str]]] = []
-    survivors: list[tuple[str, Path]] = []
+    survivors: list[tuple[str, Path, str]] = []
     for path in walk_mutatable_files():
         data = SourceFileMutationData(path=path)
         data.load()
@@ -37,7 +37,9 @@ def main(show_diffs: bool = False) -> int:
         caught = sum(statuses[status] for status in CAUGHT)
         rows.append((str(path), caught, total, statuses))
         survivors += sorted(
-            (name, path) for name, code in data.exit_code_by_key.items() if status_by_exit_code[code] not in CAUGHT
+            (name, path, status_by_exit_code[code])
+            for name, code in data.exit_code_by_key.items()
+            if status_by_exit_code[code] not in CAUGHT
         )
     print(f"{'module':40} {'killed':>7} {'total':>6} {'rate':>7}  goal {GOAL:g}%")
     for path, caught, total, statuses in rows:
@@ -50,8 +52,8 @@ def main(show_diffs: bool = False) -> int:
     print(f"{'all':40} {caught_all:7} {total_all:6} {100 * caught_all / max(total_all, 1):6.1f}%")
     if survivors:
         print("\nNot killed (each must be in tests/mutation/EQUIVALENT.md):")
-        for name, path in survivors:
-            print(f"  {name}")
+        for name, path, status in survivors:
+            print(f"  {name}" + ("" if status == "survived" else f"  ({status})"))
             if show_diffs:
                 changed = get_diff_for_mutant(name, path=path).splitlines()
                 shown = [line for line in changed if line[:1] in "+-" and line[:3] not in ("+++", "---")]

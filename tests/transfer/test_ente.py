@@ -9,12 +9,14 @@ from typing import Any
 from urllib.parse import quote
 
 import nacl.bindings as sodium
+import nacl.exceptions
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, fuzz, json_values, shaped
 
 from webauth.otp import Algorithm, OtpType
+from webauth.transfer import ente
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
 from webauth.transfer.ente import EnteEncryptedImporter, EntePlainImporter
 
@@ -233,3 +235,73 @@ def test_the_shortest_encrypted_message_is_opened() -> None:
 def test_sniffing_allows_a_byte_order_mark_and_blank_lines_and_wants_an_object() -> None:
     assert PLAIN.sniff(b"\xef\xbb\xbf\n  " + fixture("ente_auth.txt"))
     assert not ENCRYPTED.sniff(b'[{"kdfParams": 1, "encryptedData": 2, "encryptionNonce": 3}]')
+
+
+def _changed(**changes: object) -> bytes:
+    return dump({**encrypt_export(fixture("ente_auth.txt")), **changes})
+
+
+@pytest.mark.parametrize(
+    ("data", "password", "message"),
+    [
+        (b"[]", PASSWORD, "This is not a Ente Auth export file: it does not hold a JSON object."),
+        (
+            _changed(encryptionNonce="!"),
+            PASSWORD,
+            "This Ente Auth export file is damaged: the nonce is not valid base64.",
+        ),
+        (
+            _changed(encryptedData=5),
+            PASSWORD,
+            "This Ente Auth export file is damaged: the encrypted data is missing or not text.",
+        ),
+        (_changed(), None, "This Ente Auth export file is encrypted: enter the password it was exported with."),
+        (dump(encrypt_export(b"\xff")), PASSWORD, "This Ente Auth export file is not UTF-8 text; it may be damaged."),
+    ],
+)
+def test_encrypted_refusals_name_the_export_and_its_part(data: bytes, password: str | None, message: str) -> None:
+    with pytest.raises(TransferError) as refusal:
+        ENCRYPTED.read(data, password)
+    assert str(refusal.value) == message
+
+
+def test_a_bad_salt_is_named() -> None:
+    export = encrypt_export(fixture("ente_auth.txt"))
+    data = dump({**export, "kdfParams": {**export["kdfParams"], "salt": "!"}})
+    with pytest.raises(TransferError, match=r"^This Ente Auth export file is damaged: the salt is not valid base64\.$"):
+        ENCRYPTED.read(data, PASSWORD)
+
+
+def test_a_failed_key_derivation_is_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    def out_of_memory(*args: object) -> bytes:
+        raise nacl.exceptions.CryptoError("cannot allocate")
+
+    data = _changed()
+    monkeypatch.setattr(ente.sodium, "crypto_pwhash_alg", out_of_memory)
+    with pytest.raises(
+        TransferError, match=r"^The key of this Ente Auth export could not be derived; try again later\.$"
+    ):
+        ENCRYPTED.read(data, PASSWORD)
+
+
+def test_the_kdf_bounds_are_inclusive() -> None:
+    export = encrypt_export(fixture("ente_auth.txt"))
+    top = ente._MAX_MEM_LIMIT
+    for mem_limit, ops_limit, accepted in [
+        (top, ente._MAX_WORK // top, True),
+        (top + 1, 1, False),
+        (top, ente._MAX_WORK // top + 1, False),
+    ]:
+        kdf = {**export["kdfParams"], "memLimit": mem_limit, "opsLimit": ops_limit}
+        # Without a password the read stops right after the bounds: a refusal of the password means they passed.
+        expected = PasswordRequired if accepted else TransferError
+        with pytest.raises(expected) as refusal:
+            ENCRYPTED.read(dump({**export, "kdfParams": kdf}))
+        assert isinstance(refusal.value, PasswordRequired) is accepted
+
+
+def test_a_uri_after_other_text_on_a_line_is_not_an_ente_export() -> None:
+    with pytest.raises(TransferError, match=r"^This is not an Ente Auth export: no line holds"):
+        PLAIN.read(b"note otpauth://totp/x?secret=JBSWY3DP&codeDisplay=%7B%7D\n")
+    with pytest.raises(TransferError, match=r"^This Ente Auth export file is not UTF-8 text; it may be damaged\.$"):
+        PLAIN.read(b"otpauth://totp/x?secret=JBSWY3DP \xff")

@@ -129,3 +129,23 @@ def test_the_source_prefers_the_users_names_and_sniffing_needs_an_object() -> No
     assert entry.source == "token 1 (Alt: Edited)"
     assert read_one(issuerExt="Ext", label="Label").source == "token 1 (Ext: Label)"
     assert not IMPORTER.sniff(json.dumps([{"tokens": []}]).encode())
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"[]", "This is not a FreeOTP+ backup file: it does not hold a JSON object."),
+        (b'{"tokens": {}}', "This is not a FreeOTP+ backup: it has no list of tokens."),
+    ],
+)
+def test_refusals_name_the_backup(data: bytes, message: str) -> None:
+    with pytest.raises(TransferError) as refusal:
+        IMPORTER.read(data)
+    assert str(refusal.value) == message
+
+
+def test_an_unknown_token_type_is_named_and_a_missing_period_is_thirty_seconds() -> None:
+    assert read_one(type="MOTP", label="x").problem == "type: 'MOTP' is not a FreeOTP+ token type (TOTP or HOTP)"
+    raw = {"tokens": [{"type": "TOTP", "secret": SECRET, "label": "x"}]}
+    [entry] = IMPORTER.read(json.dumps(raw).encode())
+    assert entry.spec is not None and entry.spec.params.period == 30

@@ -118,3 +118,18 @@ def test_arbitrary_bytes_raise_only_transfer_errors(data: bytes) -> None:
 def test_mutated_fixtures_raise_only_transfer_errors(data: bytes) -> None:
     with contextlib.suppress(TransferError):
         registry.read_import(data)
+
+
+def test_refusals_list_every_supported_format_once_and_cut_an_unknown_id() -> None:
+    titles = ", ".join(dict.fromkeys(importer.title for importer in registry.IMPORTERS))
+    with pytest.raises(TransferError) as unknown:
+        registry.read_import(b"\x00 binary", format_id="x" * 50)
+    assert str(unknown.value) == f"Unknown import format '{'x' * 40}'. Supported formats: {titles}."
+    with pytest.raises(TransferError) as unrecognised:
+        registry.read_import(b"\x00 binary")
+    assert str(unrecognised.value) == f"This file's format is not recognised. Supported formats: {titles}."
+
+
+def test_the_password_reaches_the_importer() -> None:
+    importer, entries = registry.read_import(fixture("aegis_encrypted.json"), "test")
+    assert importer.format_id == "aegis" and len(entries) == 7
