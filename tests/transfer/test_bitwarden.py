@@ -324,3 +324,36 @@ def test_a_csv_header_needs_both_columns_and_quoting_is_strict() -> None:
     assert not CSV.sniff(b"name,login_username\nx,a\n")
     with pytest.raises(TransferError, match=r"^The CSV file is malformed"):
         CSV.read(b'name,login_totp\nx,"JBSWY3DPEHPK3PXP"junk\n')
+
+
+def test_long_or_boolean_kdf_values_are_refused_and_cut() -> None:
+    argon2 = json.loads(protect(VAULT_EXPORT, "pw", argon2=True))
+    with pytest.raises(TransferError, match=r"^The export's kdfIterations \(True\) is outside what Bitwarden writes$"):
+        VAULT.read(json.dumps({**argon2, "kdfIterations": True}).encode(), "pw")
+    with pytest.raises(TransferError, match=r"^The export's kdfIterations \('xxxxxxxxxxxxxxxxxxx\) is outside"):
+        VAULT.read(_protected_doc(kdfIterations="x" * 30), "pw")
+    unknown = r"^The export uses an unknown key derivation \(kdfType 'yyyyyyyyyyyyyyyyyyy\)$"
+    with pytest.raises(TransferError, match=unknown):
+        VAULT.read(_protected_doc(kdfType="y" * 30), "pw")
+
+
+def test_a_part_that_is_not_base64_and_bad_padding_under_a_good_mac_are_named() -> None:
+    with pytest.raises(TransferError, match=r"^The encrypted data is not valid base64$"):
+        VAULT.read(_protected_doc(data="2.!!|a|b"), "pw")
+    doc = json.loads(protect(VAULT_EXPORT, "pw"))
+    material = hashlib.pbkdf2_hmac("sha256", b"pw", doc["salt"].encode(), 5000, 32)
+    enc_key = hmac.new(material, b"enc\x01", hashlib.sha256).digest()
+    mac_key = hmac.new(material, b"mac\x01", hashlib.sha256).digest()
+    iv = os.urandom(16)
+    encryptor = Cipher(algorithms.AES(enc_key), modes.CBC(iv)).encryptor()
+    unpadded = encryptor.update(b"\x00" * 16) + encryptor.finalize()  # ends in a zero byte: no valid padding
+    mac = hmac.new(mac_key, iv + unpadded, hashlib.sha256).digest()
+    doc["data"] = "2." + "|".join(base64.b64encode(part).decode() for part in (iv, unpadded, mac))
+    with pytest.raises(TransferError, match=r"^The Bitwarden export is damaged \(bad padding\)$"):
+        VAULT.read(json.dumps(doc).encode(), "pw")
+
+
+def test_a_malformed_csv_says_what_the_reader_found() -> None:
+    with pytest.raises(TransferError) as refusal:
+        CSV.read(b'name,login_totp\nx,"JBSWY3DPEHPK3PXP"junk\n')
+    assert str(refusal.value) == "The CSV file is malformed (',' expected after '\"')"

@@ -188,3 +188,11 @@ def test_sniffing_tells_the_encrypted_export_from_the_plain_one_and_from_aegis()
 def test_the_shortest_encrypted_content_is_opened() -> None:
     with pytest.raises(TransferError, match=r"^This Proton Authenticator export file is not valid JSON"):
         ENCRYPTED.read(encrypt_export(b""), PASSWORD)
+
+
+def test_a_missing_content_and_an_unknown_type_are_named() -> None:
+    no_content = {"id": "0", "note": None}
+    hotp = entry("otpauth://hotp/Site:x?secret=JBSWY3DPEHPK3PXP", entry_type="Hotp")
+    first, second = PLAIN.read(export(no_content, hotp))
+    assert (first.spec, first.problem) == (None, "content: missing")
+    assert (second.spec, second.problem) == (None, "entry_type: 'Hotp' is not a type Proton Authenticator exports")
