@@ -164,3 +164,13 @@ def test_text_that_is_not_utf8_refuses_the_file_as_damaged() -> None:
     connection.close()
     with pytest.raises(TransferError, match="damaged or not the app's"):
         IMPORTER.read(data)
+
+
+
+def test_a_database_sqlite_cannot_open_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    def cannot_open(*args: object, **kwargs: object) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(microsoft.sqlite3, "connect", cannot_open)
+    with pytest.raises(TransferError, match=r"^This Microsoft Authenticator database cannot be opened\.$"):
+        IMPORTER.read(fixture("microsoft_authenticator.sqlite"))
