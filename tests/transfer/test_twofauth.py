@@ -167,3 +167,22 @@ def test_an_hotp_account_without_a_counter_starts_at_zero() -> None:
 def test_the_type_and_the_secret_are_required(field: str, message: str) -> None:
     entry = read_one(**{field: None})
     assert (entry.spec, entry.problem) == (None, message)
+
+
+def test_a_webp_icon_needs_its_riff_and_webp_marks_and_strict_base64() -> None:
+    webp = b"RIFF\x10\x00\x00\x00WEBPVP8 " + b"\x00" * 8
+    kept = read_one(icon="x.webp", icon_mime="image/webp", icon_file=base64.b64encode(webp).decode())
+    assert kept.spec is not None and kept.spec.icon == webp
+    wave = b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x00" * 8
+    dropped = read_one(icon="x.webp", icon_mime="image/webp", icon_file=base64.b64encode(wave).decode())
+    assert dropped.spec is not None and dropped.spec.icon is None
+    loose = read_one(icon="x.png", icon_mime="image/png", icon_file=base64.b64encode(PNG).decode() + "!")
+    assert loose.spec is not None and loose.spec.icon is None
+
+
+def test_unknown_types_and_schemas_are_named() -> None:
+    expected = "otp_type: 'motp' is not supported; 2FAuth writes totp, hotp or steamtotp"
+    assert read_one(otp_type="motp").problem == expected
+    with pytest.raises(TransferError) as refusal:
+        IMPORTER.read(export(account(), schema=2))
+    assert str(refusal.value) == "This 2FAuth export uses schema 2; only schema 1 can be read."
