@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from interop_fixtures import STRUCTURED, fuzz, json_values, shaped
 
 from webauth.otp import Algorithm, OtpType
+from webauth.transfer import twofauth
 from webauth.transfer.base import ImportedEntry, TransferError
 from webauth.transfer.twofauth import TwoFAuthImporter
 
@@ -186,3 +187,17 @@ def test_unknown_types_and_schemas_are_named() -> None:
     with pytest.raises(TransferError) as refusal:
         IMPORTER.read(export(account(), schema=2))
     assert str(refusal.value) == "This 2FAuth export uses schema 2; only schema 1 can be read."
+
+
+def test_the_icon_size_bound_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(twofauth, "_MAX_ICON_BYTES", 6)  # 6 * 4 // 3 + 4: 12 base64 characters, no more
+    signature = base64.b64encode(PNG[:8]).decode()
+    assert read_one(icon="x.png", icon_mime="image/png", icon_file=signature).spec.icon == PNG[:8]
+    longer = base64.b64encode(PNG[:12]).decode()
+    assert read_one(icon="x.png", icon_mime="image/png", icon_file=longer).spec.icon is None
+
+
+def test_parameters_of_the_other_types_are_not_read() -> None:
+    hotp = read_one(otp_type="hotp", counter=3, period="junk")
+    totp = read_one(otp_type="totp", counter="junk", period=30)
+    assert hotp.spec is not None and totp.spec is not None
