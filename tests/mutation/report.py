@@ -23,17 +23,24 @@ CAUGHT = {"killed", "timeout", "caught by type check"}
 EQUIVALENT_LIST = Path(__file__).with_name("EQUIVALENT.md")
 
 
-def equivalent_names() -> set[str]:
-    """The mutants EQUIVALENT.md names (each as `x_function__mutmut_N`, or `_N` after a named one)."""
-    names: set[str] = set()
+def equivalent_names() -> set[tuple[str, str]]:
+    """(module path, mutant) for each mutant EQUIVALENT.md names under that module's heading.
+
+    A mutant is written `x_function__mutmut_N`, or `_N` after a named one of the same function.
+    """
+    names: set[tuple[str, str]] = set()
+    module = ""
     for line in EQUIVALENT_LIST.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            module = line[3:].strip()
+            continue
         last = ""
         for token in re.findall(r"`([^`]+)`", line):
             if "__mutmut_" in token:
                 last = token
-                names.add(token)
+                names.add((module, token))
             elif re.fullmatch(r"_\d+", token) and last:
-                names.add(last.rsplit("_", 1)[0] + token)
+                names.add((module, last.rsplit("_", 1)[0] + token))
     return names
 
 
@@ -59,7 +66,7 @@ def main(show_diffs: bool = False) -> int:
         )
     equivalent = equivalent_names()
     listed = {
-        path: sum(1 for name, where, _ in survivors if where == path and name.split(".")[-1] in equivalent)
+        path: sum(1 for name, where, _ in survivors if where == path and (path, name.split(".")[-1]) in equivalent)
         for path, *_ in rows
     }
     print(f"{'module':40} {'killed':>7} {'total':>6} {'rate':>7} {'equiv.':>6} {'rate without':>13}  goal {GOAL:g}%")
@@ -76,7 +83,7 @@ def main(show_diffs: bool = False) -> int:
     if survivors:
         print("\nNot killed, and not listed in tests/mutation/EQUIVALENT.md:")
         for name, path, status in survivors:
-            if name.split(".")[-1] in equivalent:
+            if (path, name.split(".")[-1]) in equivalent:
                 continue
             print(f"  {name}" + ("" if status == "survived" else f"  ({status})"))
             if show_diffs:
