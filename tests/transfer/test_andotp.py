@@ -158,3 +158,15 @@ def test_entries_without_a_type_text_numbers_and_old_labels() -> None:
 def test_a_list_of_one_entry_with_only_the_keys_andotp_always_writes_is_andotp() -> None:
     assert ANDOTP.sniff(json.dumps([{"secret": "JBSWY3DPEHPK3PXP", "type": "TOTP", "label": "x"}]).encode())
     assert not ANDOTP.sniff(json.dumps([{"secret": "JBSWY3DPEHPK3PXP", "label": "x"}]).encode())
+
+
+def test_an_issuer_keeps_the_label_whole_and_tags_must_be_text() -> None:
+    raw = [
+        {"secret": "JBSWY3DPEHPK3PXP", "issuer": "Bank", "label": "a - b", "type": "TOTP"},
+        {"secret": "JBSWY3DPEHPK3PXP", "label": "x", "type": "TOTP", "tags": ["Work", 1]},
+        {"secret": "JBSWY3DPEHPK3PXP", "label": "y", "type": "M" * 30},
+    ]
+    kept, bad_tags, long_type = ANDOTP.read(json.dumps(raw).encode())
+    assert kept.spec is not None and (kept.spec.issuer, kept.spec.name) == ("Bank", "a - b")
+    assert (bad_tags.spec, bad_tags.problem) == (None, "tags: expected a list of text")
+    assert long_type.problem == "type: 'MMMMMMMMMMMMMMMMMMM accounts are not supported"

@@ -196,3 +196,53 @@ def test_a_missing_content_and_an_unknown_type_are_named() -> None:
     first, second = PLAIN.read(export(no_content, hotp))
     assert (first.spec, first.problem) == (None, "content: missing")
     assert (second.spec, second.problem) == (None, "entry_type: 'Hotp' is not a type Proton Authenticator exports")
+
+
+@pytest.mark.parametrize(
+    ("change", "password", "message"),
+    [
+        ({"salt": "!"}, PASSWORD, "This Proton Authenticator export file is damaged: the salt is not valid base64."),
+        (
+            {"content": "!"},
+            PASSWORD,
+            "This Proton Authenticator export file is damaged: the content is not valid base64.",
+        ),
+        (
+            {"salt": base64.b64encode(b"s" * 15).decode()},
+            PASSWORD,
+            "This Proton Authenticator export is damaged: its salt is not 16 bytes.",
+        ),
+        (
+            {"content": base64.b64encode(b"c" * 27).decode()},
+            PASSWORD,
+            "This Proton Authenticator export is damaged: the encrypted content is truncated.",
+        ),
+        ({}, None, "This Proton Authenticator export file is encrypted: enter the password it was exported with."),
+        ({}, "wrong", "The password is wrong, or the Proton Authenticator export was altered."),
+    ],
+)
+def test_encrypted_refusals_are_exact(change: dict[str, object], password: str | None, message: str) -> None:
+    data = json.dumps({**json.loads(ENCRYPTED_SAMPLE), **change}).encode()
+    with pytest.raises(TransferError) as refusal:
+        ENCRYPTED.read(data, password)
+    assert str(refusal.value) == message
+
+
+@pytest.mark.parametrize(
+    ("importer", "data", "message"),
+    [
+        (ENCRYPTED, b"[]", "This is not a Proton Authenticator export file: it does not hold a JSON object."),
+        (PLAIN, b"[]", "This is not a Proton Authenticator export file: it does not hold a JSON object."),
+        (PLAIN, b'{"version": 1}', "This is not a Proton Authenticator export: it has no list of entries."),
+    ],
+)
+def test_other_refusals_are_exact(importer: object, data: bytes, message: str) -> None:
+    with pytest.raises(TransferError) as refusal:
+        importer.read(data)  # type: ignore[attr-defined]
+    assert str(refusal.value) == message
+
+
+def test_a_decrypted_export_without_entries_is_named() -> None:
+    with pytest.raises(TransferError) as refusal:
+        ENCRYPTED.read(encrypt_export(b'{"version": 1}'), PASSWORD)
+    assert str(refusal.value) == "The decrypted Proton Authenticator export has no list of entries."
