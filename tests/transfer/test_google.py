@@ -206,3 +206,21 @@ def test_arbitrary_payloads_raise_only_transfer_errors(data: bytes) -> None:
 def test_mutated_payloads_raise_only_transfer_errors(data: bytes) -> None:
     with contextlib.suppress(TransferError):
         decode_payload(data, "x")
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def test_every_line_is_read_after_one_that_is_not_a_transfer_uri() -> None:
+    text = f"hello\n{uri(account())}\notpauth-migration://offline?data=%21%21\n{uri(account(name='bob'))}\n"
+    junk, alice, broken, bob = GOOGLE.read(text.encode())
+    assert (junk.source, junk.spec, junk.problem) == ("line 1", None, "not an otpauth-migration:// URI")
+    assert alice.spec is not None and alice.spec.name == "alice"
+    assert (broken.source, broken.spec, broken.problem) == ("line 3", None, "The transfer data is not valid base64")
+    assert bob.spec is not None and bob.spec.name == "bob"
+
+
+def test_transfer_codes_without_any_account_are_refused() -> None:
+    with pytest.raises(TransferError) as refusal:
+        GOOGLE.read(f"{uri()}\n".encode())
+    assert str(refusal.value) == "The transfer codes in this file hold no account"
