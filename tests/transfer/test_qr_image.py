@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import zlib
 
 import pytest
 import qrcode
@@ -156,3 +157,51 @@ def test_the_pixel_bound_is_inclusive(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(qr_module, "MAX_IMAGE_PIXELS", image.width * image.height - 1)
     with pytest.raises(TransferError, match=r"^The image is larger than 0 megapixels$"):
         QR.read(encode(image))
+
+
+def _claimed_size_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims another size: Pillow reads the size before any pixel."""
+    data = bytearray(encode(Image.new("L", (1, 1), 255)))
+    ihdr = data.index(b"IHDR")
+    data[ihdr + 4 : ihdr + 12] = width.to_bytes(4, "big") + height.to_bytes(4, "big")
+    data[ihdr + 17 : ihdr + 21] = zlib.crc32(bytes(data[ihdr : ihdr + 17])).to_bytes(4, "big")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("side", [7000, 20000])  # past our bound; past Pillow's own bomb check too
+def test_a_huge_image_is_refused_by_its_size_in_megapixels(side: int) -> None:
+    with pytest.raises(TransferError) as refusal:
+        QR.read(_claimed_size_png(side, side))
+    assert str(refusal.value) == "The image is larger than 40 megapixels"
+
+
+def _dark_transparent_background(mode: str) -> bytes:
+    """A code whose background is black but transparent: read on white it is black on white."""
+    code = sheet(TOTP)
+    alpha = code.point(lambda value: 0 if value > 128 else 255)
+    if mode == "LA":
+        image = Image.merge("LA", (Image.new("L", code.size, 0), alpha))
+    else:  # a palette image: index 1 (black) is the transparent background, index 0 (black) the modules
+        image = Image.new("P", code.size, 1)
+        image.putpalette([0, 0, 0, 0, 0, 0] + [0, 0, 0] * 254)
+        image.paste(0, mask=alpha)
+        image.info["transparency"] = 1
+    out = io.BytesIO()
+    image.save(out, format="PNG", **({"transparency": 1} if mode == "P" else {}))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["LA", "P"])
+def test_transparency_is_read_on_white_whatever_colour_it_hides(mode: str) -> None:
+    [entry] = QR.read(_dark_transparent_background(mode))
+    assert entry.spec is not None and entry.spec.name == "alice"
+
+
+def test_a_decoder_failure_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("decoder failure")
+
+    monkeypatch.setattr(qr_module.zxingcpp, "read_barcodes", broken)
+    with pytest.raises(TransferError) as refusal:
+        QR.read(encode(sheet(TOTP)))
+    assert str(refusal.value) == "The image could not be scanned for QR codes"
