@@ -104,6 +104,8 @@ def test_strict_base64_and_hexadecimal_refusals_are_exact() -> None:
         parsing.b64decode(None, "the salt", "Proton export")
     with pytest.raises(TransferError, match=r"^This Proton export file is damaged: the salt is not valid base64\.$"):
         parsing.b64decode("c2FsdA", "the salt", "Proton export")  # unpadded: not what the app writes
+    with pytest.raises(TransferError, match=r"the salt is not valid base64"):
+        parsing.b64decode("c2Fs!dA==", "the salt", "Proton export")  # a stray character is not skipped
     assert parsing.decode_hex("00ff", "The tag", 2) == b"\x00\xff"
     assert parsing.decode_hex("00ff", "The tag") == b"\x00\xff"
     with pytest.raises(TransferError, match=r"^The tag must be 3 bytes, not 2$"):

@@ -222,3 +222,26 @@ def test_a_legacy_backup_that_does_not_decrypt_to_json_is_a_wrong_password() -> 
 
 def test_sniffing_a_plain_backup_wants_an_object() -> None:
     assert not PLAIN.sniff(b'[{"Authenticators": []}]')
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            b"AuthenticatorPro" + b"\0" * 36,
+            "This Authenticator Pro backup is damaged: the encrypted data is truncated.",
+        ),
+        (
+            b"AuthenticatorPro" + b"\0" * 36 + b"x" * 15,
+            "This Authenticator Pro backup is damaged: the encrypted data is truncated.",
+        ),
+        (
+            b"AuthenticatorPro" + b"\0" * 36 + b"x" * 16,
+            "The password is wrong, or the Authenticator Pro backup was altered.",
+        ),
+    ],
+)
+def test_legacy_refusals_are_exact(data: bytes, message: str) -> None:
+    with pytest.raises(TransferError) as refusal:
+        ENCRYPTED.read(data, PASSWORD)
+    assert str(refusal.value) == message
