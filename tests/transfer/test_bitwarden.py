@@ -357,3 +357,42 @@ def test_a_malformed_csv_says_what_the_reader_found() -> None:
     with pytest.raises(TransferError) as refusal:
         CSV.read(b'name,login_totp\nx,"JBSWY3DPEHPK3PXP"junk\n')
     assert str(refusal.value) == "The CSV file is malformed (',' expected after '\"')"
+
+
+def _protected_plaintext(plaintext: bytes) -> bytes:
+    """A password-protected export (password "pw") whose data decrypts to `plaintext`."""
+    doc = json.loads(protect(VAULT_EXPORT, "pw"))
+    material = hashlib.pbkdf2_hmac("sha256", b"pw", doc["salt"].encode(), 5000, 32)
+    enc_key = hmac.new(material, b"enc\x01", hashlib.sha256).digest()
+    mac_key = hmac.new(material, b"mac\x01", hashlib.sha256).digest()
+    return json.dumps({**doc, "data": enc_string(plaintext, enc_key, mac_key)}).encode()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"[]", "The Bitwarden export is not a JSON object"),
+        (json.dumps({"encrypted": False, "folders": "x", "items": []}).encode(), "The folders is not a JSON list"),
+        (json.dumps({"encrypted": False, "folders": []}).encode(), "The items is not a JSON list"),
+        (_protected_plaintext(b"not json"), "The decrypted export is not valid JSON; it may be damaged or truncated."),
+    ],
+)
+def test_the_parts_of_an_export_are_named_when_refused(data: bytes, message: str) -> None:
+    with pytest.raises(TransferError) as refusal:
+        VAULT.read(data, "pw")
+    assert str(refusal.value) == message
+
+
+def test_sources_folders_and_junk_items() -> None:
+    export = {
+        "encrypted": False,
+        "folders": [{"id": 1, "name": "x"}, {"id": "f2", "name": 5}, "junk", {"id": "f1", "name": "Work"}],
+        "items": [
+            "junk",
+            {"type": 1, "name": "GitHub", "folderId": "f1", "login": {"username": "alice", "totp": "JBSWY3DPEHPK3PXP"}},
+            {"type": 1, "name": "Other", "folderId": "f2", "login": {"username": "bob", "totp": "JBSWY3DPEHPK3PXP"}},
+        ],
+    }
+    github, other = VAULT.read(json.dumps(export).encode())
+    assert (github.source, github.spec.groups if github.spec else None) == ("item 2 (GitHub: alice)", ("Work",))
+    assert (other.source, other.spec.groups if other.spec else None) == ("item 3 (Other: bob)", ())
