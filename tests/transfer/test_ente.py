@@ -305,3 +305,11 @@ def test_a_uri_after_other_text_on_a_line_is_not_an_ente_export() -> None:
         PLAIN.read(b"note otpauth://totp/x?secret=JBSWY3DP&codeDisplay=%7B%7D\n")
     with pytest.raises(TransferError, match=r"^This Ente Auth export file is not UTF-8 text; it may be damaged\.$"):
         PLAIN.read(b"otpauth://totp/x?secret=JBSWY3DP \xff")
+
+
+def test_sniffing_and_reading_edges() -> None:
+    assert ENCRYPTED.sniff(b'{"kdfParams": {}, "encryptedData": "", "encryptionNonce": ""}')
+    assert not PLAIN.sniff(b"Xotpauth://totp/x?secret=JBSWY3DP&codeDisplay=%7B%7D")
+    # A first line that is not a URI does not hide the URIs after it.
+    entries = PLAIN.read(b"# exported by Ente\n" + ente_line({"pinned": True}).encode())
+    assert [entry.spec is not None for entry in entries] == [False, True]

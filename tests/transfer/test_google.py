@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 from hypothesis import given, settings
@@ -224,3 +224,10 @@ def test_transfer_codes_without_any_account_are_refused() -> None:
     with pytest.raises(TransferError) as refusal:
         GOOGLE.read(f"{uri()}\n".encode())
     assert str(refusal.value) == "The transfer codes in this file hold no account"
+
+
+def test_the_exported_name_carries_the_issuer_as_google_writes_it() -> None:
+    spec = AccountSpec(issuer="Issuer", name="alice", params=OtpParams(OtpType.TOTP, b"k"))
+    [text] = encode_migration_uris([spec])
+    payload = base64.b64decode(unquote(text.split("data=", 1)[1]))
+    assert b"Issuer:alice" in payload

@@ -174,3 +174,9 @@ def test_a_database_sqlite_cannot_open_is_refused_by_name(monkeypatch: pytest.Mo
     monkeypatch.setattr(microsoft.sqlite3, "connect", cannot_open)
     with pytest.raises(TransferError, match=r"^This Microsoft Authenticator database cannot be opened\.$"):
         IMPORTER.read(fixture("microsoft_authenticator.sqlite"))
+
+
+def test_a_budget_large_enough_reads_the_whole_file_counted_step_by_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(microsoft, "_PROGRESS_STEP", 1)
+    monkeypatch.setattr(microsoft, "_MAX_STEPS", 10**9)
+    assert len(IMPORTER.read(fixture("microsoft_authenticator.sqlite"))) == 7

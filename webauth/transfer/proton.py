@@ -105,11 +105,9 @@ def _convert(source: str, item: object) -> ImportedEntry:
 
 
 def _read_plain(export: dict[str, Any]) -> list[ImportedEntry]:
+    """The entries of an export both readers checked the shape of (`_is_plain`)."""
     _check_version(export)
-    items = export.get("entries")
-    if not isinstance(items, list):
-        raise TransferError(_("This %(what)s is damaged: it has no list of entries.", what=_WHAT))
-    return convert_all(numbered(items, "entry", _entry_names), _convert)
+    return convert_all(numbered(export["entries"], "entry", _entry_names), _convert)
 
 
 class ProtonPlainImporter(Importer):
