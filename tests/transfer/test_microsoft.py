@@ -177,6 +177,6 @@ def test_a_database_sqlite_cannot_open_is_refused_by_name(monkeypatch: pytest.Mo
 
 
 def test_a_budget_large_enough_reads_the_whole_file_counted_step_by_step(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(microsoft, "_PROGRESS_STEP", 1)
-    monkeypatch.setattr(microsoft, "_MAX_STEPS", 10**9)
+    monkeypatch.setattr(microsoft, "SQLITE_PROGRESS_STEPS", 1)
+    monkeypatch.setattr(microsoft, "SQLITE_MAX_STEPS", 10**9)
     assert len(IMPORTER.read(fixture("microsoft_authenticator.sqlite"))) == 7

@@ -18,7 +18,6 @@ from interop_fixtures import assert_matches_vectors, fixture, fuzz
 from transfer_strategies import json_mutated
 
 from webauth.otp import Algorithm, OtpType
-from webauth.transfer import twofas
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
 from webauth.transfer.twofas import TwoFasImporter
 
@@ -226,20 +225,6 @@ def test_the_shortest_sealed_value_is_opened() -> None:
     sealed = doc["servicesEncrypted"].split(":")[0]
     assert len(base64.b64decode(sealed)) == 2 + 16
     assert TWOFAS.read(json.dumps(doc).encode(), "pw") == []
-
-
-def test_the_key_is_derived_once_per_salt(monkeypatch: pytest.MonkeyPatch) -> None:
-    derived = []
-    real = twofas.PBKDF2HMAC
-
-    def counting(**kwargs: object) -> object:
-        derived.append(kwargs["salt"])
-        return real(**kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(twofas, "PBKDF2HMAC", counting)
-    TWOFAS.read(protected(SERVICES, "pw"), "pw")
-    assert len(derived) == 1
-    assert twofas.PBKDF2_ITERATIONS == 10_000  # what 2FAS writes; `seal` above derives with the same count
 
 
 def test_sniff_needs_a_schema_number_and_a_service_list() -> None:

@@ -132,7 +132,7 @@ def _read_rows(data: bytes) -> list[_Row]:
 
 
 def _convert(source: str, row: _Row) -> ImportedEntry:
-    issuer, username, secret, _ = row
+    issuer, username, secret, _type = row
     if not isinstance(issuer, str) or not isinstance(username, str) or not isinstance(secret, str):
         raise EntryProblem(_("this account's columns are not text"))
     if not secret.strip():
