@@ -12,7 +12,7 @@ export FLASK_APP := wsgi
 # Access log without query strings or referrers: Casdoor's return carries a one-time code there.
 ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"
 
-.PHONY: run test test-python test-js setup vendor translations migrate system-test-deps lint messages clean mutation
+.PHONY: run test test-python test-js setup vendor translations migrate system-test-deps lint messages interop-samples clean mutation
 
 run: setup migrate
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
@@ -68,6 +68,10 @@ system-test-deps:
 messages: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
+
+# Maintainers: write the import tests' samples of other apps' formats again (tests/fixtures/interop/SOURCES.md).
+interop-samples: $(VENV)/.installed
+	$(PY) -m tests.support.interop_samples
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor

@@ -47,7 +47,9 @@ hypothesis.settings.load_profile(
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# Test data kept in the repository: OTP vectors, and other apps' exports (interop/SOURCES.md).
+FIXTURES = ROOT / "tests" / "fixtures"
+INTEROP = FIXTURES / "interop"
 TEST_PASSWORD = "correct horse battery"
 
 
@@ -108,12 +110,6 @@ def messages_are_in_the_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
         module = importlib.import_module(name)
         if callable(getattr(module, "_", None)):
             monkeypatch.setattr(module, "_", checked_gettext(module._))
-
-
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    assert SHARED.is_dir(), f"the shared folder is expected beside the repository at {SHARED}"
-    return SHARED
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from tests.conftest import TEST_PASSWORD
+from tests.conftest import INTEROP, TEST_PASSWORD
 from tests.e2e.conftest import browser_sign_in
 from webauth.extensions import db
 from webauth.keys import keyring
@@ -16,7 +15,6 @@ from webauth.models import User
 from webauth.otpauth import encode_secret, parse_uri
 from webauth.vault import Vault
 
-INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "interop"
 BACKUP_PASSWORD = "a long backup password"
 
 

@@ -12,14 +12,14 @@ import {
   secondsRemaining,
 } from '../../static/js/otp.js';
 
-// shared/ lies beside the repository root, on developers' machines and in CI alike.
-const vectorsUrl = new URL('../../../shared/fixtures/otp-vectors.json', import.meta.url);
+// The same file tests/unit/test_otp.py reads: RFC 4226 and 6238 figures, Steam, pyotp.
+const vectorsUrl = new URL('../fixtures/otp-vectors.json', import.meta.url);
 const { vectors } = JSON.parse(readFileSync(vectorsUrl, 'utf8'));
 
 const RFC_SECRET = 'GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ'; // ASCII "12345678901234567890"
 const bytes = (text) => new TextEncoder().encode(text);
 
-describe('shared OTP vectors', () => {
+describe('OTP vectors', () => {
   test('the fixture holds every kind of vector', () => {
     const types = new Set(vectors.map((v) => v.type));
     assert.deepEqual([...types].sort(), ['hotp', 'steam', 'totp']);

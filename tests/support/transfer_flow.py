@@ -5,19 +5,17 @@ from __future__ import annotations
 import io
 import json
 import re
-from pathlib import Path
 
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_from
+from tests.conftest import INTEROP, csrf_from
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.models import Account, AuditEvent, PendingImport, User
 from webauth.otpauth import AccountSpec, encode_secret, parse_uri
 from webauth.vault import Vault
 
-INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "interop"
-EXPECTED = json.loads((INTEROP / "expected.json").read_text(encoding="utf-8")) if INTEROP.is_dir() else {"files": {}}
+EXPECTED = json.loads((INTEROP / "expected.json").read_text(encoding="utf-8"))
 GOOD_FILES = sorted(name for name, info in EXPECTED["files"].items() if info.get("count") is not None)
 BROKEN_FILES = sorted(name for name, info in EXPECTED["files"].items() if info.get("count") is None)
 

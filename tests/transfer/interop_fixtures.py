@@ -1,4 +1,4 @@
-"""The shared interop fixtures (`shared/fixtures/interop`, beside the repository) and their expectations.
+"""The interop samples (`tests/fixtures/interop`, see SOURCES.md there) and their expectations.
 
 `expected.json` lists test vectors and, for each file, how many entries it holds: every
 imported entry must match exactly one vector by secret, with the same type, name, issuer,
@@ -11,17 +11,14 @@ import json
 import os
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
+from tests.conftest import INTEROP
 from webauth.otpauth import encode_secret
 from webauth.transfer.base import ImportedEntry
-
-INTEROP = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "interop"
-
 
 # The format each fixture is in, by `format_id`.
 FORMAT_OF = {

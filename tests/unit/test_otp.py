@@ -1,4 +1,4 @@
-"""Code generation against the shared vectors (RFC 4226, RFC 6238, Steam) and pyotp."""
+"""Code generation against the vectors of tests/fixtures/otp-vectors.json (RFC 4226, RFC 6238, Steam) and pyotp."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import FIXTURES
 from webauth import otp
 from webauth.otp import (
     Algorithm,
@@ -27,12 +28,12 @@ from webauth.otp import (
 from webauth.otpauth import decode_secret, encode_secret
 
 
-def load_vectors(shared_dir):
-    return json.loads((shared_dir / "fixtures" / "otp-vectors.json").read_text())["vectors"]
+def load_vectors():
+    return json.loads((FIXTURES / "otp-vectors.json").read_text())["vectors"]
 
 
-def test_every_shared_vector(shared_dir):
-    vectors = load_vectors(shared_dir)
+def test_every_vector():
+    vectors = load_vectors()
     assert len(vectors) >= 30
     for vector in vectors:
         params = OtpParams(
