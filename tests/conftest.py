@@ -28,7 +28,7 @@ from tests.support.fixtures import (  # noqa: F401
     github_entry,
     signing_key,
 )
-from webauth import create_app
+from webauth import clock, create_app
 from webauth.extensions import db
 
 # Timing varies on a shared 2-core machine: property tests judge results, not speed.
@@ -51,6 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 INTEROP = FIXTURES / "interop"
 TEST_PASSWORD = "correct horse battery"
+# 2026-01-01 00:00:10 UTC: 10 s into a 30 s period, 20 s before its boundary, outside the preview.
+FROZEN_AT = 1_767_225_610.0
 
 
 def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
@@ -110,6 +112,18 @@ def messages_are_in_the_catalog(monkeypatch: pytest.MonkeyPatch) -> None:
         module = importlib.import_module(name)
         if callable(getattr(module, "_", None)):
             monkeypatch.setattr(module, "_", checked_gettext(module._))
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[clock.FrozenClock]:
+    """The codes' clock held at FROZEN_AT (move it with `.set` or `.advance`).
+
+    A test that compares the server's codes, seconds left or refresh delay with its own figures
+    freezes the time they are computed at, rather than reading the wall clock on both sides of
+    a request that may straddle a period boundary.
+    """
+    with clock.frozen(FROZEN_AT) as frozen:
+        yield frozen
 
 
 @pytest.fixture(scope="session")

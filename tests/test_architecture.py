@@ -21,6 +21,7 @@ PACKAGE = ROOT / "webauth"
 # The modules everything else stands on: they import nothing of webauth but each other.
 FOUNDATION = {
     "webauth.config", "webauth.extensions", "webauth.models", "webauth.crypto", "webauth.otp", "webauth.otpauth",
+    "webauth.clock",
 }
 
 

@@ -10,12 +10,12 @@ change goes through `Vault` (vault.py).
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Row, func, or_, select
 
+from webauth import clock
 from webauth.extensions import db
 from webauth.models import Account, Group, User, account_groups
 from webauth.otp import OtpParams, OtpType, code_at, period_remaining, seconds_remaining
@@ -272,7 +272,7 @@ class VaultListing:
 
 
     def codes(self, accounts: Iterable[Account], at: float | None = None) -> list[CodeView]:
-        now = time.time() if at is None else at
+        now = clock.now() if at is None else at
         views = []
         for account in accounts:
             params = self.params(account)

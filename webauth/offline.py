@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Iterable
 
 from flask import current_app
 from sqlalchemy import Row, select
 
-from webauth import audit
+from webauth import audit, clock
 from webauth.audit import client_agent, client_ip
 from webauth.extensions import db
 from webauth.models import Account, OfflineDevice, User, utcnow
@@ -145,7 +144,7 @@ def snapshot(vault: Vault) -> tuple[dict, str]:
         )
     document = {
         "version": DOCUMENT_VERSION,
-        "created_ms": int(time.time() * 1000),
+        "created_ms": int(clock.now() * 1000),
         "server_offset_ms": 0,
         "accounts": items,
     }

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 from flask_babel import gettext as _
+
+from webauth import clock
 
 
 class OtpType(StrEnum):
@@ -150,7 +151,7 @@ def code_at(params: OtpParams, at: float | None = None, counter: int | None = No
     if params.type is OtpType.HOTP:
         moving = params.counter if counter is None else counter
     else:
-        moving = time_step(params, time.time() if at is None else at)
+        moving = time_step(params, clock.now() if at is None else at)
     return format_value(hotp_value(params.secret, moving, params.algorithm), params)
 
 

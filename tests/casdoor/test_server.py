@@ -247,9 +247,9 @@ def test_injected_status_error_and_malformed_json(casdoor: CasdoorServer) -> Non
 def test_injected_hang_delays_the_answer_and_targets_endpoints(casdoor: CasdoorServer) -> None:
     token = casdoor.issue_token("acme", "alice")["access_token"]
     casdoor.inject_fault("hang", seconds=0.4, endpoints=["/api/update-user"])
-    started = time.monotonic()
+    # Another endpoint passes the fault by (no stopwatch: a busy machine is slow, not wrong);
+    # the fault is still queued for its own endpoint, whose answer then comes too late.
     assert rest(casdoor, "GET", "/api/get-account", token).json()["status"] == "ok"
-    assert time.monotonic() - started < 0.3
     with pytest.raises(requests.ReadTimeout):
         requests.post(
             f"{casdoor.url}/api/update-user",

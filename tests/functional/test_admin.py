@@ -6,13 +6,12 @@ import base64
 import hashlib
 import re
 import tempfile
-import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pyotp
 import pytest
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.conftest import TEST_PASSWORD, csrf_from, make_keyring_json, post_form, sign_in
 from webauth import admin, create_app
@@ -351,9 +350,8 @@ def _secret_forms(secret_b32: str) -> list[str]:
     ]
 
 
-def _codes_now() -> list[str]:
-    """Every code the three accounts show around now (8-digit TOTP and HOTP, 5-letter Steam)."""
-    now = time.time()
+def _codes_around(now: float) -> list[str]:
+    """Every code the three accounts show around `now` (8-digit TOTP and HOTP, 5-letter Steam)."""
     totp = pyotp.TOTP(TOTP_SECRET, digits=8)
     hotp = pyotp.HOTP(HOTP_SECRET, digits=8)
     steam = OtpParams(type=OtpType.STEAM, secret=base64.b32decode(STEAM_SECRET))
@@ -363,7 +361,7 @@ def _codes_now() -> list[str]:
     return codes
 
 
-def test_no_admin_page_ever_shows_a_secret_or_a_code(app, signed_in, bob, bob_client):
+def test_no_admin_page_ever_shows_a_secret_or_a_code(app, signed_in, bob, bob_client, frozen_clock):
     add_accounts(app, "bob")
     bob_client.get("/")  # bob looks at his codes: the page is full of them, the admin's are not
     with app.app_context():
@@ -382,7 +380,7 @@ def test_no_admin_page_ever_shows_a_secret_or_a_code(app, signed_in, bob, bob_cl
     assert any("bob" in body for body in bodies.values())
     assert any(account_uuid in body for body in bodies.values())  # the audit log names the account
     secrets = [form for secret in (TOTP_SECRET, HOTP_SECRET, STEAM_SECRET) for form in _secret_forms(secret)]
-    codes = _codes_now()
+    codes = _codes_around(frozen_clock.now())
     for key, body in bodies.items():
         for secret in secrets:
             assert secret not in body, (key, "a secret")
@@ -409,9 +407,16 @@ def test_the_audit_log_filters_by_user_type_and_time(app, signed_in, bob, bob_cl
         "signin.failure"]
     by_bob = signed_in.get("/admin/audit?user=BO").get_data(as_text=True)
     assert sorted(_audit_rows(by_bob)) == ["signin.success", "user.create"]
-    today = utcnow().date()
-    assert _audit_rows(signed_in.get(f"/admin/audit?until={today - timedelta(days=1)}").get_data(as_text=True)) == []
-    assert len(_audit_rows(signed_in.get(f"/admin/audit?since={today}&until={today}").get_data(as_text=True))) == 5
+    # Dates from the events' own times, placed at a day's first and last second: not the wall clock's today.
+    with app.app_context():
+        first = db.session.scalar(select(func.min(AuditEvent.id)))
+        db.session.execute(update(AuditEvent).values(at=datetime(2026, 3, 10, 23, 59, 59, tzinfo=UTC)))
+        db.session.execute(update(AuditEvent).where(AuditEvent.id == first).values(
+            at=datetime(2026, 3, 10, 0, 0, 0, tzinfo=UTC)))
+        db.session.commit()
+    assert _audit_rows(signed_in.get("/admin/audit?until=2026-03-09").get_data(as_text=True)) == []
+    assert _audit_rows(signed_in.get("/admin/audit?since=2026-03-11").get_data(as_text=True)) == []
+    assert len(_audit_rows(signed_in.get("/admin/audit?since=2026-03-10&until=2026-03-10").get_data(as_text=True))) == 5
     # The type filter offers what the log holds.
     assert '<option value="signin.*">' in html and '<option value="user.create">' in html
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import re
-import time
 from collections.abc import Callable
-from types import SimpleNamespace
 
 import pyotp
 import pytest
@@ -69,7 +67,7 @@ def rows_in(fragment: str) -> list[str]:
     return re.findall(r'<li class="account[^"]*" id="account-([0-9a-f-]+)"', fragment)
 
 
-def test_the_clock_brings_only_the_codes_of_time_based_accounts(app, signed_in):
+def test_the_clock_brings_only_the_codes_of_time_based_accounts(app, signed_in, frozen_clock):
     totp = add(app, "GitHub")
     steam = add(app, "Steam", extra="&encoder=steam")
     hotp = add(app, "Bank", kind="hotp", extra="&counter=3")
@@ -77,9 +75,8 @@ def test_the_clock_brings_only_the_codes_of_time_based_accounts(app, signed_in):
     url = clock_url(listed)
     assert url.startswith("/codes/tick?") and "seen=" in url
 
-    before = time.time()
+    frozen_clock.advance(30)  # the next period: the answer's codes are the ones of this moment
     response = signed_in.get(url, headers=HTMX)
-    after = time.time()
     answer = response.get_data(as_text=True)
     assert response.status_code == 200 and "HX-Retarget" not in response.headers
     assert "Set-Cookie" not in response.headers  # nothing changed in the session: no cookie signed again
@@ -89,7 +86,7 @@ def test_the_clock_brings_only_the_codes_of_time_based_accounts(app, signed_in):
     assert set(cells) == {totp, steam}
     assert all('hx-swap-oob="true"' in cell for cell in cells.values())
     shown = re.search(r'data-testid="code">([^<]*)<', cells[totp]).group(1).replace(" ", "")
-    assert shown in {pyotp.TOTP(SECRET).at(before), pyotp.TOTP(SECRET).at(after)}
+    assert shown == pyotp.TOTP(SECRET).at(frozen_clock.now())
     # Codes, seconds left and the preview: no row, form, link or token of the list.
     for absent in ("<li", "<form", "href=", "csrf_token", "/accounts/", hotp):
         assert absent not in answer
@@ -98,10 +95,9 @@ def test_the_clock_brings_only_the_codes_of_time_based_accounts(app, signed_in):
     assert len(answer) < len(listed) / 2
 
 
-def test_the_code_cells_are_the_ones_the_rows_draw(app, signed_in, monkeypatch):
+def test_the_code_cells_are_the_ones_the_rows_draw(app, signed_in, frozen_clock):
     add(app, "GitHub")
-    fixed = (time.time() // 30) * 30 + 25  # in the preview: the next code shows too
-    monkeypatch.setattr("webauth.listing.time", SimpleNamespace(time=lambda: fixed))
+    frozen_clock.advance(15)  # 25 s into the period, in the preview: the next code shows too
     listed = signed_in.get("/", headers=HTMX).get_data(as_text=True)
     answer = signed_in.get(clock_url(listed), headers=HTMX).get_data(as_text=True)
     in_row = listed[listed.index('<span class="code-cell"') : listed.index('<span class="timer"')].strip()

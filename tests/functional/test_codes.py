@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
-from types import SimpleNamespace
 
 import pyotp
 import pytest
@@ -16,7 +14,7 @@ from tests.conftest import account_state, csrf_from, post_form
 from webauth import create_app
 from webauth.extensions import db
 from webauth.keys import keyring
-from webauth.listing import PREVIEW_SECONDS
+from webauth.listing import BOUNDARY_MARGIN_MS, PREVIEW_SECONDS
 from webauth.models import Account, AuditEvent, User
 from webauth.otpauth import parse_uri
 from webauth.vault import Vault
@@ -49,42 +47,48 @@ def test_the_page_and_the_fragment_come_from_one_template(app, signed_in):
         assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_the_code_shown_is_pyotps(app, signed_in):
+def test_the_code_shown_is_pyotps(app, signed_in, frozen_clock):
     add(app, f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub")
     add(app, f"otpauth://totp/AWS:root?secret={SECRET}&issuer=AWS&algorithm=SHA256&digits=8&period=60")
-    before = time.time()
     html = signed_in.get("/").get_data(as_text=True)
-    after = time.time()
-    expected_sha1 = {pyotp.TOTP(SECRET).at(t) for t in (before, after)}
-    expected_sha256 = {pyotp.TOTP(SECRET, digits=8, interval=60, digest=hashlib.sha256).at(t) for t in (before, after)}
-    shown = codes_in(html)
-    assert shown[0] in expected_sha256 or shown[1] in expected_sha256
-    assert shown[0] in expected_sha1 or shown[1] in expected_sha1
+    at = frozen_clock.now()
+    sha256 = pyotp.TOTP(SECRET, digits=8, interval=60, digest=hashlib.sha256).at(at)
+    assert sorted(codes_in(html)) == sorted([sha256, pyotp.TOTP(SECRET).at(at)])
 
 
-def test_the_list_asks_to_be_refreshed_just_after_the_next_boundary(app, signed_in):
+@pytest.mark.parametrize(
+    ("into_period", "delay_s"),
+    # Binary fractions of a second, so that float arithmetic gives these delays exactly.
+    [
+        pytest.param(0.0, 20.0, id="at the boundary: until the preview starts"),
+        pytest.param(3.25, 16.75, id="before the preview: until it starts"),
+        pytest.param(19.75, 0.25, id="just before the preview"),
+        pytest.param(20.0, 10.0, id="as the preview starts: until the boundary"),
+        pytest.param(25.5, 4.5, id="in the preview: until the boundary"),
+        pytest.param(29.75, 0.25, id="just before the boundary"),
+    ],
+)
+def test_the_list_asks_to_be_refreshed_just_after_the_next_boundary(app, signed_in, frozen_clock, into_period, delay_s):
     add(app, f"otpauth://totp/A:a?secret={SECRET}&period=30")
-    now = time.time()
+    frozen_clock.set(1_767_225_600 + into_period)  # 2026-01-01 00:00:00 UTC is a boundary of every 30 s period
     html = signed_in.get("/", headers={"HX-Request": "true"}).get_data(as_text=True)
-    delay = int(re.search(r'load delay:(\d+)ms', html).group(1)) / 1000
-    remaining = 30 - now % 30
-    expected = remaining - PREVIEW_SECONDS if remaining > PREVIEW_SECONDS else remaining
-    assert expected <= delay <= expected + 0.5
-    assert "every 1s" not in html
+    delay_ms = int(re.search(r"load delay:(\d+)ms", html).group(1))
+    assert delay_ms == int(delay_s * 1000) + BOUNDARY_MARGIN_MS
+    assert PREVIEW_SECONDS == 10 and "every 1s" not in html
 
 
-def test_the_next_code_is_previewed_only_in_the_last_seconds(app, signed_in, monkeypatch):
+def test_the_next_code_is_previewed_only_in_the_last_seconds(app, signed_in, frozen_clock):
     add(app, f"otpauth://totp/A:a?secret={SECRET}")
     totp = pyotp.TOTP(SECRET)
-    late = (time.time() // 30) * 30 + 25
-    # Only the vault's clock: the session cookie's signature has a timestamp of its own.
-    monkeypatch.setattr("webauth.listing.time", SimpleNamespace(time=lambda: late))
+    late = 1_767_225_600 + 25  # the period's last 5 seconds
+    # Only the codes' clock moves: the session cookie's signature has a timestamp of its own.
+    frozen_clock.set(late)
     response = signed_in.get("/")
     assert response.status_code == 200
     preview = re.search(r'data-testid="next-code">([^<]*)<', response.get_data(as_text=True)).group(1)
     assert preview.replace(" ", "") == totp.at(late + 30)
     early = late - 20
-    monkeypatch.setattr("webauth.listing.time", SimpleNamespace(time=lambda: early))
+    frozen_clock.set(early)
     response = signed_in.get("/")
     assert response.status_code == 200 and 'data-testid="code"' in response.get_data(as_text=True)
     assert "next-code" not in response.get_data(as_text=True)

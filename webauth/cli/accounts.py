@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import time
 
 import click
 from flask.cli import AppGroup
 
+from webauth import clock
 from webauth.cli.common import prepare_database, user_named
 from webauth.extensions import db
 from webauth.keys import keyring
@@ -42,7 +42,7 @@ def list_accounts(username: str, as_json: bool) -> None:
     """List accounts with their current codes (never their secrets)."""
     prepare_database()
     vault = Vault(user_named(username), keyring())
-    now = time.time()
+    now = clock.now()
     rows = []
     for view in vault.codes(vault.accounts(), at=now):
         account = view.account

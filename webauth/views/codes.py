@@ -13,12 +13,12 @@ is made of:
 
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, redirect, request, session, url_for
 from flask_login import login_required
 
+from webauth import clock
 from webauth.listing import PAGE_SIZE, SORTS, ListQuery, ListState, next_refresh_ms, next_refresh_ms_of
 from webauth.offline import vault_revision, whole_vault_revision
 from webauth.vault import AccountNotFound
@@ -159,7 +159,7 @@ def more():
     if request.args.get("seen") != state.signature:
         return _whole_list(query, state)
     accounts, more = vault.shown(query, start=shown.show)
-    now = time.time()
+    now = clock.now()
     # The clock now covers every row shown: its delay comes from their periods, at the same moment.
     refresh_ms = next_refresh_ms_of((row.period for row in vault.code_rows(query)), now)
     response = page_or_fragment(
