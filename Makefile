@@ -37,8 +37,10 @@ $(VENV)/.mutation-installed: $(VENV)/.installed requirements-mutation.txt
 	$(PY) -m pip install --quiet -r requirements-mutation.txt
 	touch $@
 
-lint:
+# ruff for Python, ESLint (eslint.config.js) for the project's own JavaScript.
+lint: $(VENV)/.installed node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .
+	node_modules/.bin/eslint .
 
 setup: $(VENV)/.installed vendor translations
 

@@ -60,7 +60,7 @@ export function decodeBase32(text) {
   }
   const stripped = text.replace(BASE32_JUNK, '');
   // Like the server: refuse non-ASCII before upper-casing, so "ß" never becomes "SS".
-  if (/[^\x00-\x7f]/.test(stripped)) {
+  if (/[^\p{ASCII}]/u.test(stripped)) {
     throw new InvalidParameterError('secret', 'is not base32 (only the letters A-Z and digits 2-7 are allowed)');
   }
   const cleaned = stripped.toUpperCase();

@@ -170,11 +170,11 @@ class Scanner {
   scan() {
     this.timer = setTimeout(async () => {
       if (!this.stream) return;
-      let texts = [];
+      let texts;
       try {
         texts = await this.decode();
       } catch {
-        texts = [];
+        texts = []; // a frame the decoder could not read: try the next one
       }
       for (const text of texts) this.found(text.trim());
       if (this.stream) this.scan();

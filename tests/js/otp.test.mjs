@@ -167,6 +167,13 @@ describe('decodeBase32', () => {
     assert.throws(() => decodeBase32('GEZDGN_V'), { field: 'secret', message: /'_'/ });
   });
 
+  test('refuses non-ASCII before upper-casing, as the server does', () => {
+    // 'ß'.toUpperCase() is 'SS': without the check, 'GEZDGNß' would read as 'GEZDGNSS'.
+    for (const text of ['GEZDGNß', 'GEZDGNB\u00e9', 'GEZD😀GN']) {
+      assert.throws(() => decodeBase32(text), { field: 'secret', message: /only the letters A-Z/ }, text);
+    }
+  });
+
   test('refuses lengths that cannot encode whole bytes', () => {
     for (const text of ['A', 'ABC', 'ABCDEF', 'ABCDEFGHA']) {
       assert.throws(() => decodeBase32(text), { field: 'secret', message: /whole bytes/ });
