@@ -1,7 +1,7 @@
 """Settings: every `WEBAUTH_*` environment variable, its default, and the instance folder.
 
-This is the one place settings are read. README.md documents each variable; a test
-checks that every variable named here is documented there.
+This is the one place settings are read. docs/configuration.md documents each variable; a
+test (tests/test_readme.py) checks that every variable named here is in its table.
 """
 
 from __future__ import annotations
@@ -132,9 +132,9 @@ def load_config(instance: Path) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "en",
         "WEBAUTH_LANGUAGES": ["en", "zh_Hans"],
         "WEBAUTH_REAUTH_SECONDS": _int("WEBAUTH_REAUTH_SECONDS", 300),
-        # How many wrong PINs in a row wipe a device's offline copy (README: "The offline copy").
+        # How many wrong PINs in a row wipe a device's offline copy (docs/offline-copy.md).
         "WEBAUTH_OFFLINE_PIN_ATTEMPTS": _int("WEBAUTH_OFFLINE_PIN_ATTEMPTS", 10),
-        # Administration (README: "Administration"). Usernames that are administrators besides the local flag.
+        # Administration (docs/administration.md). Usernames that are administrators besides the local flag.
         # Open registration and the proxy's user creation never hand out these names (users.py).
         "WEBAUTH_ADMINS": _names("WEBAUTH_ADMINS"),
         "WEBAUTH_AUDIT_RETENTION_DAYS": _int("WEBAUTH_AUDIT_RETENTION_DAYS", 365),
@@ -144,7 +144,7 @@ def load_config(instance: Path) -> dict[str, Any]:
         "WEBAUTH_OPEN_REGISTRATION": _bool(env.get("WEBAUTH_OPEN_REGISTRATION"), False),
         "WEBAUTH_OFFLINE_ALLOWED": _bool(env.get("WEBAUTH_OFFLINE_ALLOWED"), True),
         "WEBAUTH_IDLE_LOCK_MINUTES": _int("WEBAUTH_IDLE_LOCK_MINUTES", 0),
-        # Casdoor (README: "Casdoor"): sign-in with OpenID Connect and the sync of mfaAccounts.
+        # Casdoor (docs/casdoor.md): sign-in with OpenID Connect and the sync of mfaAccounts.
         # Without a URL and a client id, Casdoor is off. PKCE is always used; the secret is optional.
         "WEBAUTH_CASDOOR_URL": env.get("WEBAUTH_CASDOOR_URL", "").strip().rstrip("/"),
         "WEBAUTH_CASDOOR_CLIENT_ID": env.get("WEBAUTH_CASDOOR_CLIENT_ID", "").strip(),

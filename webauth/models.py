@@ -343,7 +343,7 @@ Account.icon = relationship(  # type: ignore[attr-defined]
 
 
 class PendingImport(db.Model):
-    """An import between its upload and its confirmation (README: "Import and export").
+    """An import between its upload and its confirmation (docs/import-export.md).
 
     `stage` is "password" (the uploaded file, waiting for the password that opens it) or
     "preview" (the entries read from it, waiting for the user's choice). The payload is

@@ -7,7 +7,7 @@
  *   any other asks for the PIN once, then keeps the sealer while it stays open.
  * - The copy goes when it may not stay: offline copies turned off by an administrator, or
  *   this device removed from another one. The server says so; the page deletes the copy.
- * - Sign-out deletes the copy after saying so (README: "The offline copy"); an expired, locked or
+ * - Sign-out deletes the copy after saying so (docs/offline-copy.md); an expired, locked or
  *   revoked session leaves it.
  * - Going offline on a live page offers the offline codes.
  *

@@ -3,7 +3,7 @@
 Each test drives both instances the way a load balancer without sticky sessions would: one
 browser (a `requests.Session`, whose cookies ignore the port as a browser's do) sends each
 request to either instance. The instances share nothing but the database, Redis, the keys
-and `WEBAUTH_SECRET_KEY` (README: "Scaling out"), and one (fake) Casdoor, so what is checked here is
+and `WEBAUTH_SECRET_KEY` (docs/operations.md, "Scaling out"), and one (fake) Casdoor, so what is checked here is
 what a deployment needs: changes, sessions, revocations, rate limits and syncs are the same on
 every instance.
 

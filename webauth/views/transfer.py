@@ -1,4 +1,4 @@
-"""Import from other authenticators, export to open formats, backup and restore (README: "Import and export").
+"""Import from other authenticators, export to open formats, backup and restore (docs/import-export.md).
 
 Import: upload a file or paste text → its format is detected (or chosen) → the password, if the
 file is encrypted → a preview of every entry, with duplicates and problems marked → the chosen
