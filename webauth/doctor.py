@@ -286,7 +286,7 @@ def check_casdoor(app: Flask, deployment: Deployment) -> Iterator[Finding]:
                                  "copy the Client ID from the application's page")
     elif "redirect" in message.lower():
         yield problem("casdoor", f"the application does not list {redirect_uri}: add it to its Redirect URLs "
-                                 "in Casdoor (README: \"Casdoor\")")
+                                 "in Casdoor (docs/casdoor.md, step 2)")
     else:
         yield problem("casdoor", f"Casdoor refuses a sign-in for this application: {message}")
 

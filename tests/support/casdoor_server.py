@@ -1,6 +1,6 @@
 """A Casdoor-compatible OpenID Connect and REST server for the test suite and benchmarks.
 
-It speaks the subset of Casdoor that webauth uses (see docs/casdoor.md in the shared docs):
+It speaks the subset of Casdoor that webauth uses (webauth/casdoor/, docs/casdoor.md):
 discovery, JWKS, the authorization-code flow with PKCE S256 behind a real HTML login form,
 the token endpoint (authorization_code and refresh_token grants), `/api/userinfo`,
 `/api/get-account`, `/api/get-user`, `/api/update-user`, `/api/logout` and `/api/get-app-login`

@@ -3,7 +3,7 @@
 Run `python -m tests.support.interop_samples` (or `make interop-samples`) to write them again.
 
 Why generated: the exports other apps' test suites publish (Aegis's `app/src/test/resources`,
-extract_otp_secrets' `tests/data`) are GPL-3.0 and cannot ship in this MIT project (SOURCES.md).
+extract_otp_secrets' test data) are GPL-3.0 and cannot ship in this MIT project (SOURCES.md).
 These files hold the same accounts (`expected.json`), in the structure and with the quirks those
 apps write: andOTP's `=` padding, FreeOTP+'s signed secret bytes and counters one lower, Ente's
 lowercase algorithm and stray `period` on an HOTP line, Google's negative batch id and escaped

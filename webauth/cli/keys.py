@@ -1,4 +1,4 @@
-"""`flask keys`: the keyring that encrypts the vault (see crypto.py and README's "Keys")."""
+"""`flask keys`: the keyring that encrypts the vault (see crypto.py, and docs/operations.md for rotation)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Google Authenticator transfer codes: `otpauth-migration://offline?data=BASE64`, read and written.
 
-The data is a protobuf `MigrationPayload` (formats.md has the field numbers). A small strict
+The data is a protobuf `MigrationPayload`: field 1 the repeated `OtpParameters`, 2 version,
+3 batch_size, 4 batch_index, 5 batch_id; `OtpParameters` holds 1 secret (raw bytes), 2 name,
+3 issuer, 4 algorithm, 5 digits, 6 type and 7 counter (the codes of 4 to 6 are below). A small strict
 wire reader/writer is used instead of the protobuf runtime: the message needs only varints and
 length-delimited fields, and a reader that bounds every length is simpler to trust on hostile
 input than a runtime-built descriptor.
