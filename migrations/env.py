@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from webauth.migrating import run_locked
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -87,15 +89,18 @@ def run_migrations_online():
 
     connectable = get_engine()
 
-    with connectable.connect() as connection:
+    def run():
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
             **conf_args
         )
-
         with context.begin_transaction():
             context.run_migrations()
+
+    # One run at a time, in one transaction; a downgrade that drops data needs --force.
+    with connectable.connect() as connection:
+        run_locked(connection, context, run)
 
 
 if context.is_offline_mode():

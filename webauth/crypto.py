@@ -10,10 +10,14 @@ a new primary KEK and rewraps the DEKs; the sealed secrets never change.
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -79,40 +83,70 @@ class Keyring:
         return json.dumps({"primary": self.primary, "keys": keys}, indent=2)
 
     @classmethod
-    def load_or_create(cls, path: Path) -> Keyring:
-        """The keyring file, created with one fresh key (mode 0600) on first run.
-
-        Two processes starting at once may both find no file: the one whose file is written
-        first wins, and the other reads that file rather than keep a key nobody saved.
-        """
-        if not path.exists():
-            keyring = cls(keys={"k1": AESGCM.generate_key(256)}, primary="k1", path=path)
-            if keyring.save(exclusive=True):
-                return keyring
+    def load(cls, path: Path) -> Keyring:
         return cls.from_json(path.read_text(), path=path)
 
+    @classmethod
+    def load_or_create(cls, path: Path) -> Keyring:
+        """The keyring file, created with one fresh key (mode 0600) if there is none.
+
+        Only for a database that holds no data key yet (keys.py decides): a new keyring cannot
+        open data keys wrapped under a lost one. Two processes starting at once create one
+        file between them, and both use that one.
+        """
+        with cls.file_lock(path):
+            return cls.load(path) if path.exists() else cls.create(path)
+
+    @classmethod
+    def create(cls, path: Path) -> Keyring:
+        """A new keyring file with one fresh key; if a file appeared meanwhile, that one, as it is on disk."""
+        keyring = cls(keys={"k1": AESGCM.generate_key(256)}, primary="k1", path=path)
+        return keyring if keyring.save(exclusive=True) else cls.load(path)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def file_lock(path: Path) -> Iterator[None]:
+        """Hold an exclusive `flock` for the keyring file at `path`, across processes of this machine.
+
+        The lock is on a file beside it (`keyring.json.lock`): `save` replaces the keyring file
+        itself, and a lock on a replaced file would no longer exclude anyone.
+        """
+        fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the last descriptor releases the lock
+
     def save(self, exclusive: bool = False) -> bool:
-        """Write the keyring atomically with mode 0600 (never world-readable, not even briefly).
+        """Write the keyring atomically with mode 0600 (never world-readable, not even briefly),
+        and make it durable (the file, then its folder's entry) before returning: a data key
+        is wrapped under a new key only once that key cannot be lost to a crash.
 
         With `exclusive`, only create the file: False when it already exists, and nothing is written.
         """
         if self.path is None:
             raise KeyringError("this keyring comes from WEBAUTH_KEYS; update the variable instead")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
-        if exclusive:
-            try:
-                fd = os.open(self.path, flags, 0o600)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "w") as handle:
-                handle.write(self.to_json())
-            self._loaded_mtime = self.path.stat().st_mtime_ns
-            return True
-        tmp = self.path.with_suffix(f".tmp{secrets.token_hex(4)}")
-        fd = os.open(tmp, flags, 0o600)
+        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(self.to_json())
-        os.replace(tmp, self.path)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if exclusive:
+            try:
+                os.link(tmp, self.path)  # creates the name only if it is free, with the whole file behind it
+            except FileExistsError:
+                return False
+            finally:
+                os.unlink(tmp)
+        else:
+            os.replace(tmp, self.path)
+        folder = os.open(self.path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
         self._loaded_mtime = self.path.stat().st_mtime_ns
         return True
 
@@ -135,9 +169,12 @@ class Keyring:
             raise KeyringError(f"key {kek_id!r} is not in the keyring; was it retired too early?") from None
 
     def add_primary(self) -> str:
-        """Add a fresh key and make it the primary; returns its id."""
-        number = 1 + max((int(k[1:]) for k in self.keys if k[:1] == "k" and k[1:].isdigit()), default=0)
-        kek_id = f"k{number}"
+        """Add a fresh key and make it the primary; returns its id.
+
+        The id is the time and random characters (`k20261206T180102-3fa9c1`), never "the next
+        number": two keyrings that each add a key can never name two different keys alike.
+        """
+        kek_id = f"k{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
         self.keys[kek_id] = AESGCM.generate_key(256)
         self.primary = kek_id
         return kek_id

@@ -32,7 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from webauth import users
 from webauth.extensions import db
-from webauth.keys import keyring_of
+from webauth.keys import has_keyring, keyring_of, missing_keys
 
 MIN_SECRET_KEY_LENGTH = 32
 CASDOOR_SCOPE = "openid profile email"  # as casdoor/oidc.py asks
@@ -109,10 +109,10 @@ def check_secret_key(app: Flask, deployment: Deployment) -> Iterator[Finding]:
 
 
 def check_keyring(app: Flask, deployment: Deployment) -> Iterator[Finding]:
-    from webauth.users import users_by_key
-
-    ring = keyring_of(app)
-    if app.config["WEBAUTH_KEYS"]:
+    ring = keyring_of(app) if has_keyring(app) else None
+    if ring is None:
+        pass  # missing_keys below names what the users need; the start-up message says why there is none
+    elif app.config["WEBAUTH_KEYS"]:
         yield ok("keyring", f"from WEBAUTH_KEYS: {len(ring.keys)} key(s), primary {ring.primary}")
     else:
         path = Path(app.config["WEBAUTH_KEYRING_PATH"])
@@ -120,14 +120,19 @@ def check_keyring(app: Flask, deployment: Deployment) -> Iterator[Finding]:
         found += _unless_private(path, "keyring", "the keyring", 0o600)
         yield from found or [ok("keyring", f"{path}: {len(ring.keys)} key(s), primary {ring.primary}, private")]
     try:
-        used = set(users_by_key())
+        missing = missing_keys(ring)
     except SQLAlchemyError:
         db.session.rollback()
+        if ring is None:
+            yield problem("keyring", "there is no keyring, and the database does not say which keys it needs")
         return  # the database check says why
-    missing = sorted(used - set(ring.keys))
     if missing:
         yield problem("keyring", f"users' data keys are wrapped under {', '.join(missing)}, which the keyring does "
-                                 "not hold: their vaults cannot be opened. Restore those keys from a backup")
+                                 "not open: their vaults cannot be opened, so the app refuses to serve. Restore "
+                                 "the keyring from the backup taken with the database (docs/operations.md)")
+    elif ring is None:
+        yield problem("keyring", f"there is no keyring ({app.config['WEBAUTH_KEYRING_PATH']}): restart the app "
+                                 "once the database answers")
 
 
 def check_database(app: Flask, deployment: Deployment) -> Iterator[Finding]:

@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -78,9 +79,20 @@ class User(UserMixin, db.Model):
         return not self.disabled
 
 
+# The vault's duplicate rule, kept by the database itself: a live account is one of a kind per
+# user (type and secret by their keyed fingerprint, issuer, name); the trash may hold copies.
+_LIVE = text("deleted_at IS NULL")
+
+
 class Account(db.Model):
     __tablename__ = "accounts"
-    __table_args__ = (Index("ix_accounts_user_deleted", "user_id", "deleted_at"),)
+    __table_args__ = (
+        Index("ix_accounts_user_deleted", "user_id", "deleted_at"),
+        Index(
+            "uq_accounts_live_identity", "user_id", "secret_digest", "issuer", "name",
+            unique=True, sqlite_where=_LIVE, postgresql_where=_LIVE,
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
@@ -376,3 +388,15 @@ class ImportInProgress(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     token: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# Operations ------------------------------------------------------------------------------------
+
+
+class Heartbeat(db.Model):
+    """One row that `/healthz` writes, so a database that answers but cannot be written shows as down."""
+
+    __tablename__ = "heartbeat"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    beat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

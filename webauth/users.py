@@ -371,24 +371,6 @@ def recently_authenticated(record: SessionRecord | None, seconds: int) -> bool:
 
 
 
-def rewrap_data_keys(keyring: Keyring) -> int:
-    """Rewrap every user's data key under the keyring's primary key; returns how many changed.
-
-    Each user is rewrapped in its own short transaction, so the app keeps serving; a user
-    read before and written after still holds the same DEK, only wrapped differently.
-    """
-    changed = 0
-    for user_id in db.session.scalars(select(User.id).where(User.kek_id != keyring.primary)).all():
-        user = db.session.get(User, user_id, with_for_update=True)
-        if user is None or user.kek_id == keyring.primary:
-            continue
-        dek = keyring.unwrap_data_key(user.id, user.kek_id, user.wrapped_dek)
-        user.kek_id, user.wrapped_dek = keyring.wrap_data_key(user.id, dek)
-        db.session.commit()
-        changed += 1
-    return changed
-
-
 def users_by_key() -> dict[str, int]:
     """How many users' data keys each key-encryption key wraps."""
     rows = db.session.execute(select(User.kek_id, func.count(User.id)).group_by(User.kek_id))

@@ -9,6 +9,13 @@ import or a sync makes its changes through the vault and commits once, so what b
 together (an HOTP step and its use, a whole import with the pending upload it consumes, a
 sync's plan with its new base) is stored together or not at all. What the code
 list reads (its query, its state, its refresh timing) is in listing.py, which `Vault` inherits.
+
+Two browsers, or a browser and a sync, change the same vault at the same time. Each change
+that reads before it writes (is this account there already? which position is last? is it
+still in the trash?) first takes the vault's lock (locking.py), held until the caller's
+transaction ends, and reads the account again under it. The database keeps the duplicate
+rule too (a unique index over user, fingerprint, issuer and name of the live accounts), and
+its refusal becomes the same `DuplicateAccount` as the vault's own check.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import contextlib
 import hashlib
 import hmac
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -26,12 +33,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
 from webauth import audit, icons
 from webauth.crypto import Keyring, open_secret, seal_secret
 from webauth.extensions import db
 from webauth.listing import ListQuery, VaultListing
+from webauth.locking import hold_transaction_lock
 from webauth.models import Account, AccountIcon, Group, User, account_groups, utcnow
 from webauth.otp import Algorithm, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, clean_group_name
@@ -50,6 +59,22 @@ class DuplicateAccount(ValueError):
     def __init__(self, existing: Account) -> None:
         super().__init__(f"{existing.issuer or existing.name} is already in the vault")
         self.existing = existing
+
+
+class StaleRevision(Exception):
+    """The account changed since the caller read it (an edit form opened before another change)."""
+
+    def __init__(self, account: Account) -> None:
+        super().__init__(f"account {account.uuid} is at revision {account.revision} now")
+        self.account = account
+
+
+class CounterRewind(ValueError):
+    """An edit would move an HOTP counter back, showing codes that were already used."""
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"the counter is at {current} and cannot move back")
+        self.current = current
 
 
 @dataclass(frozen=True)
@@ -98,8 +123,12 @@ class Vault(VaultListing):
 
     # Reading one account --------------------------------------------------------------
 
-    def get(self, account_uuid: str, *, trashed: bool = False) -> Account:
-        account = db.session.scalar(self._query(trashed=trashed).where(Account.uuid == account_uuid))
+    def get(self, account_uuid: str, *, trashed: bool = False, fresh: bool = False) -> Account:
+        """One account (live, or in the trash); `fresh` reads it again even if this session holds it."""
+        statement = self._query(trashed=trashed).where(Account.uuid == account_uuid)
+        if fresh:
+            statement = statement.execution_options(populate_existing=True)
+        account = db.session.scalar(statement)
         if account is None:
             raise AccountNotFound(account_uuid)
         return account
@@ -141,23 +170,46 @@ class Vault(VaultListing):
     # Changing ---------------------------------------------------------------------------
 
     def find_duplicate(self, spec: AccountSpec) -> Account | None:
-        digest = self._fingerprint(spec.params)
+        return self._live_twin(self._fingerprint(spec.params), spec.issuer, spec.name)
+
+    def _live_twin(self, digest: str, issuer: str, name: str) -> Account | None:
         return db.session.scalar(
-            self._query().where(
-                Account.secret_digest == digest, Account.issuer == spec.issuer, Account.name == spec.name
-            )
+            self._query().where(Account.secret_digest == digest, Account.issuer == issuer, Account.name == name)
         )
+
+    def _lock(self) -> None:
+        """Take this vault's lock for the rest of the caller's transaction (see the module's docstring)."""
+        hold_transaction_lock(db.session.connection(), "vault", self.user.id)
+
+    @contextlib.contextmanager
+    def _unique(self, digest: str, issuer: str, name: str) -> Iterator[None]:
+        """Write what the block changes in a savepoint; the database's duplicate rule refusing it
+        raises `DuplicateAccount`, and the caller's transaction goes on without the change."""
+        try:
+            with db.session.begin_nested():
+                yield
+                db.session.flush()
+        except IntegrityError:
+            existing = self._live_twin(digest, issuer, name)
+            if existing is None:
+                raise
+            raise DuplicateAccount(existing) from None
+
+    def _next_position(self) -> int:
+        last = db.session.scalar(select(func.max(Account.position)).where(Account.user_id == self.user.id))
+        return (last or 0) + 1
 
     def add(self, spec: AccountSpec, *, source: str = "manual") -> Account:
         """Store a new account; an identical one already there raises `DuplicateAccount`."""
+        self._lock()
         existing = self.find_duplicate(spec)
         if existing is not None:
             raise DuplicateAccount(existing)
-        last = db.session.scalar(select(func.max(Account.position)).where(Account.user_id == self.user.id))
-        account = self._new_account(spec, self._fingerprint(spec.params), (last or 0) + 1)
-        if spec.groups:
-            self._assign_groups(account, spec.groups)
-        db.session.flush()
+        digest = self._fingerprint(spec.params)
+        with self._unique(digest, spec.issuer, spec.name):
+            account = self._new_account(spec, digest, self._next_position())
+            if spec.groups:
+                self._assign_groups(account, spec.groups)
         audit.record("account.add", user=self.user, details={"account": account.uuid, "source": source})
         return account
 
@@ -195,6 +247,7 @@ class Vault(VaultListing):
         source: str = "edit",
         groups: Iterable[str] | None = None,
         icon: IconChange | None = None,
+        revision: int | None = None,
     ) -> Account:
         """Replace an account's description with `spec` (validated already by its constructor).
 
@@ -203,38 +256,53 @@ class Vault(VaultListing):
         Groups and icon change only when `groups` or `icon` is given: most callers (sync) describe
         the OTP fields alone, and `spec.groups` left empty must not empty the account's groups.
         A custom icon that is not a usable image raises `icons.IconError` before anything changes.
+
+        `revision` is the revision the caller's description started from (an edit form): when
+        the account moved on since, `StaleRevision` is raised and nothing changes. An HOTP
+        counter never moves back while the secret stays (`CounterRewind`): that would show
+        codes already used.
         """
         image = icons.normalise_image(icon.image or b"") if icon is not None and icon.kind == "custom" else None
-        account = self.get(account_uuid)
+        self._lock()
+        account = self.get(account_uuid, fresh=True)
+        if revision is not None and account.revision != revision:
+            raise StaleRevision(account)
         current = self.spec(account)
         duplicate = self.find_duplicate(spec)
         if duplicate is not None and duplicate.id != account.id:
             raise DuplicateAccount(duplicate)
         changed = _changed_fields(current, spec)
-        if groups is not None:
-            names = _clean_groups(groups)
-            if [name.casefold() for name in names] != [name.casefold() for name in current.groups]:
-                self._assign_groups(account, names)
-                changed.append("groups")
-        if icon is not None and self._set_icon(account, icon.kind, image):
-            changed.append("icon")
-        if not changed:
-            return account
-        params = spec.params
-        account.type, account.algorithm = params.type.value, params.algorithm.value
-        account.digits, account.period, account.counter = params.digits, params.period, params.counter
-        account.issuer, account.name, account.note, account.favorite = spec.issuer, spec.name, spec.note, spec.favorite
-        if "secret" in changed or "type" in changed:
-            account.secret_sealed = seal_secret(self._data_key, self.user.id, account.uuid, params.secret)
-            account.secret_digest = self._fingerprint(params)
-        self._touch(account)
+        rewinds = {"secret", "type"}.isdisjoint(changed) and spec.params.type is OtpType.HOTP
+        if rewinds and spec.params.counter < current.params.counter:
+            raise CounterRewind(current.params.counter)
+        digest = self._fingerprint(spec.params)
+        with self._unique(digest, spec.issuer, spec.name):
+            if groups is not None:
+                names = _clean_groups(groups)
+                if [name.casefold() for name in names] != [name.casefold() for name in current.groups]:
+                    self._assign_groups(account, names)
+                    changed.append("groups")
+            if icon is not None and self._set_icon(account, icon.kind, image):
+                changed.append("icon")
+            if not changed:
+                return account
+            params = spec.params
+            account.type, account.algorithm = params.type.value, params.algorithm.value
+            account.digits, account.period, account.counter = params.digits, params.period, params.counter
+            account.issuer, account.name = spec.issuer, spec.name
+            account.note, account.favorite = spec.note, spec.favorite
+            if "secret" in changed or "type" in changed:
+                account.secret_sealed = seal_secret(self._data_key, self.user.id, account.uuid, params.secret)
+                account.secret_digest = digest
+            self._touch(account)
         details = {"account": account.uuid, "fields": changed, "source": source}
         audit.record("account.edit", user=self.user, details=details)
         return account
 
     def delete(self, account_uuid: str, *, source: str | None = None) -> Account:
         """Move an account to the trash; `restore` undoes it, `purge` makes it final."""
-        account = self.get(account_uuid)
+        self._lock()
+        account = self.get(account_uuid, fresh=True)
         account.deleted_at = utcnow()
         self._touch(account)
         details = {"account": account.uuid} if source is None else {"account": account.uuid, "source": source}
@@ -247,6 +315,7 @@ class Vault(VaultListing):
         Sync uses it for versions it replaces or removes, so that nothing it overwrites is
         lost; returns None when an identical account (type, secret, issuer, name) is in the trash.
         """
+        self._lock()
         digest = self._fingerprint(spec.params)
         existing = db.session.scalar(
             self._query(trashed=True)
@@ -262,47 +331,69 @@ class Vault(VaultListing):
         return account
 
     def restore(self, account_uuid: str) -> Account:
-        """Bring an account back from the trash, unless the vault holds it again (`DuplicateAccount`)."""
-        account = self.get(account_uuid, trashed=True)
+        """Bring an account back from the trash, unless the vault holds it again (`DuplicateAccount`).
+
+        An account no longer in the trash (deleted for good, or restored, meanwhile) raises
+        `AccountNotFound`: the caller tells which with `get`.
+        """
+        self._lock()
+        account = self.get(account_uuid, trashed=True, fresh=True)
         duplicate = self.find_duplicate(self.spec(account))
         if duplicate is not None:
             raise DuplicateAccount(duplicate)
-        account.deleted_at = None
-        self._touch(account)
+        with self._unique(account.secret_digest, account.issuer, account.name):
+            account.deleted_at = None
+            self._touch(account)
         audit.record("account.restore", user=self.user, details={"account": account.uuid})
         return account
 
     def purge(self, account_uuid: str) -> None:
-        account = self.get(account_uuid, trashed=True)
-        db.session.delete(account)
-        audit.record("account.purge", user=self.user, details={"account": account_uuid})
-        self._prune_groups()
+        """Delete one account of the trash for good; one restored meanwhile raises `AccountNotFound`."""
+        if not self._purge(Account.uuid == account_uuid):
+            raise AccountNotFound(account_uuid)
 
     def empty_trash(self) -> int:
         """Purge every account in the trash; returns how many."""
-        trashed = self.trash()
-        for account in trashed:
-            db.session.delete(account)
-            audit.record("account.purge", user=self.user, details={"account": account.uuid})
+        return len(self._purge())
+
+    def _purge(self, *conditions) -> list[str]:
+        """Delete trashed accounts in one statement that checks they are still in the trash, so a
+        restore that came first keeps its account whatever list of the trash the caller saw."""
+        self._lock()
+        db.session.flush()
+        purged = db.session.scalars(
+            sql_delete(Account)
+            .where(Account.user_id == self.user.id, Account.deleted_at.is_not(None), *conditions)
+            .returning(Account.uuid)
+            .execution_options(synchronize_session=False)
+        ).all()
+        for account_uuid in purged:
+            audit.record("account.purge", user=self.user, details={"account": account_uuid})
+        gone = set(purged)
+        for held in [item for item in db.session.identity_map.values() if isinstance(item, Account)]:
+            if held.uuid in gone:
+                db.session.expunge(held)
         self._prune_groups()
-        return len(trashed)
+        return list(purged)
 
     # Organising ---------------------------------------------------------------------------
 
     def set_favorite(self, account_uuid: str, favorite: bool) -> Account:
-        account = self.get(account_uuid)
+        self._lock()
+        account = self.get(account_uuid, fresh=True)
         if account.favorite != favorite:
             account.favorite = favorite
             self._touch(account)
             audit.record("account.favorite", user=self.user, details={"account": account.uuid, "favorite": favorite})
-            return account
+        return account
 
     def move(self, account_uuid: str, before_uuid: str | None, after_uuid: str | None = None) -> Account:
         """Put an account just before another in the user's order, or just after another
         (`after_uuid`: a drop below the last row of a list that shows only its first page), or
         at the end when neither is named. Positions are renumbered 1..n; only the moved account
         counts as changed, since the others keep their order relative to each other."""
-        account = self.get(account_uuid)
+        self._lock()
+        account = self.get(account_uuid, fresh=True)
         before = self.get(before_uuid) if before_uuid else None
         after = self.get(after_uuid) if after_uuid and before is None else None
         if account in (before, after):
@@ -333,6 +424,7 @@ class Vault(VaultListing):
 
     def rename_group(self, name: str, new_name: str) -> None:
         """Rename a group; a new name that another group has merges the two."""
+        self._lock()
         group = self._group(name)
         new_name = clean_group_name(new_name)
         if not new_name:
@@ -357,6 +449,7 @@ class Vault(VaultListing):
 
     def delete_group(self, name: str) -> None:
         """Remove a group; its accounts stay, in their other groups."""
+        self._lock()
         group = self._group(name)
         members = self._group_members(group)
         for account in members:
@@ -486,13 +579,30 @@ class Vault(VaultListing):
         left out, as in `add`). One audit event `import` records the counts and `source` (the
         format), with `details` from the caller (counts only, never a name or a secret).
         """
+        self._lock()
+        specs = list(specs)
+        try:
+            with db.session.begin_nested():
+                added, duplicates = self._add_batch(specs)
+                db.session.flush()
+        except IntegrityError:
+            # Under the vault's lock only a writer that skips it (a database console) gets here:
+            # read the vault again and skip what it holds now, as for any duplicate.
+            with db.session.begin_nested():
+                added, duplicates = self._add_batch(specs)
+                db.session.flush()
+        counts = {"format": source, "added": len(added), "duplicates": duplicates}
+        audit.record("import", user=self.user, details={**(details or {}), **counts})
+        return added, duplicates
+
+    def _add_batch(self, specs: Sequence[AccountSpec]) -> tuple[list[Account], int]:
         seen = {
             tuple(row)
             for row in db.session.execute(
                 self._query().with_only_columns(Account.secret_digest, Account.issuer, Account.name)
             )
         }
-        position = db.session.scalar(select(func.max(Account.position)).where(Account.user_id == self.user.id)) or 0
+        position = self._next_position() - 1
         groups = {
             group.name.casefold(): group
             for group in db.session.scalars(select(Group).where(Group.user_id == self.user.id))
@@ -516,8 +626,6 @@ class Vault(VaultListing):
                 chosen.append(group)
             account.groups = chosen
             added.append(account)
-        counts = {"format": source, "added": len(added), "duplicates": duplicates}
-        audit.record("import", user=self.user, details={**(details or {}), **counts})
         return added, duplicates
 
 

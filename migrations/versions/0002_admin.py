@@ -8,6 +8,8 @@ Create Date: 2026-11-29 14:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
+from webauth.migrating import dropping
+
 
 # revision identifiers, used by Alembic.
 revision = '0002'
@@ -30,6 +32,7 @@ def upgrade():
 
 
 def downgrade():
+    dropping('settings')  # counted: refused without --force when they hold rows
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_username_at')
 

@@ -8,6 +8,8 @@ Create Date: 2026-11-29 16:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
+from webauth.migrating import dropping
+
 
 # revision identifiers, used by Alembic.
 revision = '0003'
@@ -52,6 +54,7 @@ def upgrade():
 
 
 def downgrade():
+    dropping('account_icons', 'account_groups', 'groups')  # counted: refused without --force when they hold rows
     op.drop_table('account_icons')
     with op.batch_alter_table('account_groups', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_account_groups_group_id'))

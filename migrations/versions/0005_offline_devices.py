@@ -8,6 +8,8 @@ Create Date: 2026-11-29 15:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
+from webauth.migrating import dropping
+
 
 # revision identifiers, used by Alembic.
 revision = '0005'
@@ -38,6 +40,7 @@ def upgrade():
 
 
 def downgrade():
+    dropping('offline_devices')  # counted: refused without --force when they hold rows
     with op.batch_alter_table('offline_devices', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_offline_devices_user_id'))
 

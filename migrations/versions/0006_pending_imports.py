@@ -8,6 +8,8 @@ Create Date: 2026-11-29 16:00:00.000000
 from alembic import op
 import sqlalchemy as sa
 
+from webauth.migrating import dropping
+
 
 # revision identifiers, used by Alembic.
 revision = '0006'
@@ -37,6 +39,7 @@ def upgrade():
 
 
 def downgrade():
+    dropping('pending_imports')  # counted: refused without --force when they hold rows
     with op.batch_alter_table('pending_imports', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_pending_imports_expires_at'))
         batch_op.drop_index(batch_op.f('ix_pending_imports_user_id'))

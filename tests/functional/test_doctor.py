@@ -80,7 +80,9 @@ def test_files_others_can_read_and_keys_that_are_missing_are_problems(app_config
     instance = tmp_path / "instance"
     config = {**app_config, "INSTANCE_PATH": str(instance), "WEBAUTH_KEYS": None}
     config.pop("SECRET_KEY")
-    create_app(dict(config))  # makes the instance folder, its secret key and a new keyring (k1, another key)
+    instance.mkdir(mode=0o700)
+    (instance / "keyring.json").write_text(app_config["WEBAUTH_KEYS"])  # the keyring the users need, as a file
+    create_app(dict(config))  # makes its secret key
     os.chmod(instance / "keyring.json", 0o644)
     os.chmod(instance / "secret_key", 0o640)
     found = findings(config)

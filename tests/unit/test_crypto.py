@@ -61,21 +61,32 @@ def test_the_keyring_file_is_private_and_survives_a_reload(tmp_path):
     path = tmp_path / "keyring.json"
     ring = Keyring.load_or_create(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    ring.add_primary()
+    new = ring.add_primary()
     ring.save()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = Keyring.load_or_create(path)
-    assert again.primary == "k2" and set(again.keys) == {"k1", "k2"}
+    assert again.primary == new and set(again.keys) == {"k1", new}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "keyring.json", "keyring.json.lock"
+    }  # no temporary file left behind
+
+
+def test_new_key_ids_never_collide(tmp_path):
+    """Two keyrings read before either adds a key still name their new keys apart (not both "k2")."""
+    path = tmp_path / "keyring.json"
+    first, second = Keyring.load_or_create(path), Keyring.load_or_create(path)
+    assert first.add_primary() != second.add_primary()
+    assert len({Keyring.load_or_create(path).add_primary() for _ in range(200)}) == 200
 
 
 def test_a_process_sees_a_key_another_process_added(tmp_path):
     path = tmp_path / "keyring.json"
     old = Keyring.load_or_create(path)
     other = Keyring.load_or_create(path)
-    other.add_primary()
+    new = other.add_primary()
     other.save()
     kek_id, wrapped, dek = other.new_data_key(5)
-    assert kek_id == "k2"
+    assert kek_id == new
     assert old.unwrap_data_key(5, kek_id, wrapped) == dek
 
 
@@ -83,10 +94,10 @@ def test_a_process_wraps_new_data_keys_under_a_primary_another_process_added(tmp
     path = tmp_path / "keyring.json"
     running = Keyring.load_or_create(path)
     rotator = Keyring.load_or_create(path)
-    rotator.add_primary()
+    new = rotator.add_primary()
     rotator.save()
     kek_id, wrapped, dek = running.new_data_key(9)
-    assert kek_id == "k2"
+    assert kek_id == new
     assert rotator.unwrap_data_key(9, kek_id, wrapped) == dek
 
 

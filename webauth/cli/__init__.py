@@ -1,7 +1,8 @@
 """`flask --app wsgi ...` command groups: users, accounts (with import and export), keys, audit,
 settings and the Casdoor sync, one module each; `doctor` lives with its checks (doctor.py).
 
-Commands apply pending migrations first, so they work on a fresh instance folder. Errors
+Commands apply pending migrations first, so they work on a fresh instance folder, and refuse
+to run while the keyring cannot open the users' data keys (cli/common.py). Errors
 go to stderr with a non-zero exit; nothing here prints a secret. Like the pages, a command
 goes through the domain (`Vault`, `users`, `admin`, `settings`) and commits its own change.
 """
@@ -9,6 +10,7 @@ goes through the domain (`Vault`, `users`, `admin`, `settings`) and commits its 
 from __future__ import annotations
 
 from flask import Flask
+from flask_migrate.cli import db as db_cli
 
 from webauth.cli.accounts import accounts_cli
 from webauth.cli.audit import audit_cli
@@ -18,6 +20,7 @@ from webauth.cli.sync import sync_command
 from webauth.cli.transfer import register_transfer_commands
 from webauth.cli.users import users_cli
 from webauth.doctor import doctor_command
+from webauth.migrating import add_force_option
 
 
 def register_cli(app: Flask) -> None:
@@ -26,3 +29,4 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(group)
     app.cli.add_command(sync_command)
     app.cli.add_command(doctor_command)
+    add_force_option(db_cli.commands["downgrade"])  # `flask db downgrade --force` (migrating.py)

@@ -1,4 +1,5 @@
-"""What every command needs: the database brought up to date, and a user named on the command line."""
+"""What every command needs: the database brought up to date, keys that open it, and a user named
+on the command line."""
 
 from __future__ import annotations
 
@@ -7,12 +8,19 @@ import sys
 import click
 from flask_migrate import upgrade
 
-from webauth import users
+from webauth import keys, users
 from webauth.models import User
 
 
-def prepare_database() -> None:
+def prepare_database(*, need_keys: bool = True) -> None:
+    """Apply pending migrations (one process at a time: migrating.py), then refuse to go on,
+    with the reason, when the keyring cannot open the users' data keys (keys.py). Commands
+    that help to recover (`keys list`) pass `need_keys=False`; `db` and `doctor` never call this."""
     upgrade(revision="heads")
+    if need_keys:
+        problem = keys.keyring_problem()
+        if problem:
+            raise click.ClickException(f"webauth cannot open the vaults: {problem}")
 
 
 def user_named(username: str) -> User:

@@ -1,4 +1,5 @@
-"""For the people running the service: `/healthz` for load balancers, `/metrics` for Prometheus."""
+"""For the people running the service: `/healthz` for load balancers, `/metrics` for Prometheus, and
+the refusal to serve while the keyring cannot open the vaults."""
 
 from __future__ import annotations
 
@@ -6,25 +7,76 @@ import hmac
 from ipaddress import ip_address
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import text
+from flask_babel import gettext as _
+from sqlalchemy import text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from webauth import metrics
+from webauth import keys, metrics
 from webauth.extensions import db
+from webauth.models import Heartbeat, utcnow
+from webauth.views.common import render_error
 
 bp = Blueprint("ops", __name__)
 bp.record_once(lambda state: metrics.init_app(state.app))
 
 
-@bp.get("/healthz")
-def healthz():
-    """200 when the database answers, 503 when it does not: a balancer then stops sending traffic."""
+# What answers while the keyring cannot open the vaults: health and metrics say so themselves.
+_SERVED_WITHOUT_KEYS = {"static", "ops.healthz", "ops.scrape"}
+
+
+@bp.before_app_request
+def refuse_without_keys():
+    """Serve nothing while the keyring cannot open the users' data keys (keys.py): sign-in would
+    work and every vault fail. The page names the missing key ids for whoever runs the service."""
+    if request.endpoint in _SERVED_WITHOUT_KEYS:
+        return None
+    try:
+        problem = keys.serving_problem()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None  # the database does not answer: the request fails on its own, health says why
+    if problem is None:
+        return None
+    message = _("This service cannot open its vaults: %(problem)s", problem=problem)
+    return render_error(503, message)
+
+
+def _database_problem() -> str | None:
+    """Why the database cannot serve: it does not answer, or it answers but cannot be written."""
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         db.session.rollback()
         current_app.logger.warning("health check: the database does not answer", exc_info=True)
-        return jsonify(status="unavailable"), 503
+        return "the database does not answer"
+    try:
+        db.session.execute(update(Heartbeat).where(Heartbeat.id == 1).values(beat_at=utcnow()))
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.warning("health check: the database cannot be written", exc_info=True)
+        return "the database answers but cannot be written (read-only file, full disk or read-only server?)"
+    return None
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 when the database can be written and the keyring opens every user's data key; 503 with
+    the reasons otherwise, so a balancer stops sending traffic and whoever looks knows why."""
+    problems = []
+    database = _database_problem()
+    if database:
+        problems.append(database)
+    else:
+        try:
+            keyring = keys.keyring_problem()
+        except SQLAlchemyError:
+            db.session.rollback()
+            keyring = "the users' keys could not be read from the database"
+        if keyring:
+            problems.append(f"the keyring cannot open the vaults: {keyring}")
+    if problems:
+        return jsonify(status="unavailable", problems=problems), 503
     return jsonify(status="ok")
 
 
