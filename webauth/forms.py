@@ -118,6 +118,10 @@ class EditForm(ManualForm):
         _l("Icon image (PNG, JPEG or WebP, up to 256 KB)"),
         validators=[FileSize(MAX_ICON_BYTES, message=_l("The icon must be 256 KB or smaller."))],
     )
+    # The revision the form started from, and the values it showed (JSON, no secret): a save
+    # writes only what the person changed, and answers 409 when the account moved on meanwhile.
+    revision = HiddenField(validators=[Optional(), Length(max=12)])
+    base = HiddenField(validators=[Optional(), Length(max=8000)])
 
 
 class GroupForm(FlaskForm):

@@ -46,8 +46,9 @@ from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, browser_sign_in, free_port
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, browser_sign_in
 from tests.e2e.pwa_support import wait_for_worker
+from tests.support.server import free_port
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.models import AuditEvent, User

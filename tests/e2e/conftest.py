@@ -6,19 +6,13 @@ The server shares the test database, so tests arrange data through the domain la
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.server import free_port, start_server, stop_server  # noqa: F401 - the e2e tests' helpers
+
 CHROMIUM = "/usr/bin/chromium"
 # CI runs the browser, two gunicorn workers and the tests on 2 cores: give assertions room.
 expect.set_options(timeout=15_000)
@@ -37,44 +31,6 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "/e2e/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(env_overrides: dict[str, str], tmp_path: Path) -> tuple[subprocess.Popen, str]:
-    """gunicorn serving wsgi:app as `make run` does; returns the process and its base URL."""
-    port = free_port()
-    env = {**os.environ, **env_overrides, "WEBAUTH_INSTANCE_PATH": str(tmp_path)}
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--threads", "4",
-         "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {(tmp_path / 'server.log').read_text()}")
-        try:
-            requests.get(f"{base_url}/manifest.json", timeout=1)
-            return process, base_url
-        except requests.RequestException:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the server did not start in 30 s")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ import requests
 from playwright.sync_api import expect
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import browser_sign_in, start_server, stop_server
+from tests.e2e.conftest import browser_sign_in
+from tests.support.server import start_server, stop_server
 from webauth import settings
 
 PASSWORD = "correct horse battery"

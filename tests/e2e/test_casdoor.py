@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import start_server, stop_server
 from tests.support.casdoor_server import CasdoorServer
+from tests.support.server import start_server, stop_server
 
 
 @pytest.fixture

@@ -25,10 +25,11 @@ import requests
 from sqlalchemy import select
 
 from tests.conftest import TEST_PASSWORD, csrf_from
-from tests.e2e.conftest import start_server, stop_server
 from tests.support.casdoor_server import CasdoorServer
 from tests.support.casdoor_vault import remote_entries, vault_entries
 from tests.support.fixtures import casdoor_authorize
+from tests.support.server import sign_in, start_server, stop_server
+from tests.support.server import token as _token
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.models import User
@@ -100,21 +101,6 @@ def pair(instances: Pair, redis_db: redis.Redis, app) -> Pair:
     """The two instances, with the rate-limit counters emptied (and, through `app`, the database after the test)."""
     redis_db.flushdb()
     return instances
-
-
-def _token(browser: requests.Session, url: str) -> str:
-    return csrf_from(browser.get(url, timeout=30).text)
-
-
-def sign_in(base: str, username: str = "alice") -> requests.Session:
-    browser = requests.Session()
-    answer = browser.post(
-        f"{base}/login",
-        data={"csrf_token": _token(browser, f"{base}/login"), "username": username, "password": TEST_PASSWORD},
-        allow_redirects=False, timeout=30,
-    )
-    assert answer.status_code == 302, answer.text
-    return browser
 
 
 def listed(browser: requests.Session, base: str) -> str:

@@ -11,8 +11,8 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from wtforms.fields.choices import SelectChoice
 
-from webauth import adding, qr
-from webauth.auth_session import reauth_required
+from webauth import adding, edits, qr
+from webauth.auth_session import reauth_required, recently_authenticated
 from webauth.extensions import db, limiter
 from webauth.forms import ConfirmForm, EditForm, GroupForm, ImageForm, ManualForm, UriForm
 from webauth.icons import IconError
@@ -21,7 +21,15 @@ from webauth.models import Account
 from webauth.otp import InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret, format_uri
 from webauth.transfer.base import ImportedEntry
-from webauth.vault import REVEALS, DuplicateAccount, IconChange, PlannedAddition
+from webauth.vault import (
+    REVEALS,
+    AccountNotFound,
+    CounterRewind,
+    DuplicateAccount,
+    IconChange,
+    PlannedAddition,
+    StaleRevision,
+)
 from webauth.views.codes import render_codes
 from webauth.views.common import current_vault, render_error, wants_fragment
 
@@ -282,11 +290,28 @@ def delete(uuid: str):
     return _back_to_list(undo=uuid)
 
 
+def _no_longer_in_trash(uuid: str):
+    """A restore or purge of an account that left the trash meanwhile (another tab, another device).
+
+    Restored already: nothing to do, the list shows it. Deleted for good (an "Empty trash" that
+    came first): 410, and the page says so.
+    """
+    db.session.rollback()
+    try:
+        current_vault().get(uuid)
+    except AccountNotFound:
+        return render_error(410, _("This account is no longer in the trash: it was deleted for good meanwhile."))
+    flash(_("This account was restored already."), "success")
+    return redirect(url_for("accounts.trash") if request.form.get("next") == "trash" else url_for("codes.index"))
+
+
 @bp.post("/<uuid>/restore")
 @login_required
 def restore(uuid: str):
     try:
         account = current_vault().restore(uuid)
+    except AccountNotFound:
+        return _no_longer_in_trash(uuid)
     except DuplicateAccount as duplicate:
         label = _label(duplicate.existing)
         message = _("%(label)s is in your vault again already, so it stays in the trash.", label=label)
@@ -317,7 +342,12 @@ def trash():
 def purge(uuid: str):
     account = current_vault().get(uuid, trashed=True)
     label = _label(account)
-    current_vault().purge(uuid)
+    try:
+        current_vault().purge(uuid)
+    except AccountNotFound:  # restored meanwhile: it stays
+        db.session.rollback()
+        flash(_("%(label)s was restored meanwhile, so it was not deleted.", label=label), "error")
+        return redirect(url_for("accounts.trash"))
     db.session.commit()
     flash(_("Deleted %(label)s for good.", label=label), "success")
     return redirect(url_for("accounts.trash"))
@@ -418,76 +448,139 @@ def reveal(uuid: str, what: str):
     return _detail(current_vault().get(uuid), what, value)
 
 
-def _edit_form(account: Account, formdata=None) -> EditForm:
-    vault = current_vault()
-    names = [group.name for group in vault.groups()]
+def _edit_form(account: Account, values: dict | None = None, formdata=None) -> EditForm:
+    """The edit form: showing `values` (the account's own by default), or reading `formdata`.
+
+    It carries the revision and the values it started from (edits.py), so a save writes only
+    what the person changed and notices a change made elsewhere meanwhile.
+    """
+    names = [group.name for group in current_vault().groups()]
     if formdata is None:
-        form = EditForm(
-            formdata=None,
-            issuer=account.issuer,
-            name=account.name,
-            type=account.type,
-            algorithm=account.algorithm,
-            digits=account.digits,
-            period=account.period,
-            counter=account.counter,
-            note=account.note,
-            favorite=account.favorite,
-            groups=[group.name for group in account.groups],
-            icon=account.icon.kind if account.icon is not None else "auto",
-        )
+        current = edits.values_of(account)
+        values = values or current
+        form = EditForm(formdata=None, **values, revision=str(account.revision), base=edits.encode(current))
+        form.new_groups.data = ", ".join(name for name in values["groups"] if name not in names)
     else:
         form = EditForm()
     form.groups.choices = [SelectChoice(name, name) for name in names]
     return form
 
 
-def _edit_page(account: Account, form: EditForm, status: int = 200):
-    return render_template("accounts/edit.html", account=account, form=form), status
+def _edit_page(account: Account, form: EditForm, status: int = 200, elsewhere=None):
+    html = render_template(
+        "accounts/edit.html",
+        account=account,
+        form=form,
+        elsewhere=elsewhere or [],
+        reauth_url=None if recently_authenticated() else url_for("auth.reauth", next=request.path),
+    )
+    return html, status
+
+
+@bp.app_template_filter("edit_value")
+def _edit_value(value) -> str:
+    """A value of `edits.values_of` as the list of changes made elsewhere shows it."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if isinstance(value, list):
+        value = ", ".join(value)
+    return str(value) if value not in ("", None) else "—"
+
+
+def _submitted(form: EditForm) -> dict:
+    """The form's values, in the shape of `edits.values_of`."""
+    # Chinese keyboards type the full-width comma: both separate new group names.
+    typed = (form.new_groups.data or "").replace("，", ",").split(",")
+    return {
+        "issuer": form.issuer.data or "",
+        "name": form.name.data or "",
+        "note": form.note.data or "",
+        "favorite": bool(form.favorite.data),
+        "type": form.type.data,
+        "algorithm": form.algorithm.data,
+        "digits": form.digits.data,
+        "period": form.period.data,
+        "counter": form.counter.data,
+        "groups": list(form.groups.data or []) + [name.strip() for name in typed if name.strip()],
+        "icon": form.icon.data,
+    }
+
+
+def _stale(account: Account, base: dict, submitted: dict, form: EditForm):
+    """409: the account changed since the page was opened. The page shows what changed and the
+    current values, with the person's input kept where it does not collide."""
+    current = current_vault().get(account.uuid, fresh=True)
+    merged, elsewhere = edits.merge(base, edits.values_of(current), submitted)
+    fresh = _edit_form(current, merged)
+    fresh.secret.data = form.secret.data  # a new secret typed is kept: nothing else can have typed it
+    return _edit_page(current, fresh, 409, elsewhere)
 
 
 @bp.route("/<uuid>/edit", methods=["GET", "POST"])
 @login_required
 def edit(uuid: str):
     vault = current_vault()
-    account = current_vault().get(uuid)
+    account = vault.get(uuid)
     if request.method == "GET":
         return _edit_page(account, _edit_form(account))
-    form = _edit_form(account, request.form)
+    form = _edit_form(account, formdata=request.form)
     if not form.validate():
         return _edit_page(account, form, 422)
+    current = edits.values_of(account)
+    base = edits.decode(form.base.data) or current
+    revision = int(form.revision.data) if (form.revision.data or "").isdigit() else None
+    submitted = _submitted(form)
+    if revision is not None and revision != account.revision:
+        return _stale(account, base, submitted, form)
+    changed = edits.changed(base, submitted)
+    if form.secret.data:
+        changed.add("secret")
+    guarded = [name for name in edits.GUARDED if name in changed]
+    if guarded and not recently_authenticated():
+        field = getattr(form, guarded[0])
+        field.errors = [*field.errors, _("Changing the type, the secret key or the counter needs your password: "
+                                         "enter it again, then save.")]
+        return _edit_page(account, form, 403)
     upload = form.icon_file.data
     image = upload.read(adding.MAX_IMAGE_BYTES) if upload else b""
-    icon: IconChange | None
-    if form.icon.data == "custom" and not image:
-        if account.icon is None or account.icon.kind != "custom":
-            form.icon_file.errors = [*form.icon_file.errors, _("Choose an image for the icon.")]
-            return _edit_page(account, form, 422)
-        icon = None  # keep the image uploaded before
-    else:
-        icon = IconChange(form.icon.data, image or None)
-    # Chinese keyboards type the full-width comma: both separate new group names.
-    typed = (form.new_groups.data or "").replace("，", ",").split(",")
-    groups = list(form.groups.data or []) + [name for name in typed if name.strip()]
+    icon: IconChange | None = None
+    if image or "icon" in changed:
+        if form.icon.data == "custom" and not image:
+            if account.icon is None or account.icon.kind != "custom":
+                form.icon_file.errors = [*form.icon_file.errors, _("Choose an image for the icon.")]
+                return _edit_page(account, form, 422)
+        else:
+            icon = IconChange(form.icon.data, image or None)
+    # Only what the person changed is written; every other field keeps its current value.
+    chosen = {name: submitted[name] if name in changed else current[name] for name in edits.FIELDS}
     try:
-        current = vault.spec(account)
         params = OtpParams(
-            type=OtpType(form.type.data),
-            secret=decode_secret(form.secret.data) if form.secret.data else current.params.secret,
-            algorithm=form.algorithm.data,
-            digits=form.digits.data,
-            period=form.period.data,
-            counter=form.counter.data,
+            type=OtpType(chosen["type"]),
+            secret=decode_secret(form.secret.data) if form.secret.data else vault.params(account).secret,
+            algorithm=chosen["algorithm"],
+            digits=chosen["digits"],
+            period=chosen["period"],
+            counter=chosen["counter"],
         )
         spec = AccountSpec(
-            issuer=form.issuer.data or "",
-            name=form.name.data or "",
+            issuer=chosen["issuer"],
+            name=chosen["name"],
             params=params,
-            note=form.note.data or "",
-            groups=tuple(groups),
-            favorite=form.favorite.data,
+            note=chosen["note"].replace("\r\n", "\n"),
+            groups=tuple(chosen["groups"]),
+            favorite=chosen["favorite"],
         )
-        vault.update(uuid, spec, groups=spec.groups, icon=icon)
+        groups = spec.groups if "groups" in changed else None
+        vault.update(uuid, spec, groups=groups, icon=icon, revision=revision)
+    except StaleRevision:
+        db.session.rollback()
+        return _stale(account, base, submitted, form)
+    except CounterRewind as error:
+        form.counter.errors = [*form.counter.errors, _(
+            "The counter is at %(counter)d already: it can only move forward, or codes already used would show "
+            "again.", counter=error.current,
+        )]
+        return _edit_page(account, form, 409)
     except InvalidParameter as error:
         field = getattr(form, "new_groups" if error.field == "groups" else error.field, form.secret)
         field.errors = [*field.errors, error.message]
