@@ -59,6 +59,16 @@ def _database_problem() -> str | None:
     return None
 
 
+@bp.app_errorhandler(SQLAlchemyError)
+def database_error(error: SQLAlchemyError):
+    """A database that stopped taking writes (or answering) is a 503 that says so, not a 500."""
+    db.session.rollback()
+    if _database_problem() is None:
+        raise error  # a bug, not the database: the usual 500
+    current_app.logger.error("the database failed a request", exc_info=error)
+    return render_error(503, _("The database cannot store changes just now, so nothing was saved. Try again later."))
+
+
 @bp.get("/healthz")
 def healthz():
     """200 when the database can be written and the keyring opens every user's data key; 503 with

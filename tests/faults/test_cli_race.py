@@ -1,0 +1,85 @@
+"""Issue 13.4 and 13.7: two operators' commands at once lose no key and break no migration.
+
+- Two `keys rotate` used to both name their new key "k2"; the file written last won, and every
+  data key the other had rewrapped opened no more. Now rotation holds the keyring file's lock
+  and a database lock across reading, writing (durably) and rewrapping, and key ids cannot
+  collide.
+- Every command applies pending migrations first; two first runs at once used to end one of
+  them in a traceback (both created the same tables). Now migrations run one at a time, in one
+  transaction, and the keyring of a new instance is created once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import inspect, select
+
+from tests.faults.conftest import finished, flask_cli
+from webauth import create_app
+from webauth.crypto import Keyring
+from webauth.extensions import db
+from webauth.keys import keyring
+from webauth.models import User
+from webauth.otp import code_at
+from webauth.otpauth import parse_uri
+from webauth.users import create_local_user
+from webauth.vault import Vault
+
+ROUNDS = 3
+MOMENT = 1_700_000_000
+SECRETS = ["JBSWY3DPEHPK3PXP", "GEZDGNBVGY3TQOJQ", "KRSXG5CTMVRXEZLU"]
+
+
+def _file_keyring_app(app_config: dict, instance: Path):
+    return create_app({**app_config, "WEBAUTH_KEYS": None, "INSTANCE_PATH": str(instance)})
+
+
+def _codes(app_config: dict, instance: Path) -> dict[str, list[str]]:
+    """Every user's codes, as a freshly started app computes them from the keyring on disk."""
+    app = _file_keyring_app(app_config, instance)
+    with app.app_context():
+        codes = {}
+        for user in db.session.scalars(select(User).order_by(User.username)):
+            vault = Vault(user, keyring())
+            codes[user.username] = [code_at(vault.params(account), MOMENT) for account in vault.accounts()]
+        return codes
+
+
+def test_two_rotations_at_once_keep_every_key(app_config, migrated_database, tmp_path):
+    instance = tmp_path / "instance"
+    app = _file_keyring_app(app_config, instance)  # an empty database: a new keyring is made
+    with app.app_context():
+        for name, secret in zip(("alice", "bob", "carol"), SECRETS, strict=True):
+            user = create_local_user(name, "correct horse battery", keyring())
+            Vault(user, keyring()).add(parse_uri(f"otpauth://totp/Svc:{name}?secret={secret}"))
+            db.session.commit()
+    before = _codes(app_config, instance)
+    assert all(before.values())
+
+    for round_number in range(ROUNDS):
+        rotations = [flask_cli("keys", "rotate", instance=instance, database_url=migrated_database) for _ in range(2)]
+        results = [finished(process) for process in rotations]
+        for status, out, err in results:
+            assert status == 0, err
+            assert "new primary key" in out
+        new_ids = {out.split()[3].rstrip(";") for _status, out, _err in results}
+        assert len(new_ids) == 2, f"round {round_number}: both rotations named their key alike: {new_ids}"
+        ring = Keyring.load(instance / "keyring.json")
+        assert new_ids <= set(ring.keys) and len(ring.keys) == 1 + 2 * (round_number + 1)
+        assert _codes(app_config, instance) == before, f"round {round_number}: a vault no longer opens"
+
+
+def test_two_first_commands_at_once_on_a_new_instance(app_config, fresh_database, tmp_path):
+    for round_number in range(ROUNDS):
+        instance, database = tmp_path / f"instance-{round_number}", fresh_database()
+        commands = [flask_cli("keys", "list", instance=instance, database_url=database) for _ in range(2)]
+        for status, _out, err in (finished(process) for process in commands):
+            assert status == 0, f"round {round_number}: {err}"
+        app = create_app({**app_config, "WEBAUTH_KEYS": None, "INSTANCE_PATH": str(instance),
+                          "SQLALCHEMY_DATABASE_URI": database})
+        with app.app_context():
+            assert inspect(db.engine).has_table("alembic_version")
+            assert db.session.execute(db.text("SELECT version_num FROM alembic_version")).scalars().all() == ["0007"]
+            db.engine.dispose()
+        assert (instance / "keyring.json").exists()

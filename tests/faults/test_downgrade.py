@@ -1,0 +1,59 @@
+"""Issue 13.7: a downgrade that would drop people's data refuses without --force, and says what.
+
+`flask db downgrade 0002` drops the groups (migration 0003), the Casdoor links, the offline
+devices...: it used to do so silently. Now the whole downgrade runs in one transaction, counts
+the rows of each table it drops, and is rolled back with a message naming them unless
+`--force` is given.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect, text
+
+from webauth import create_app
+from webauth.extensions import db
+from webauth.keys import keyring
+from webauth.otpauth import AccountSpec, parse_uri
+from webauth.users import create_local_user
+from webauth.vault import Vault
+
+
+def _version(app) -> str:
+    with app.app_context():
+        version = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        db.session.remove()
+        return version
+
+
+def test_a_downgrade_that_drops_groups_needs_force(app_config, fresh_database):
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": fresh_database()})
+    cli = app.test_cli_runner()
+    assert cli.invoke(args=["db", "upgrade", "heads"]).exit_code == 0
+    with app.app_context():
+        user = create_local_user("alice", "correct horse battery", keyring())
+        spec = parse_uri("otpauth://totp/Svc:alice?secret=JBSWY3DPEHPK3PXP")
+        Vault(user, keyring()).add(AccountSpec(issuer=spec.issuer, name=spec.name, params=spec.params,
+                                               groups=("Work",)))
+        db.session.commit()
+        db.session.remove()
+
+    # Down to 0006 drops an index and the heartbeat row only: no --force needed.
+    stepped = cli.invoke(args=["db", "downgrade", "0006"])
+    assert stepped.exit_code == 0, stepped.output
+    assert _version(app) == "0006"
+
+    refused = cli.invoke(args=["db", "downgrade", "0002"])
+    assert refused.exit_code != 0
+    assert "would drop account_groups (1 row), groups (1 row)" in refused.output
+    assert "--force" in refused.output and "nothing was changed" in refused.output
+    assert _version(app) == "0006"
+    with app.app_context():
+        assert db.session.execute(text("SELECT name FROM groups")).scalars().all() == ["Work"]
+        db.session.remove()
+
+    forced = cli.invoke(args=["db", "downgrade", "0002", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert _version(app) == "0002"
+    with app.app_context():
+        assert not inspect(db.engine).has_table("groups")
+        db.engine.dispose()
