@@ -35,6 +35,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from webauth import audit, icons
 from webauth.crypto import Keyring, open_secret, seal_secret
@@ -361,20 +362,19 @@ class Vault(VaultListing):
         restore that came first keeps its account whatever list of the trash the caller saw."""
         self._lock()
         db.session.flush()
-        purged = db.session.scalars(
+        purged = db.session.execute(
             sql_delete(Account)
             .where(Account.user_id == self.user.id, Account.deleted_at.is_not(None), *conditions)
-            .returning(Account.uuid)
+            .returning(Account.id, Account.uuid)
             .execution_options(synchronize_session=False)
         ).all()
-        for account_uuid in purged:
+        for account_id, account_uuid in purged:
             audit.record("account.purge", user=self.user, details={"account": account_uuid})
-        gone = set(purged)
-        for held in [item for item in db.session.identity_map.values() if isinstance(item, Account)]:
-            if held.uuid in gone:
+            held = db.session.identity_map.get(identity_key(Account, account_id))
+            if held is not None:
                 db.session.expunge(held)
         self._prune_groups()
-        return list(purged)
+        return [account_uuid for _id, account_uuid in purged]
 
     # Organising ---------------------------------------------------------------------------
 

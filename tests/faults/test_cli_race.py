@@ -26,7 +26,7 @@ from webauth.otpauth import parse_uri
 from webauth.users import create_local_user
 from webauth.vault import Vault
 
-ROUNDS = 3
+ROUNDS = 2
 MOMENT = 1_700_000_000
 SECRETS = ["JBSWY3DPEHPK3PXP", "GEZDGNBVGY3TQOJQ", "KRSXG5CTMVRXEZLU"]
 

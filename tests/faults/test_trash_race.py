@@ -62,7 +62,7 @@ def test_a_restore_racing_empty_trash_keeps_what_it_restored(app, user, served):
                 assert row is not None and row.deleted_at is None, f"round {round_number}: restored, then purged"
                 outcomes.append("restored")
             else:
-                assert restored.status_code == 410 and "deleted for good" in restored.text
+                assert restored.status_code == 404 and "deleted for good" in restored.text
                 assert row is None
                 outcomes.append("purged first")
             assert left_in_trash == 0  # everything else went

@@ -294,13 +294,13 @@ def _no_longer_in_trash(uuid: str):
     """A restore or purge of an account that left the trash meanwhile (another tab, another device).
 
     Restored already: nothing to do, the list shows it. Deleted for good (an "Empty trash" that
-    came first): 410, and the page says so.
+    came first), or never here: 404, and the page says it is gone for good.
     """
     db.session.rollback()
     try:
         current_vault().get(uuid)
     except AccountNotFound:
-        return render_error(410, _("This account is no longer in the trash: it was deleted for good meanwhile."))
+        return render_error(404, _("This account is no longer in the trash: it was deleted for good meanwhile."))
     flash(_("This account was restored already."), "success")
     return redirect(url_for("accounts.trash") if request.form.get("next") == "trash" else url_for("codes.index"))
 

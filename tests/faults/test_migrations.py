@@ -1,4 +1,9 @@
-"""Issue 13.7: a downgrade that would drop people's data refuses without --force, and says what.
+"""Issue 13.7 and 13.2: migrations that lose nothing.
+
+- Migration 0007 puts the duplicate rule into the database (a unique index over the live
+  accounts); copies that two adds at once could store before are moved to the trash, the
+  earliest kept, each audited.
+- A downgrade that would drop people's data refuses without --force, and says what.
 
 `flask db downgrade 0002` drops the groups (migration 0003), the Casdoor links, the offline
 devices...: it used to do so silently. Now the whole downgrade runs in one transaction, counts
@@ -8,7 +13,9 @@ the rows of each table it drops, and is rolled back with a message naming them u
 
 from __future__ import annotations
 
-from sqlalchemy import inspect, text
+import json
+
+from sqlalchemy import column, inspect, table, text
 
 from webauth import create_app
 from webauth.extensions import db
@@ -56,4 +63,34 @@ def test_a_downgrade_that_drops_groups_needs_force(app_config, fresh_database):
     assert _version(app) == "0002"
     with app.app_context():
         assert not inspect(db.engine).has_table("groups")
+        db.engine.dispose()
+
+
+def test_0007_moves_duplicates_already_stored_to_the_trash(app_config, fresh_database):
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": fresh_database()})
+    cli = app.test_cli_runner()
+    assert cli.invoke(args=["db", "upgrade", "0006"]).exit_code == 0
+    with app.app_context():
+        user = create_local_user("alice", "correct horse battery", keyring())
+        account = Vault(user, keyring()).add(parse_uri("otpauth://totp/Svc:alice?secret=JBSWY3DPEHPK3PXP"))
+        db.session.commit()
+        row = db.session.execute(text("SELECT * FROM accounts WHERE id = :id"), {"id": account.id}).mappings().one()
+        for number in (2, 3):  # what two (three) identical adds at once left behind
+            copy = {**row, "id": account.id + number, "uuid": f"00000000-0000-0000-0000-00000000000{number}",
+                    "position": row["position"] + number}
+            db.session.execute(table("accounts", *(column(name) for name in copy)).insert().values(copy))
+        db.session.commit()
+        db.session.remove()
+
+    upgraded = cli.invoke(args=["db", "upgrade", "heads"])
+    assert upgraded.exit_code == 0, upgraded.output
+    with app.app_context():
+        rows = db.session.execute(text("SELECT id, deleted_at, revision FROM accounts ORDER BY id")).all()
+        assert [(row.deleted_at is None, row.revision) for row in rows] == [(True, 1), (False, 2), (False, 2)]
+        details = [json.loads(value) if isinstance(value, str) else value for value in db.session.execute(
+            text("SELECT details FROM audit_events WHERE event = 'account.delete'")).scalars()]
+        assert details == [
+            {"account": "00000000-0000-0000-0000-000000000002", "source": "migration"},
+            {"account": "00000000-0000-0000-0000-000000000003", "source": "migration"},
+        ]
         db.engine.dispose()
