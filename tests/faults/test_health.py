@@ -10,8 +10,12 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
+from sqlalchemy import delete, select
 
 from tests.conftest import post_form
+from webauth import create_app
+from webauth.extensions import db
+from webauth.models import Heartbeat
 
 
 def _read_only(database_url: str) -> str:
@@ -24,8 +28,6 @@ def _read_only(database_url: str) -> str:
 
 @pytest.fixture
 def read_only_app(app, app_config, database_url, user):
-    from webauth import create_app
-
     return create_app({**app_config, "SQLALCHEMY_DATABASE_URI": _read_only(database_url)})
 
 
@@ -45,3 +47,15 @@ def test_a_sign_in_on_a_database_that_cannot_be_written_is_503_not_500(read_only
     answer = post_form(client, "/login", "/login", {"username": "alice", "password": "correct horse battery"})
     assert answer.status_code == 503
     assert "cannot store changes" in answer.get_data(as_text=True)
+
+
+def test_health_writes_its_heartbeat_row_even_when_it_went_missing(app):
+    with app.app_context():
+        db.session.execute(delete(Heartbeat))
+        db.session.commit()
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get("/healthz").status_code == 200
+    with app.app_context():
+        assert db.session.scalars(select(Heartbeat.id)).all() == [1]
+        assert db.session.scalar(select(Heartbeat.beat_at)) is not None

@@ -9,6 +9,8 @@ from ipaddress import ip_address
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from webauth import keys, metrics
@@ -50,7 +52,10 @@ def _database_problem() -> str | None:
         current_app.logger.warning("health check: the database does not answer", exc_info=True)
         return "the database does not answer"
     try:
-        db.session.execute(update(Heartbeat).where(Heartbeat.id == 1).values(beat_at=utcnow()))
+        beat = db.session.execute(update(Heartbeat).where(Heartbeat.id == 1).values(beat_at=utcnow()))
+        if beat.rowcount == 0:  # the row went missing (a restore from an older dump): put it back
+            insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+            db.session.execute(insert(Heartbeat).values(id=1, beat_at=utcnow()).on_conflict_do_nothing())
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()
