@@ -38,7 +38,8 @@ def test_healthz_answers_ok_when_the_database_does(client):
 def test_healthz_answers_503_when_the_database_does_not(app_config, tmp_path):
     broken = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/missing/dir/db.sqlite"})
     response = broken.test_client().get("/healthz")
-    assert response.status_code == 503 and response.get_json() == {"status": "unavailable"}
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "unavailable", "problems": ["the database does not answer"]}
     metrics = scrape(broken.test_client())
     assert metrics[("webauth_database_up", ())] == 0
 
