@@ -325,7 +325,7 @@ class Vault(VaultListing):
         )
         if existing is not None:
             return None
-        account = self._new_account(spec, digest, position=0)
+        account = self._new_account(spec, digest, self._next_position())
         account.deleted_at = utcnow()
         db.session.flush()
         audit.record("account.trash_copy", user=self.user, details={"account": account.uuid, "source": source})
