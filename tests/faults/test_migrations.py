@@ -1,6 +1,6 @@
 """Issue 13.7 and 13.2: migrations that lose nothing.
 
-- Migration 0008 puts the duplicate rule into the database (a unique index over the live
+- Migration 0009 puts the duplicate rule into the database (a unique index over the live
   accounts); copies that two adds at once could store before are moved to the trash, the
   earliest kept, each audited.
 - A downgrade that would drop people's data refuses without --force, and says what.
@@ -44,16 +44,16 @@ def test_a_downgrade_that_drops_groups_needs_force(app_config, fresh_database):
         db.session.commit()
         db.session.remove()
 
-    # Down to 0007 drops an index and the heartbeat row only: no --force needed.
-    stepped = cli.invoke(args=["db", "downgrade", "0007"])
+    # Down to 0008 drops an index and the heartbeat row only: no --force needed.
+    stepped = cli.invoke(args=["db", "downgrade", "0008"])
     assert stepped.exit_code == 0, stepped.output
-    assert _version(app) == "0007"
+    assert _version(app) == "0008"
 
     refused = cli.invoke(args=["db", "downgrade", "0002"])
     assert refused.exit_code != 0
     assert "would drop account_groups (1 row), groups (1 row)" in refused.output
     assert "--force" in refused.output and "nothing was changed" in refused.output
-    assert _version(app) == "0007"
+    assert _version(app) == "0008"
     with app.app_context():
         assert db.session.execute(text("SELECT name FROM groups")).scalars().all() == ["Work"]
         db.session.remove()
@@ -66,10 +66,10 @@ def test_a_downgrade_that_drops_groups_needs_force(app_config, fresh_database):
         db.engine.dispose()
 
 
-def test_0008_moves_duplicates_already_stored_to_the_trash(app_config, fresh_database):
+def test_0009_moves_duplicates_already_stored_to_the_trash(app_config, fresh_database):
     app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": fresh_database()})
     cli = app.test_cli_runner()
-    assert cli.invoke(args=["db", "upgrade", "0007"]).exit_code == 0
+    assert cli.invoke(args=["db", "upgrade", "0008"]).exit_code == 0
     with app.app_context():
         user = create_local_user("alice", "correct horse battery", keyring())
         account = Vault(user, keyring()).add(parse_uri("otpauth://totp/Svc:alice?secret=JBSWY3DPEHPK3PXP"))

@@ -6,8 +6,8 @@ and PostgreSQL alike). Two identical adds at the same instant could both be stor
 such copies are moved to the trash here, the earliest of each kept, each with an audit event
 (`account.delete`, source `migration`), and the number is logged: nothing is deleted.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-06 18:00:00.000000
 
 """
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
@@ -72,7 +72,7 @@ def _trash_duplicates(bind) -> int:
 def upgrade():
     moved = _trash_duplicates(op.get_bind())
     if moved:
-        log.warning("0008: moved %d duplicate account(s) to the trash (the earliest copy of each stays; "
+        log.warning("0009: moved %d duplicate account(s) to the trash (the earliest copy of each stays; "
                     "each move is in the audit log)", moved)
     with op.batch_alter_table('accounts', schema=None) as batch_op:
         batch_op.create_index(
