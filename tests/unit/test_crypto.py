@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -159,23 +160,23 @@ def test_the_keyring_of_the_environment_wraps_and_names_a_missing_key():
     assert str(unsaved.value) == "this keyring comes from WEBAUTH_KEYS; update the variable instead"
 
 
-@pytest.mark.parametrize(
-    ("keys", "new_id"),
-    [({"main": os.urandom(32)}, "k1"), ({"k1": os.urandom(32), "kold": os.urandom(32), "7": os.urandom(32)}, "k2")],
-)
-def test_a_new_primary_takes_the_next_free_number(keys, new_id):
-    ring = _env_keyring(**keys)
-    assert ring.add_primary() == new_id
+def test_a_new_primary_has_an_id_of_its_own():
+    """Time and random characters, never "the next number": two keyrings each adding a key name them apart."""
+    keys = {"k1": os.urandom(32), "kold": os.urandom(32), "7": os.urandom(32)}
+    ring, twin = _env_keyring(**keys), _env_keyring(**keys)
+    new_id = ring.add_primary()
+    assert re.fullmatch(r"k\d{8}T\d{6}-[0-9a-f]{6}", new_id) and len(new_id) <= 32  # users.kek_id is 32 wide
     assert ring.primary == new_id and len(ring.keys[new_id]) == 32 and set(keys) < set(ring.keys)
+    assert twin.add_primary() != new_id
 
 
 def test_retiring_removes_only_an_old_key(tmp_path):
     ring = Keyring.load_or_create(tmp_path / "keyring.json")
-    ring.add_primary()
+    new_id = ring.add_primary()
     ring.retire("k1")
-    assert set(ring.keys) == {"k2"}
+    assert set(ring.keys) == {new_id}
     with pytest.raises(KeyringError) as primary:
-        ring.retire("k2")
+        ring.retire(new_id)
     assert str(primary.value) == "the primary key cannot be retired; rotate first"
     with pytest.raises(KeyringError) as unknown:
         ring.retire("k1")
@@ -225,13 +226,13 @@ def test_the_keyring_file_is_read_again_only_when_it_changed(tmp_path, monkeypat
     running.new_data_key(1)
     assert reads == []  # unchanged since it was created: not read
     rotator = Keyring.from_json(real_read(path), path=path)
-    rotator.add_primary()
+    new_id = rotator.add_primary()
     assert rotator.save() is True
-    assert running.new_data_key(1)[0] == "k2" and running.new_data_key(1)[0] == "k2"
+    assert running.new_data_key(1)[0] == new_id and running.new_data_key(1)[0] == new_id
     assert reads == [path]  # read once for the change, not again
     rotator.new_data_key(1)
     assert reads == [path]  # the process that saved it does not read it back either
-    running.key("k2")
+    running.key(new_id)
     with pytest.raises(KeyringError):
         running.key("k3")  # a missing id reads the file once more, then fails
     assert reads == [path, path]
