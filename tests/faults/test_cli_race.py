@@ -11,13 +11,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, select
 
 from tests.faults.conftest import finished, flask_cli
-from webauth import create_app
+from webauth import create_app, keys
 from webauth.crypto import Keyring
 from webauth.extensions import db
 from webauth.keys import keyring
@@ -69,6 +71,60 @@ def test_two_rotations_at_once_keep_every_key(app_config, migrated_database, tmp
         ring = Keyring.load(instance / "keyring.json")
         assert new_ids <= set(ring.keys) and len(ring.keys) == 1 + 2 * (round_number + 1)
         assert _codes(app_config, instance) == before, f"round {round_number}: a vault no longer opens"
+
+
+def test_two_rotations_that_reach_the_same_step_together_keep_every_key(
+    app_config, migrated_database, tmp_path, monkeypatch
+):
+    """The processes above start a second or so apart at random, so they seldom meet inside a
+    rotation. Here two rotations (two apps, each with its own copy of the keyring, as two
+    processes hold) are brought to the moment they add their key at the same instant, unless
+    the locks keep one out until the other committed: then the first waits a moment and goes on.
+    """
+    instance = tmp_path / "instance"
+    first = _file_keyring_app(app_config, instance)  # an empty database: a new keyring is made
+    with first.app_context():
+        for name, secret in zip(("alice", "bob", "carol"), SECRETS, strict=True):
+            user = create_local_user(name, "correct horse battery", keyring())
+            Vault(user, keyring()).add(parse_uri(f"otpauth://totp/Svc:{name}?secret={secret}"))
+            db.session.commit()
+    before = _codes(app_config, instance)
+    second = _file_keyring_app(app_config, instance)
+
+    meeting = threading.Barrier(2)
+    add_primary = Keyring.add_primary
+
+    def together(ring: Keyring) -> str:
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other is held off by the locks: go on
+            meeting.wait(timeout=2)
+        return add_primary(ring)
+
+    monkeypatch.setattr(Keyring, "add_primary", together)
+    outcomes: list[BaseException | str] = []
+
+    def rotate(app) -> None:
+        with app.app_context():
+            try:
+                kek_id, _changed = keys.rotate(keyring())
+                db.session.commit()
+                outcomes.append(kek_id)
+            except BaseException as error:  # reported below
+                db.session.rollback()
+                outcomes.append(error)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=rotate, args=(app,)) for app in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for app in (first, second):
+        with app.app_context():
+            db.engine.dispose()
+    assert all(isinstance(outcome, str) for outcome in outcomes), outcomes
+    assert set(outcomes) <= set(Keyring.load(instance / "keyring.json").keys), "a new key was lost"
+    assert _codes(app_config, instance) == before
 
 
 def test_two_first_commands_at_once_on_a_new_instance(app_config, fresh_database, tmp_path):
