@@ -145,3 +145,30 @@ def test_the_database_holds_no_secret_in_clear(app, make_user, database_url):
     assert len(content) > 1000
     found = [needle for needle in needles if needle in content]
     assert found == []
+
+
+def test_a_rotation_makes_the_new_key_durable_before_wrapping_under_it(file_keyring_config, monkeypatch):
+    """A crash after a data key is rewrapped must not lose the key it now needs: the keyring file
+    and its folder's entry are synced to disk before the first data key is wrapped under the new key."""
+    seed(file_keyring_config)
+    instance = Path(file_keyring_config["INSTANCE_PATH"]).resolve()
+    events: list[str] = []
+    real_fsync, real_wrap = os.fsync, Keyring.wrap_data_key
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        synced = Path(os.readlink(f"/proc/self/fd/{fd}"))
+        if synced == instance:
+            events.append("folder")
+        elif synced.parent == instance and "keyring.json" in synced.name:
+            events.append("file")
+
+    def wrap(ring: Keyring, user_id: int, dek: bytes):
+        events.append("wrap")
+        return real_wrap(ring, user_id, dek)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(Keyring, "wrap_data_key", wrap)
+    rotated = cli(file_keyring_config, "keys", "rotate")
+    assert rotated.exit_code == 0, rotated.output
+    assert events[:3] == ["file", "folder", "wrap"], events
