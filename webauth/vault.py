@@ -178,8 +178,12 @@ class Vault(VaultListing):
             self._query().where(Account.secret_digest == digest, Account.issuer == issuer, Account.name == name)
         )
 
-    def _lock(self) -> None:
-        """Take this vault's lock for the rest of the caller's transaction (see the module's docstring)."""
+    def lock(self) -> None:
+        """Take this vault's lock for the rest of the caller's transaction (see the module's docstring).
+
+        A caller that locks rows of the vault itself (the sync's `FOR UPDATE`) takes this first:
+        the lock, then rows, in every transaction, or two of them wait for each other for good.
+        """
         hold_transaction_lock(db.session.connection(), "vault", self.user.id)
 
     @contextlib.contextmanager
@@ -202,7 +206,7 @@ class Vault(VaultListing):
 
     def add(self, spec: AccountSpec, *, source: str = "manual") -> Account:
         """Store a new account; an identical one already there raises `DuplicateAccount`."""
-        self._lock()
+        self.lock()
         existing = self.find_duplicate(spec)
         if existing is not None:
             raise DuplicateAccount(existing)
@@ -264,7 +268,7 @@ class Vault(VaultListing):
         codes already used.
         """
         image = icons.normalise_image(icon.image or b"") if icon is not None and icon.kind == "custom" else None
-        self._lock()
+        self.lock()
         account = self.get(account_uuid, fresh=True)
         if revision is not None and account.revision != revision:
             raise StaleRevision(account)
@@ -302,7 +306,7 @@ class Vault(VaultListing):
 
     def delete(self, account_uuid: str, *, source: str | None = None) -> Account:
         """Move an account to the trash; `restore` undoes it, `purge` makes it final."""
-        self._lock()
+        self.lock()
         account = self.get(account_uuid, fresh=True)
         account.deleted_at = utcnow()
         self._touch(account)
@@ -316,7 +320,7 @@ class Vault(VaultListing):
         Sync uses it for versions it replaces or removes, so that nothing it overwrites is
         lost; returns None when an identical account (type, secret, issuer, name) is in the trash.
         """
-        self._lock()
+        self.lock()
         digest = self._fingerprint(spec.params)
         existing = db.session.scalar(
             self._query(trashed=True)
@@ -337,7 +341,7 @@ class Vault(VaultListing):
         An account no longer in the trash (deleted for good, or restored, meanwhile) raises
         `AccountNotFound`: the caller tells which with `get`.
         """
-        self._lock()
+        self.lock()
         account = self.get(account_uuid, trashed=True, fresh=True)
         duplicate = self.find_duplicate(self.spec(account))
         if duplicate is not None:
@@ -360,7 +364,7 @@ class Vault(VaultListing):
     def _purge(self, *conditions) -> list[str]:
         """Delete trashed accounts in one statement that checks they are still in the trash, so a
         restore that came first keeps its account whatever list of the trash the caller saw."""
-        self._lock()
+        self.lock()
         db.session.flush()
         purged = db.session.execute(
             sql_delete(Account)
@@ -379,7 +383,7 @@ class Vault(VaultListing):
     # Organising ---------------------------------------------------------------------------
 
     def set_favorite(self, account_uuid: str, favorite: bool) -> Account:
-        self._lock()
+        self.lock()
         account = self.get(account_uuid, fresh=True)
         if account.favorite != favorite:
             account.favorite = favorite
@@ -392,7 +396,7 @@ class Vault(VaultListing):
         (`after_uuid`: a drop below the last row of a list that shows only its first page), or
         at the end when neither is named. Positions are renumbered 1..n; only the moved account
         counts as changed, since the others keep their order relative to each other."""
-        self._lock()
+        self.lock()
         account = self.get(account_uuid, fresh=True)
         before = self.get(before_uuid) if before_uuid else None
         after = self.get(after_uuid) if after_uuid and before is None else None
@@ -424,7 +428,7 @@ class Vault(VaultListing):
 
     def rename_group(self, name: str, new_name: str) -> None:
         """Rename a group; a new name that another group has merges the two."""
-        self._lock()
+        self.lock()
         group = self._group(name)
         new_name = clean_group_name(new_name)
         if not new_name:
@@ -449,7 +453,7 @@ class Vault(VaultListing):
 
     def delete_group(self, name: str) -> None:
         """Remove a group; its accounts stay, in their other groups."""
-        self._lock()
+        self.lock()
         group = self._group(name)
         members = self._group_members(group)
         for account in members:
@@ -579,7 +583,7 @@ class Vault(VaultListing):
         left out, as in `add`). One audit event `import` records the counts and `source` (the
         format), with `details` from the caller (counts only, never a name or a secret).
         """
-        self._lock()
+        self.lock()
         specs = list(specs)
         try:
             with db.session.begin_nested():

@@ -14,6 +14,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from tests.support.casdoor_server import CasdoorServer
 from tests.support.casdoor_vault import (
@@ -33,7 +34,9 @@ from webauth.casdoor.client import CasdoorClient, CasdoorSettings
 from webauth.casdoor.status import ErrorKind, Outcome, SyncStatus, status_of
 from webauth.casdoor.sync import Trigger
 from webauth.extensions import db
-from webauth.models import CasdoorLink, User, utcnow
+from webauth.keys import keyring
+from webauth.models import Account, CasdoorLink, User, utcnow
+from webauth.vault import Vault
 
 X = "KRSXG5CTMVRXEZLU"
 Y = "ONSWG4TFOQQGC3DM"
@@ -347,3 +350,39 @@ def test_a_sync_that_lost_its_lease_applies_nothing(casdoor_app, casdoor, synced
     report = run_sync(casdoor_app, synced)
     assert report.outcome is Outcome.FAILED
     assert vault_snapshot(casdoor_app, synced) == before
+
+
+def test_a_local_change_while_the_sync_applies_its_plan_waits_its_turn(casdoor_app, casdoor, synced, monkeypatch):
+    """The sync locks the vault's rows while it applies its plan, and every vault change takes the
+    vault's lock: both must take them in the same order, or a change made at that moment (a
+    star set on another device) and the sync wait for each other until PostgreSQL breaks the
+    deadlock by failing one of them."""
+    casdoor.set_mfa_accounts("acme", "alice", [*casdoor.mfa_accounts("acme", "alice"), _entry("Okta", Y)])
+    slack = add_local(casdoor_app, synced, "Slack", "alice", NEW)
+    real_apply_plan = casdoor_sync._Sync._apply_plan
+    failures: list[BaseException] = []
+
+    def star() -> None:
+        with casdoor_app.app_context():
+            try:
+                Vault(db.session.get(User, synced), keyring()).set_favorite(slack, True)
+                db.session.commit()
+            except BaseException as error:  # reported below
+                db.session.rollback()
+                failures.append(error)
+
+    worker = threading.Thread(target=star)
+
+    def apply_plan_while_a_star_is_set(self, plan):
+        worker.start()
+        worker.join(timeout=1)  # the star waits for the sync, or gets ahead as far as it can
+        return real_apply_plan(self, plan)
+
+    monkeypatch.setattr(casdoor_sync._Sync, "_apply_plan", apply_plan_while_a_star_is_set)
+    report = run_sync(casdoor_app, synced)
+    worker.join(timeout=30)
+    assert report.ok and not failures, (report, failures)
+    monkeypatch.undo()
+    with casdoor_app.app_context():
+        assert db.session.scalar(select(Account.favorite).where(Account.uuid == slack)) is True
+    assert {"Slack", "Okta"} <= {issuer for issuer, _n, _s in remote_entries(casdoor)}

@@ -393,6 +393,8 @@ class _Sync:
             session.expire_all()
             if not lease.renew(self.user_id, self.lock):
                 raise _Failure(ErrorKind.CHANGING, "the sync lease expired")
+            # The vault's lock before its rows, as every change of the vault takes them (vault.py).
+            self.vault.lock()
             current = dict(
                 session.execute(
                     select(Account.uuid, Account.revision)
