@@ -2,7 +2,7 @@
 (2 workers x 4 threads), on loopback, with the settings a test gives; and a signed-in client.
 
 Used by the browser tests (tests/e2e), the multi-instance tests (tests/scale) and the race
-tests (tests/races), which need requests from several processes and threads at once.
+tests (tests/faults), which need requests from several processes and threads at once.
 """
 
 from __future__ import annotations
