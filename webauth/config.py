@@ -37,6 +37,13 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise SystemExit(f"{name} must be 1 or more, not {value}")
+    return value
+
+
 def _read_or_create_secret(path: Path) -> tuple[str, bool]:
     """A random secret key kept in the instance folder, created once with mode 0600; and whether it is new."""
     try:
@@ -167,4 +174,13 @@ def load_config(instance: Path) -> dict[str, Any]:
         "WEBAUTH_CASDOOR_SYNC_INTERVAL": _int("WEBAUTH_CASDOOR_SYNC_INTERVAL", 60),
         # 0 hides the username and password form when Casdoor is configured: Casdoor is then the only way in.
         "WEBAUTH_LOCAL_LOGIN": _bool(env.get("WEBAUTH_LOCAL_LOGIN"), True),
+        # Scheduled backups (docs/backups.md): each user's folder of Aegis vaults, how many to keep,
+        # and how often the timer (or cron) runs `flask backups run --all`, to tell users the next one.
+        "WEBAUTH_BACKUP_DIR": Path(env.get("WEBAUTH_BACKUP_DIR") or instance / "backups").resolve(),
+        "WEBAUTH_BACKUP_KEEP": _positive("WEBAUTH_BACKUP_KEEP", 10),
+        "WEBAUTH_BACKUP_INTERVAL_HOURS": _positive("WEBAUTH_BACKUP_INTERVAL_HOURS", 24),
+        # An instance-wide WebDAV target (Nextcloud-style): every user's backups also go there, one folder each.
+        "WEBAUTH_BACKUP_WEBDAV_URL": env.get("WEBAUTH_BACKUP_WEBDAV_URL", "").strip(),
+        "WEBAUTH_BACKUP_WEBDAV_USERNAME": env.get("WEBAUTH_BACKUP_WEBDAV_USERNAME", "").strip(),
+        "WEBAUTH_BACKUP_WEBDAV_PASSWORD": env.get("WEBAUTH_BACKUP_WEBDAV_PASSWORD", ""),
     }

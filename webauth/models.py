@@ -400,3 +400,38 @@ class Heartbeat(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     beat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Scheduled backups -----------------------------------------------------------------------------
+
+
+class BackupPlan(db.Model):
+    """A user's scheduled backups (webauth/backups/): the Aegis password slot, the targets, the last outcome.
+
+    The backup password itself is never stored. `slot` is the Aegis password slot made from it
+    once (scrypt around the backup master key); the master key is sealed under the user's data
+    key, so the scheduled run writes a vault only that password opens. The WebDAV password is
+    sealed the same way. `state_digest` is a digest of the vault's revisions at the last backup,
+    so an unchanged vault is not written again.
+    """
+
+    __tablename__ = "backup_plans"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # The user's folder under WEBAUTH_BACKUP_DIR (and on an instance-wide WebDAV target), fixed once.
+    folder: Mapped[str] = mapped_column(String(255), unique=True)
+    slot: Mapped[dict] = mapped_column(JSON)
+    master_key_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    password_set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    webdav_url: Mapped[str] = mapped_column(String(1024), default="")
+    webdav_username: Mapped[str] = mapped_column(String(255), default="")
+    webdav_password_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    state_digest: Mapped[str] = mapped_column(String(64), default="")
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_backup_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_file: Mapped[str] = mapped_column(String(255), default="")
+    last_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_accounts: Mapped[int] = mapped_column(Integer, default=0)
+    # A kind (see backups/status.py), or None when the last attempt went well.
+    last_error: Mapped[str | None] = mapped_column(String(32))
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -285,7 +285,14 @@ def _entry_json(spec: AccountSpec, group_ids: dict[str, str]) -> dict[str, Any]:
     return entry
 
 
-def _password_slot(master_key: bytes, password: str) -> dict[str, Any]:
+def password_slot(master_key: bytes, password: str) -> dict[str, Any]:
+    """An Aegis password slot: `master_key` sealed under scrypt(password) with Aegis's parameters.
+
+    Deriving it costs a deliberate scrypt; a scheduled backup keeps the slot and its master key
+    (webauth/backups/) and calls `export_aegis_sealed`, so it needs neither the password nor scrypt.
+    """
+    if not password:
+        raise TransferError(_("An empty password cannot protect a backup"))
     salt = os.urandom(32)
     nonce = os.urandom(12)
     slot_key = ScryptKdf(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P).derive(encode_password(password))
@@ -304,34 +311,41 @@ def _password_slot(master_key: bytes, password: str) -> dict[str, Any]:
     }
 
 
-def export_aegis(specs: list[AccountSpec], password: str | None) -> bytes:
-    """An Aegis vault (database v3) holding `specs`, encrypted with one password slot unless `password` is None."""
+def _db_json(specs: list[AccountSpec]) -> dict[str, Any]:
     group_ids: dict[str, str] = {}
     for spec in specs:
         for group in spec.groups:
             group_ids.setdefault(group, str(uuid.uuid4()))
-    db = {
+    return {
         "version": 3,
         "entries": [_entry_json(spec, group_ids) for spec in specs],
         "groups": [{"uuid": group_uuid, "name": name} for name, group_uuid in group_ids.items()],
     }
-    header: dict[str, Any]
-    body: Any
-    if password is None:
-        header, body = {"slots": None, "params": None}, db
-    else:
-        if not password:
-            raise TransferError(_("An empty password cannot protect a backup"))
-        master_key = AESGCM.generate_key(bit_length=256)
-        nonce = os.urandom(12)
-        sealed = AESGCM(master_key).encrypt(nonce, json.dumps(db, ensure_ascii=False).encode("utf-8"), None)
-        header = {
-            "slots": [_password_slot(master_key, password)],
-            "params": {"nonce": nonce.hex(), "tag": sealed[-16:].hex()},
-        }
-        body = base64.b64encode(sealed[:-16]).decode("ascii")
+
+
+def _vault_file(header: dict[str, Any], body: Any) -> bytes:
     vault = {"version": 1, "header": header, "db": body}
     return json.dumps(vault, indent=4, ensure_ascii=False).encode("utf-8")
+
+
+def export_aegis_sealed(specs: list[AccountSpec], master_key: bytes, slots: list[dict[str, Any]]) -> bytes:
+    """An encrypted Aegis vault holding `specs`, sealed under `master_key`, which `slots` unlock.
+
+    Each call seals the database with a fresh nonce, as Aegis does on every save of a vault.
+    """
+    nonce = os.urandom(12)
+    plain = json.dumps(_db_json(specs), ensure_ascii=False).encode("utf-8")
+    sealed = AESGCM(master_key).encrypt(nonce, plain, None)
+    header = {"slots": slots, "params": {"nonce": nonce.hex(), "tag": sealed[-16:].hex()}}
+    return _vault_file(header, base64.b64encode(sealed[:-16]).decode("ascii"))
+
+
+def export_aegis(specs: list[AccountSpec], password: str | None) -> bytes:
+    """An Aegis vault (database v3) holding `specs`, encrypted with one password slot unless `password` is None."""
+    if password is None:
+        return _vault_file({"slots": None, "params": None}, _db_json(specs))
+    master_key = AESGCM.generate_key(bit_length=256)
+    return export_aegis_sealed(specs, master_key, [password_slot(master_key, password)])
 
 
 IMPORTERS: list[Importer] = [AegisImporter()]

@@ -17,6 +17,7 @@ def register_blueprints(app: Flask) -> None:
         accounts,
         admin,
         auth,
+        backups,
         casdoor,
         casdoor_connect,
         codes,
@@ -30,7 +31,9 @@ def register_blueprints(app: Flask) -> None:
     )
     from webauth.views import transfer as transfer_views
 
-    modules = (auth, codes, accounts, pwa, admin, me, registration, ops, offline, casdoor, casdoor_connect, icons)
+    modules = (
+        auth, codes, accounts, pwa, admin, me, registration, ops, offline, casdoor, casdoor_connect, icons, backups
+    )
     for module in (*modules, proxy):
         app.register_blueprint(module.bp)
     app.register_blueprint(transfer_views.bp)

@@ -1,0 +1,115 @@
+"""The WebDAV target (Nextcloud, ownCloud, Apache mod_dav, any RFC 4918 server): upload, list, prune.
+
+A backup is uploaded under a temporary name and then MOVEd to its own, so the folder never
+shows a half-uploaded backup. Every failure becomes a `WebDavError` with a kind the status page
+puts in words; the password goes in the Authorization header only, never in a URL, a message
+or a log line.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import quote, unquote, urljoin, urlsplit
+
+import requests
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as ET
+
+from webauth.backups.files import is_backup_name, name_key
+
+TIMEOUT = 30
+# A PROPFIND answer for a folder of backups is small; a bigger one is refused, not read.
+MAX_LISTING_BYTES = 2 * 1024 * 1024
+_DAV = "{DAV:}"
+
+
+class WebDavError(Exception):
+    """A WebDAV request failed: `kind` is webdav-auth, webdav-unreachable or webdav-refused."""
+
+    def __init__(self, kind: str, status: int | None = None) -> None:
+        super().__init__(f"{kind} (HTTP {status})" if status else kind)
+        self.kind = kind
+        self.status = status
+
+
+@dataclass(frozen=True)
+class WebDavTarget:
+    """A WebDAV folder (`url` ends with a slash) and the credentials that open it."""
+
+    url: str
+    username: str
+    password: str = field(repr=False)
+    # Make the folder before the first upload (a user's folder on the instance-wide target).
+    make: bool = False
+
+    def _request(self, method: str, url: str, **kwargs) -> requests.Response:
+        auth = (self.username, self.password) if self.username or self.password else None
+        try:
+            response = requests.request(method, url, auth=auth, timeout=TIMEOUT, allow_redirects=False, **kwargs)
+        except requests.RequestException:
+            raise WebDavError("webdav-unreachable") from None
+        if response.status_code in (401, 403):
+            raise WebDavError("webdav-auth", response.status_code)
+        return response
+
+    def _check(self, response: requests.Response, *ok: int) -> None:
+        if response.status_code not in ok:
+            raise WebDavError("webdav-refused", response.status_code)
+
+    def folder_for(self, name: str) -> WebDavTarget:
+        """The target's sub-folder `name` (a user's folder on the instance-wide target)."""
+        return WebDavTarget(urljoin(self.url, quote(name) + "/"), self.username, self.password, make=True)
+
+    def _make_folder(self) -> None:
+        response = self._request("MKCOL", self.url)
+        # 201: made; 405 when it exists already (some servers answer otherwise): PROPFIND tells.
+        if response.status_code != 201:
+            self._check(self._request("PROPFIND", self.url, headers={"Depth": "0"}), 207)
+
+    def upload(self, name: str, data: bytes) -> None:
+        """Put `data` in the folder as `name`: under a temporary name first, then moved into place."""
+        if self.make:
+            self._make_folder()
+        temp = urljoin(self.url, quote(f".{name}.{secrets.token_hex(4)}.part"))
+        final = urljoin(self.url, quote(name))
+        self._check(self._request("PUT", temp, data=data, headers={"Content-Type": "application/json"}), 200, 201, 204)
+        moved = self._request("MOVE", temp, headers={"Destination": final, "Overwrite": "T"})
+        if moved.status_code not in (201, 204):
+            self._request("DELETE", temp)
+            raise WebDavError("webdav-refused", moved.status_code)
+
+    def backups(self) -> list[str]:
+        """The names of the backups in the folder, oldest first."""
+        body = b"<?xml version='1.0'?><propfind xmlns='DAV:'><prop><resourcetype/></prop></propfind>"
+        response = self._request(
+            "PROPFIND", self.url, data=body, headers={"Depth": "1", "Content-Type": "application/xml"}, stream=True
+        )
+        self._check(response, 207)
+        raw = response.raw.read(MAX_LISTING_BYTES + 1, decode_content=True)
+        response.close()
+        if len(raw) > MAX_LISTING_BYTES:
+            raise WebDavError("webdav-refused", 207)
+        try:
+            tree = ET.fromstring(raw)
+        except (ET.ParseError, DefusedXmlException):
+            raise WebDavError("webdav-refused", 207) from None
+        names = []
+        for href in tree.iter(f"{_DAV}href"):
+            path = unquote(urlsplit(href.text or "").path).rstrip("/")
+            name = path.rsplit("/", 1)[-1]
+            if is_backup_name(name):
+                names.append(name)
+        return sorted(set(names), key=name_key)
+
+    def prune(self, keep: int) -> list[str]:
+        names = self.backups()
+        doomed = names[: max(0, len(names) - keep)]
+        for name in doomed:
+            self._check(self._request("DELETE", urljoin(self.url, quote(name))), 200, 204, 404)
+        return doomed
+
+    def download(self, name: str) -> bytes:
+        response = self._request("GET", urljoin(self.url, quote(name)))
+        self._check(response, 200)
+        return response.content

@@ -1,0 +1,170 @@
+"""`flask backups password | webdav | run | status`: each user's scheduled backups; and the
+administrator's `flask backup instance` and `flask restore instance` (webauth/backups/).
+
+`backups run --all` is what cron or the systemd timer starts (deploy/systemd/webauth-backups.*).
+Passwords come from standard input, never from arguments, and are never printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+
+from webauth.backups import instance as instance_backup
+from webauth.backups import plan as backup_plan
+from webauth.backups.run import BackupSettings, backup_user, planned_users
+from webauth.backups.status import status_of
+from webauth.cli.common import prepare_database, read_password, user_named
+from webauth.extensions import db
+from webauth.keys import keyring
+from webauth.models import utcnow
+from webauth.vault import Vault
+
+backups_cli = AppGroup("backups", help="Each user's scheduled, encrypted backups (Aegis vaults).")
+backup_cli = AppGroup("backup", help="Back up the whole instance (administrators).")
+restore_cli = AppGroup("restore", help="Restore the whole instance from `flask backup instance`.")
+
+
+@backups_cli.command("password")
+@click.option("--user", "username", required=True, help="The user whose backups the password protects.")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the backup password from standard input.")
+def set_backup_password(username: str, password_stdin: bool) -> None:
+    """Set (or change) a user's backup password: backups from now on open with it, in any Aegis-compatible app."""
+    prepare_database()
+    user = user_named(username)
+    try:
+        backup_plan.set_password(Vault(user, keyring()), read_password())
+    except backup_plan.PlanError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"set the backup password of {user.username}; the next run backs up the vault")
+
+
+@backups_cli.command("webdav")
+@click.option("--user", "username", required=True, help="The user whose backups also go to the folder.")
+@click.option("--url", help="The WebDAV folder, e.g. https://cloud.example.com/remote.php/dav/files/alice/Backups/")
+@click.option("--username", "dav_user", default="", help="The WebDAV user name.")
+@click.option("--password-stdin", is_flag=True, help="Read the WebDAV password from standard input.")
+@click.option("--remove", is_flag=True, help="Stop sending this user's backups to WebDAV.")
+def set_webdav(username: str, url: str | None, dav_user: str, password_stdin: bool, remove: bool) -> None:
+    """Send a user's backups to a WebDAV folder (Nextcloud and others) as well as to the backup folder."""
+    prepare_database()
+    user = user_named(username)
+    vault = Vault(user, keyring())
+    plan = backup_plan.plan_of(user)
+    if plan is None:
+        raise click.ClickException(f"{user.username} has no backup password yet: set one with `backups password`")
+    if remove == bool(url):
+        raise click.UsageError("give either --url URL or --remove")
+    try:
+        if remove:
+            backup_plan.clear_webdav(vault, plan)
+        else:
+            password = read_password() if password_stdin else None
+            backup_plan.set_webdav(vault, plan, url or "", dav_user, password)
+    except backup_plan.PlanError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"{user.username}'s backups {'no longer go' if remove else 'now also go'} to WebDAV")
+
+
+@backups_cli.command("run")
+@click.option("--user", "username", help="Back up one user.")
+@click.option("--all", "run_all", is_flag=True, help="Every user with a backup password (for cron or the timer).")
+def run_backups(username: str | None, run_all: bool) -> None:
+    """Write a backup for each user whose vault changed since their last one; exit 1 if any failed."""
+    prepare_database()
+    if bool(username) == run_all:
+        raise click.UsageError("give either --user NAME or --all")
+    settings = BackupSettings.from_config(current_app.config)
+    targets = planned_users() if run_all else [user_named(username or "")]
+    failed = 0
+    for user in targets:
+        try:
+            outcome = backup_user(user, keyring(), settings, utcnow())
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        if outcome.result == "no-password":
+            raise click.ClickException(f"{user.username} has no backup password: set one with `backups password`")
+        if outcome.result == "written":
+            click.echo(f"{user.username}: wrote {outcome.file} ({outcome.accounts} accounts, {outcome.size} bytes)")
+        elif outcome.result == "unchanged":
+            click.echo(f"{user.username}: unchanged since {outcome.file}")
+        if outcome.error:
+            click.echo(f"{user.username}: failed: {outcome.error}", err=True)
+            failed += 1
+    if failed:
+        sys.exit(1)
+
+
+@backups_cli.command("status")
+@click.option("--user", "username", required=True)
+def backup_status(username: str) -> None:
+    """A user's backups: the last one, the next one, the last failure."""
+    prepare_database()
+    status = status_of(user_named(username), BackupSettings.from_config(current_app.config))
+    if not status.has_password:
+        click.echo("no backup password: no backups")
+        return
+    click.echo(f"last backup: {status.last_backup_at or 'none yet'} {status.latest or ''}".rstrip())
+    click.echo(f"next backup: around {status.next_at or 'the next scheduled run'}")
+    if status.failure:
+        click.echo(f"last failure ({status.failure_at}): {status.failure}")
+
+
+def _database_file() -> Path:
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    path = instance_backup.sqlite_path(url)
+    if path is None:
+        raise click.ClickException(
+            "the database is not SQLite: back it up with PostgreSQL's own tool, e.g. "
+            "`pg_dump --format=custom --file=webauth.dump DATABASE_URL`, and keep the keyring "
+            "(keyring.json or WEBAUTH_KEYS) apart from it (docs/operations.md#backups)"
+        )
+    return path
+
+
+@backup_cli.command("instance")
+@with_appcontext
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="The file to write.")
+def backup_instance(out: Path) -> None:
+    """Write the database (a consistent snapshot) and the keyring to OUT, encrypted with a passphrase
+    read from standard input. Keep the passphrase apart from the file."""
+    database = _database_file()
+    passphrase = read_password()
+    if out.exists():
+        raise click.ClickException(f"{out} exists already: choose a new file")
+    try:
+        data = instance_backup.write_backup(database, keyring().to_json(), passphrase)
+        instance_backup.write_private(out, data)
+    except instance_backup.InstanceBackupError as error:
+        raise click.ClickException(str(error)) from None
+    except OSError as error:
+        raise click.ClickException(f"nothing written: {error.strerror or error}") from None
+    click.echo(f"wrote {out} ({len(data)} bytes): the database and the keyring, encrypted")
+
+
+@restore_cli.command("instance")
+@with_appcontext
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+def restore_instance(file: Path) -> None:
+    """Restore FILE (from `flask backup instance`) into this empty instance folder; the passphrase
+    is read from standard input."""
+    database = _database_file()
+    passphrase = read_password()
+    try:
+        restored = instance_backup.restore(file.read_bytes(), passphrase, Path(current_app.instance_path), database)
+    except instance_backup.InstanceBackupError as error:
+        raise click.ClickException(f"nothing restored: {error}") from None
+    click.echo(f"restored the database into {restored.database} and the keyring into {restored.keyring}")
+    click.echo(f"(backup made {restored.manifest.get('created')}); start the app, it applies any newer migration")
+    if current_app.config["WEBAUTH_KEYS"]:
+        click.echo(
+            "WEBAUTH_KEYS is set, so the app ignores keyring.json: put its contents in WEBAUTH_KEYS", err=True
+        )
