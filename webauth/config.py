@@ -37,8 +37,7 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
 
 
-def _positive(name: str, default: int) -> int:
-    value = _int(name, default)
+def _positive(value: int, name: str) -> int:
     if value < 1:
         raise SystemExit(f"{name} must be 1 or more, not {value}")
     return value
@@ -177,8 +176,10 @@ def load_config(instance: Path) -> dict[str, Any]:
         # Scheduled backups (docs/backups.md): each user's folder of Aegis vaults, how many to keep,
         # and how often the timer (or cron) runs `flask backups run --all`, to tell users the next one.
         "WEBAUTH_BACKUP_DIR": Path(env.get("WEBAUTH_BACKUP_DIR") or instance / "backups").resolve(),
-        "WEBAUTH_BACKUP_KEEP": _positive("WEBAUTH_BACKUP_KEEP", 10),
-        "WEBAUTH_BACKUP_INTERVAL_HOURS": _positive("WEBAUTH_BACKUP_INTERVAL_HOURS", 24),
+        "WEBAUTH_BACKUP_KEEP": _positive(_int("WEBAUTH_BACKUP_KEEP", 10), "WEBAUTH_BACKUP_KEEP"),
+        "WEBAUTH_BACKUP_INTERVAL_HOURS": _positive(
+            _int("WEBAUTH_BACKUP_INTERVAL_HOURS", 24), "WEBAUTH_BACKUP_INTERVAL_HOURS"
+        ),
         # An instance-wide WebDAV target (Nextcloud-style): every user's backups also go there, one folder each.
         "WEBAUTH_BACKUP_WEBDAV_URL": env.get("WEBAUTH_BACKUP_WEBDAV_URL", "").strip(),
         "WEBAUTH_BACKUP_WEBDAV_USERNAME": env.get("WEBAUTH_BACKUP_WEBDAV_USERNAME", "").strip(),

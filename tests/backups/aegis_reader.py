@@ -1,5 +1,5 @@
 """An Aegis vault reader written for the tests from Aegis's own description of its format
-(docs/vault.md in beemdevelopment/Aegis), independent of webauth's importer.
+(the vault format document in the beemdevelopment/Aegis repository), independent of webauth's importer.
 
 A password slot holds the master key sealed with AES-256-GCM under scrypt(password, salt, N, r, p,
 32 bytes); the header's `params` give the nonce and tag with which the master key seals the

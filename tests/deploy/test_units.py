@@ -21,8 +21,6 @@ from tests.conftest import ROOT
 SYSTEMD = ROOT / "deploy" / "systemd"
 SERVICES = sorted(SYSTEMD.glob("*.service"))
 TIMERS = sorted(SYSTEMD.glob("*.timer"))
-# Commands a timer may name before the feature that provides them lands (deploy/README.md says so).
-PENDING_COMMANDS = {("backups", "run")}
 
 
 def read_unit(path: Path) -> configparser.ConfigParser:
@@ -67,7 +65,6 @@ def test_every_service_runs_hardened_as_its_own_user(service, installed_units):
 
 
 def test_every_timer_starts_a_service_whose_command_the_app_has(app):
-    readme = (ROOT / "deploy" / "README.md").read_text()
     assert len(TIMERS) == 3
     for timer in TIMERS:
         service = read_unit(SYSTEMD / timer.name.replace(".timer", ".service"))["Service"]
@@ -75,9 +72,6 @@ def test_every_timer_starts_a_service_whose_command_the_app_has(app):
         words = shlex.split(service["ExecStart"])
         assert words[:3] == ["/srv/webauth/.venv/bin/flask", "--app", "wsgi"]
         group = app.cli.commands.get(words[3])
-        if (words[3], words[4]) in PENDING_COMMANDS and group is None:
-            assert f"`{' '.join(words[3:])}`" in readme and "needs the" in readme
-            continue
         assert group is not None, f"{timer.name}: no command {words[3]!r}"
         if hasattr(group, "commands") and not words[4].startswith("--"):
             assert words[4] in group.commands, f"{timer.name}: no command {words[3]} {words[4]}"

@@ -1,7 +1,7 @@
 """`flask backups password | webdav | run | status`: each user's scheduled backups; and the
 administrator's `flask backup instance` and `flask restore instance` (webauth/backups/).
 
-`backups run --all` is what cron or the systemd timer starts (deploy/systemd/webauth-backups.*).
+`backups run --all` is what cron or the systemd timer starts (deploy/systemd/webauth-backups.timer).
 Passwords come from standard input, never from arguments, and are never printed.
 """
 
