@@ -13,6 +13,7 @@ import io
 from flask import Blueprint, current_app, flash, redirect, send_file, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -139,7 +140,7 @@ def run_now():
     if outcome.result == "unchanged":
         flash(_("Nothing changed since the last backup: it is up to date."), "info")
     elif outcome.error is None:
-        flash(_("Backed up %(num)d accounts.", num=outcome.accounts), "success")
+        flash(ngettext("Backed up %(num)d account.", "Backed up %(num)d accounts.", outcome.accounts), "success")
     # htmx swaps the status card (its flash included); a plain form comes back to the page.
     return _page() if wants_fragment() else redirect(url_for("backups.index"), 303)
 
