@@ -359,3 +359,41 @@ def test_an_unwritable_folder_is_a_failure_in_words_and_the_next_run_retries(app
         assert "could not write the backup" in status.failure and status.last_backup_at is None
     backup_dir.unlink()
     assert run(app, at=T0 + timedelta(hours=1)).result == "written"
+
+
+def test_a_sealed_key_that_no_longer_opens_is_a_failure_in_words(app, make_user, backup_dir):
+    make_user("alice")
+    fill(app)
+    set_password(app)
+    with app.app_context():
+        stored = db.session.scalars(select(BackupPlan)).one()
+        stored.master_key_sealed = stored.master_key_sealed[:-1] + bytes([stored.master_key_sealed[-1] ^ 1])
+        db.session.commit()
+    outcome = run(app)
+    assert outcome.result == "failed" and outcome.error == "keys"
+    assert backups_in(folder_of(app, backup_dir)) == []
+    with app.app_context():
+        failures = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "backup.failure"))
+        assert [event.details for event in failures] == [{"kind": "keys"}]
+
+
+def test_one_users_unexpected_failure_does_not_stop_the_others(app, make_user, backup_dir, monkeypatch):
+    import webauth.cli.backups as command
+
+    make_user("alice")
+    make_user("bob")
+    for name in ("alice", "bob"):
+        fill(app, name)
+        set_password(app, name)
+    real = command.backup_user
+
+    def broken_for_alice(user, *args):
+        if user.username == "alice":
+            raise RuntimeError("a bug")
+        return real(user, *args)
+
+    monkeypatch.setattr(command, "backup_user", broken_for_alice)
+    result = app.test_cli_runner().invoke(args=["backups", "run", "--all"])
+    assert result.exit_code == 1
+    assert "alice: failed: unexpected error" in result.output and "bob: wrote" in result.output
+    assert len(backups_in(folder_of(app, backup_dir, "bob"))) == 1

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from webauth import audit
 from webauth.backups import files
-from webauth.backups.plan import master_key, plan_of, state_digest, webdav_password
+from webauth.backups.plan import master_key, state_digest, webdav_password
 from webauth.backups.webdav import WebDavError, WebDavTarget
 from webauth.crypto import DecryptionError, Keyring, KeyringError
 from webauth.extensions import db
@@ -102,7 +102,9 @@ def _fail(user: User, plan: BackupPlan, kind: str, now: datetime, **result: Any)
 
 def backup_user(user: User, keyring: Keyring, settings: BackupSettings, now: datetime) -> Outcome:
     """Back up `user`'s vault if it changed since the last backup (or a WebDAV upload is owed)."""
-    plan = plan_of(user)
+    # Locked (on PostgreSQL) until the caller commits: a second run for the same user, from the
+    # timer and "Back up now" at once, waits and then finds the vault backed up already.
+    plan = db.session.get(BackupPlan, user.id, with_for_update=True)
     if plan is None:
         return Outcome(user.username, "no-password")
     plan.last_attempt_at = now

@@ -7,6 +7,7 @@ Passwords come from standard input, never from arguments, and are never printed.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.models import utcnow
 from webauth.vault import Vault
+
+log = logging.getLogger(__name__)
 
 backups_cli = AppGroup("backups", help="Each user's scheduled, encrypted backups (Aegis vaults).")
 backup_cli = AppGroup("backup", help="Back up the whole instance (administrators).")
@@ -88,8 +91,12 @@ def run_backups(username: str | None, run_all: bool) -> None:
             outcome = backup_user(user, keyring(), settings, utcnow())
             db.session.commit()
         except Exception:
+            # One user's unexpected failure must not cost everyone else their backup.
             db.session.rollback()
-            raise
+            log.exception("backup of user %s failed", user.id)
+            click.echo(f"{user.username}: failed: unexpected error (see the log)", err=True)
+            failed += 1
+            continue
         if outcome.result == "no-password":
             raise click.ClickException(f"{user.username} has no backup password: set one with `backups password`")
         if outcome.result == "written":
