@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 
 from tests.backups.aegis_reader import open_vault
-from tests.backups.test_backups import PASSWORD, fill
+from tests.backups.helpers import PASSWORD, fill
 from tests.conftest import TEST_PASSWORD, csrf_from
 from webauth.extensions import db
 from webauth.models import AuditEvent, BackupPlan, SessionRecord, utcnow

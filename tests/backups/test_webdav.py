@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.backups.aegis_reader import open_vault
-from tests.backups.test_backups import PASSWORD, T0, edit_note, fill, run, set_password, vault_of
+from tests.backups.helpers import PASSWORD, T0, edit_note, fill, run, set_password, vault_of
 from tests.support.webdav_server import WebDavServer
 from webauth.backups import plan
 from webauth.extensions import db
