@@ -116,3 +116,13 @@ def test_a_webdav_folder_is_set_on_the_page_and_its_password_kept_sealed(app, si
     assert post(signed_in, "/backups/webdav/remove").status_code == 303
     with app.app_context():
         assert db.session.scalars(select(BackupPlan)).one().webdav_url == ""
+
+
+def test_an_administrator_can_keep_users_from_naming_a_webdav_address(app, signed_in):
+    app.config["WEBAUTH_BACKUP_USER_WEBDAV"] = False
+    set_on_page(signed_in)
+    assert "Save the WebDAV folder" not in signed_in.get("/backups/").get_data(as_text=True)
+    refused = post(signed_in, "/backups/webdav", {"url": "http://127.0.0.1:6379/", "username": "", "password": ""})
+    assert refused.status_code == 404
+    with app.app_context():
+        assert db.session.scalars(select(BackupPlan)).one().webdav_url == ""

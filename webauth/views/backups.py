@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from werkzeug.exceptions import NotFound
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -62,6 +63,7 @@ def _page(password_form: BackupPasswordForm | None = None, webdav_form: WebDavFo
         password_form=password_form or BackupPasswordForm(formdata=None),
         webdav_form=webdav_form,
         min_password=backup_plan.MIN_PASSWORD,
+        user_webdav=current_app.config["WEBAUTH_BACKUP_USER_WEBDAV"],
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -96,6 +98,8 @@ def password():
 @reauth_required
 @limiter.limit(ACTION_LIMIT, key_func=_user_key)
 def webdav():
+    if not current_app.config["WEBAUTH_BACKUP_USER_WEBDAV"]:
+        raise NotFound()
     vault = current_vault()
     plan = backup_plan.plan_of(vault.user)
     if plan is None:
