@@ -5,7 +5,9 @@ These tests make their own SQLite instances (the suite's database may be Postgre
 
 from __future__ import annotations
 
+import sqlite3
 import stat
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -94,10 +96,10 @@ def test_an_instance_backup_restores_into_an_empty_folder_with_every_vault(sourc
 def test_a_restore_refuses_a_folder_that_holds_an_instance(source, tmp_path):
     out = tmp_path / "instance.webauth-backup"
     source.test_cli_runner().invoke(args=["backup", "instance", "--out", str(out)], input=PASSPHRASE + "\n")
-    before = (tmp_path / "source" / "webauth.db").read_bytes()
+    codes_before, keyring_before = codes(source), (tmp_path / "source" / "keyring.json").read_bytes()
     refused = source.test_cli_runner().invoke(args=["restore", "instance", str(out)], input=PASSPHRASE + "\n")
     assert refused.exit_code != 0 and "is not empty" in refused.output
-    assert (tmp_path / "source" / "webauth.db").read_bytes() == before
+    assert codes(source) == codes_before and (tmp_path / "source" / "keyring.json").read_bytes() == keyring_before
 
 
 def test_a_wrong_passphrase_or_an_altered_file_restores_nothing(source, tmp_path):
@@ -112,7 +114,8 @@ def test_a_wrong_passphrase_or_an_altered_file_restores_nothing(source, tmp_path
     altered.write_bytes(bytes(data))
     broken = target.test_cli_runner().invoke(args=["restore", "instance", str(altered)], input=PASSPHRASE + "\n")
     assert broken.exit_code != 0 and "altered or damaged" in broken.output
-    assert (tmp_path / "target" / "webauth.db").stat().st_size == 0
+    with closing(sqlite3.connect(tmp_path / "target" / "webauth.db")) as connection:
+        assert connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone() == (0,)
     with target.app_context():
         db.engine.dispose()
 

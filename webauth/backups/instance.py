@@ -29,12 +29,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from webauth.crypto import Keyring
+
 MAGIC = b"WEBAUTH-INSTANCE-BACKUP-1\n"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**15, 8, 1
 MIN_PASSPHRASE = 12
 MAX_HEADER = 4096
 # Files the app makes in an instance folder on its first start: a folder holding only these is empty.
-FRESH_FILES = {"webauth.db", "webauth.db-wal", "webauth.db-shm", "secret_key", "keyring.json"}
+FRESH_FILES = {"webauth.db", "webauth.db-wal", "webauth.db-shm", "secret_key", "keyring.json", "keyring.json.lock"}
 
 
 class InstanceBackupError(Exception):
@@ -165,5 +167,6 @@ def restore(data: bytes, passphrase: str, instance: Path, database: Path) -> Res
         with contextlib.suppress(FileNotFoundError):
             leftover.unlink()
     write_private(database, contents["webauth.db"])
-    write_private(keyring, contents["keyring.json"])
+    with Keyring.file_lock(keyring):  # as any process that would create or rotate it
+        write_private(keyring, contents["keyring.json"])
     return Restored(database, keyring, json.loads(contents["manifest.json"]))

@@ -20,6 +20,7 @@ from webauth.backups import plan as backup_plan
 from webauth.backups.run import BackupSettings, backup_user, planned_users
 from webauth.backups.status import status_of
 from webauth.cli.common import prepare_database, read_password, user_named
+from webauth.crypto import KeyringError
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.models import utcnow
@@ -149,9 +150,12 @@ def backup_instance(out: Path) -> None:
         raise click.ClickException(f"{out} exists already: choose a new file")
     try:
         data = instance_backup.write_backup(database, keyring().to_json(), passphrase)
-        instance_backup.write_private(out, data)
+    except KeyringError as error:
+        raise click.ClickException(f"nothing written: {error}") from None
     except instance_backup.InstanceBackupError as error:
         raise click.ClickException(str(error)) from None
+    try:
+        instance_backup.write_private(out, data)
     except OSError as error:
         raise click.ClickException(f"nothing written: {error.strerror or error}") from None
     click.echo(f"wrote {out} ({len(data)} bytes): the database and the keyring, encrypted")
@@ -165,6 +169,7 @@ def restore_instance(file: Path) -> None:
     is read from standard input."""
     database = _database_file()
     passphrase = read_password()
+    db.engine.dispose()  # this process's own connections to the empty database, before it is replaced
     try:
         restored = instance_backup.restore(file.read_bytes(), passphrase, Path(current_app.instance_path), database)
     except instance_backup.InstanceBackupError as error:
