@@ -185,5 +185,5 @@ def load_config(instance: Path) -> dict[str, Any]:
         "WEBAUTH_BACKUP_WEBDAV_USERNAME": env.get("WEBAUTH_BACKUP_WEBDAV_USERNAME", "").strip(),
         "WEBAUTH_BACKUP_WEBDAV_PASSWORD": env.get("WEBAUTH_BACKUP_WEBDAV_PASSWORD", ""),
         # Whether users may name a WebDAV folder of their own on the backups page (a request the server makes).
-        "WEBAUTH_BACKUP_USER_WEBDAV": _bool(env.get("WEBAUTH_BACKUP_USER_WEBDAV"), True),
+        "WEBAUTH_BACKUP_USER_WEBDAV": _bool(env.get("WEBAUTH_BACKUP_USER_WEBDAV"), False),
     }

@@ -100,6 +100,7 @@ def test_without_a_backup_there_is_nothing_to_download(app, signed_in):
 
 
 def test_a_webdav_folder_is_set_on_the_page_and_its_password_kept_sealed(app, signed_in):
+    app.config["WEBAUTH_BACKUP_USER_WEBDAV"] = True
     set_on_page(signed_in)
     bad = post(signed_in, "/backups/webdav", {"url": "https://u:p@dav.example/x/", "username": "u", "password": "p"})
     assert bad.status_code == 422 and "in their own fields" in bad.get_data(as_text=True)
@@ -118,8 +119,8 @@ def test_a_webdav_folder_is_set_on_the_page_and_its_password_kept_sealed(app, si
         assert db.session.scalars(select(BackupPlan)).one().webdav_url == ""
 
 
-def test_an_administrator_can_keep_users_from_naming_a_webdav_address(app, signed_in):
-    app.config["WEBAUTH_BACKUP_USER_WEBDAV"] = False
+def test_users_name_no_webdav_address_unless_the_operator_allows_it(app, signed_in):
+    """By default a user cannot make the server send requests to an address of their choosing."""
     set_on_page(signed_in)
     assert "Save the WebDAV folder" not in signed_in.get("/backups/").get_data(as_text=True)
     refused = post(signed_in, "/backups/webdav", {"url": "http://127.0.0.1:6379/", "username": "", "password": ""})
