@@ -169,8 +169,8 @@ class VaultListing:
         """What the codes of the shown time-based accounts need (`params` takes these rows),
         and their labels; no account objects, groups or icons, as a refresh needs none."""
         statement = self._listed(query).limit(query.show).with_only_columns(
-            Account.uuid, Account.type, Account.secret_sealed, Account.algorithm, Account.digits,
-            Account.period, Account.counter, Account.issuer, Account.name,
+            Account.uuid, Account.type, Account.secret_sealed, Account.pin_sealed, Account.algorithm,
+            Account.digits, Account.period, Account.counter, Account.issuer, Account.name,
         )
         return [row for row in db.session.execute(statement) if row.type != OtpType.HOTP.value]
 
