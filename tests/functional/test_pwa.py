@@ -4,6 +4,7 @@ and the offline page, through the Flask test client. The browser's side is in te
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from tests.conftest import csrf_from
 from webauth.views import pwa
 
 ROOT = Path(__file__).resolve().parents[2]
-IMPORT = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(\s*)['"]\./([\w.-]+\.js)['"]""")
+IMPORT = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(\s*)['"](\.\.?/[\w./-]+\.js)['"]""")
 
 
 def worker_source(client) -> str:
@@ -125,8 +126,9 @@ def test_the_offline_page_works_from_the_shell_alone(client):
         seen.add(path)
         assert path in files, f"{path} is not cached, so the offline page breaks offline"
         source = (ROOT / path.lstrip("/")).read_text()
-        pending += [f"/static/js/{name}" for name in IMPORT.findall(source)]
-    assert {"/static/js/otp.js", "/static/js/offline-crypto.js"} <= seen
+        folder = posixpath.dirname(path)
+        pending += [posixpath.normpath(posixpath.join(folder, name)) for name in IMPORT.findall(source)]
+    assert {"/static/js/otp.js", "/static/js/offline-crypto.js", "/static/vendor/noble-hashes/legacy.js"} <= seen
     for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', html):
         assert asset in files, asset
 
