@@ -17,3 +17,10 @@ cp node_modules/simple-icons/data/simple-icons.json node_modules/simple-icons/LI
 rm -rf static/vendor/noble-hashes
 mkdir -p static/vendor/noble-hashes
 cp node_modules/@noble/hashes/{legacy.js,_md.js,_u64.js,utils.js,LICENSE} static/vendor/noble-hashes/
+# Passkeys: the browser half of WebAuthn (static/js/passkeys.js imports its ES modules).
+rm -rf static/vendor/simplewebauthn
+mkdir -p static/vendor/simplewebauthn
+(cd node_modules/@simplewebauthn/browser/esm && find . -name '*.js' -print0 | while IFS= read -r -d '' file; do
+  install -D -m 644 "$file" "../../../../static/vendor/simplewebauthn/$file"
+done)
+cp node_modules/@simplewebauthn/browser/LICENSE.md static/vendor/simplewebauthn/

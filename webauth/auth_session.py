@@ -57,15 +57,18 @@ def current_session() -> SessionRecord | None:
     return g.get("session_record")
 
 
-def sign_in(user: User, method: str, *, reauthenticated_at: datetime | None) -> None:
+def sign_in(user: User, method: str, *, reauthenticated_at: datetime | None, details: dict | None = None) -> None:
     """Start a fresh session: the old cookie's contents (and any fixed session id) are dropped.
 
     `reauthenticated_at`: when this sign-in proved a password (users.start_session), which
-    every caller must decide: a sign-in is not a password entry by default.
+    every caller must decide: a sign-in is not a password entry by default. `details` go
+    into the `signin.success` audit event.
     """
     locale = session.get("locale")
     session.clear()
-    token = users.start_session(user, method, settings.session_lifetime(), reauthenticated_at=reauthenticated_at)
+    token = users.start_session(
+        user, method, settings.session_lifetime(), reauthenticated_at=reauthenticated_at, details=details
+    )
     session[SESSION_TOKEN_KEY] = token
     if locale:
         session["locale"] = locale

@@ -14,6 +14,7 @@ from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 # The project folder: templates, static files, translations and migrations live beside the package.
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,37 @@ def _names(name: str) -> frozenset[str]:
     return frozenset(item for item in re.split(r"[\s,]+", os.environ.get(name, "")) if item)
 
 
+def _public_url(raw: str) -> str:
+    """`WEBAUTH_PUBLIC_URL` as an origin (`https://auth.example.com`, a port only when not the
+    scheme's default), or empty. Passkeys are bound to its host name, so it must be exact."""
+    raw = raw.strip()
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or port == -1
+        or parts.username is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+    ):
+        raise SystemExit(
+            f"WEBAUTH_PUBLIC_URL must be the address people open, scheme and host only (https://auth.example.com), "
+            f"not {raw!r}"
+        )
+    default_port = 443 if parts.scheme == "https" else 80
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port not in (None, default_port) else "")
+
+
 def instance_path() -> Path:
     return Path(os.environ.get("WEBAUTH_INSTANCE_PATH", "instance")).resolve()
 
@@ -110,6 +142,9 @@ def load_config(instance: Path) -> dict[str, Any]:
         "WEBAUTH_LOGIN_USER_RATE_LIMIT": env.get("WEBAUTH_LOGIN_USER_RATE_LIMIT", "5 per minute"),
         "WEBAUTH_HTTPS": https,
         "WEBAUTH_PROXY_HOPS": _int("WEBAUTH_PROXY_HOPS", 0),
+        # The address people open (behind a proxy, the proxy's): passkeys are bound to its host
+        # name (the relying party id) and to its origin. Empty: taken from each request (passkeys/relying_party.py).
+        "WEBAUTH_PUBLIC_URL": _public_url(env.get("WEBAUTH_PUBLIC_URL", "")),
         # Single sign-on from the proxy (proxy_auth.py): off unless both are set. The header is
         # believed only from these immediate peers (the proxy's own address, not X-Forwarded-For).
         "WEBAUTH_TRUSTED_PROXIES": _networks("WEBAUTH_TRUSTED_PROXIES"),

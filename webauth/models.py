@@ -71,6 +71,11 @@ class User(UserMixin, db.Model):
     wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The WebAuthn user handle of the user's passkeys: random, made at the first passkey, so
+    # that an authenticator never learns the user's id or name from it.
+    passkey_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64), unique=True)
+    # "Passkey only": the password no longer signs this user in (webauth/passkeys/credentials.py).
+    passkey_only: Mapped[bool] = mapped_column(Boolean, default=False)
 
     accounts: Mapped[list[Account]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
@@ -218,6 +223,57 @@ class OfflineDevice(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # forgotten, signed-out, wrong-pin, removed (by the user from another device) or revoked (by an admin)
     end_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+# Passkeys ---------------------------------------------------------------------------------
+
+
+class Passkey(db.Model):
+    """A WebAuthn credential (a passkey) a user registered to sign in without a password.
+
+    Only the public half is here: the private key never leaves the authenticator. The sign
+    count is what the authenticator last reported; one that goes backwards is refused
+    (a cloned authenticator, webauth/passkeys/credentials.py).
+    """
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary(1023), unique=True)
+    # The COSE public key, as the authenticator gave it at registration.
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(64))
+    # How the browser may reach the authenticator ("internal", "hybrid", "usb"...), a hint for sign-in.
+    transports: Mapped[list] = mapped_column(JSON, default=list)
+    aaguid: Mapped[str] = mapped_column(String(36), default="")
+    # Whether the authenticator said the passkey is synced (backed up) to other devices.
+    backed_up: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasskeyChallenge(db.Model):
+    """A WebAuthn challenge handed to a browser, waiting for its one answer.
+
+    Kept here, not in the (client-side) session cookie, so that it can be used once: the
+    answer deletes the row, and a replayed answer finds none. It is bound to what asked for
+    it: a signed-in session (adding a passkey, confirming it is you) or, for signing in, a
+    random value kept in that browser's session cookie (`browser_hash` is its SHA-256).
+    """
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    challenge: Mapped[bytes] = mapped_column(LargeBinary(64), unique=True)
+    # "register", "signin" or "reauth".
+    purpose: Mapped[str] = mapped_column(String(16))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    browser_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 # Casdoor ----------------------------------------------------------------------------------

@@ -280,13 +280,20 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(user: User, method: str, lifetime: timedelta, *, reauthenticated_at: datetime | None) -> str:
+def start_session(
+    user: User,
+    method: str,
+    lifetime: timedelta,
+    *,
+    reauthenticated_at: datetime | None,
+    details: dict | None = None,
+) -> str:
     """Record a new session for `user` and return its token for the session cookie.
 
     `reauthenticated_at` is when this sign-in proved a password: now for a password typed
     here, Casdoor's `auth_time` when that is recent, and None for a sign-in that typed
     nothing (a header from the proxy, a login link, a Casdoor session reused): the session
-    then starts without a recent re-authentication.
+    then starts without a recent re-authentication. `details` add to the audit event's.
     """
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -304,7 +311,7 @@ def start_session(user: User, method: str, lifetime: timedelta, *, reauthenticat
         )
     )
     user.last_login_at = now
-    audit.record("signin.success", user=user, details={"method": method})
+    audit.record("signin.success", user=user, details={"method": method, **(details or {})})
     db.session.commit()
     return token
 

@@ -24,3 +24,7 @@ initScanner();
 initPwa();
 initOfflineSync();
 initSync();
+// Passkeys load their WebAuthn helpers only on the pages that have them.
+if (document.querySelector("#passkey-signin, #passkey-add, [data-passkey-reauth]")) {
+  import("./passkeys.js").then(({ initPasskeys }) => initPasskeys());
+}

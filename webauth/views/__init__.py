@@ -25,6 +25,7 @@ def register_blueprints(app: Flask) -> None:
         me,
         offline,
         ops,
+        passkeys,
         proxy,
         pwa,
         registration,
@@ -32,7 +33,8 @@ def register_blueprints(app: Flask) -> None:
     from webauth.views import transfer as transfer_views
 
     modules = (
-        auth, codes, accounts, pwa, admin, me, registration, ops, offline, casdoor, casdoor_connect, icons, backups
+        auth, codes, accounts, pwa, admin, me, registration, ops, offline, passkeys, casdoor, casdoor_connect, icons,
+        backups,
     )
     for module in (*modules, proxy):
         app.register_blueprint(module.bp)

@@ -35,6 +35,7 @@ from webauth import admin, casdoor, offline, settings
 from webauth.auth_session import current_session
 from webauth.config import MAX_SESSION_HOURS
 from webauth.models import User
+from webauth.passkeys import credentials as passkeys
 from webauth.views.common import page_or_fragment, render_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -129,6 +130,7 @@ def user(user_id: int):
         current_session_id=getattr(current_session(), "id", None),
         admin_role=admin.has_admin_role(subject),
         devices=offline.user_devices(subject),
+        passkeys=passkeys.user_passkeys(subject),
         sync=hooks is not None,
         last_sync=hooks.last_results([subject.id]).get(subject.id) if hooks is not None else None,
         accounts=admin.account_count(subject),
@@ -166,6 +168,20 @@ def end_device(user_id: int, device_uuid: str):
     except admin.NotFound:
         raise HTTPNotFound() from None
     flash(_("The offline copy is ended: the device deletes it when it next goes online."), "success")
+    return _back_to(subject)
+
+
+@bp.post("/users/<int:user_id>/passkeys/<passkey_uuid>/remove")
+def remove_passkey(user_id: int, passkey_uuid: str):
+    """Remove a user's passkey (a lost device); their last one also turns "passkey only" off."""
+    subject = _user_or_404(user_id)
+    try:
+        turned_off = passkeys.remove(subject, passkey_uuid, event="admin.passkey.remove")
+    except passkeys.PasskeyError:
+        raise HTTPNotFound() from None
+    flash(_("The passkey is removed: it can no longer sign %(name)s in.", name=subject.username), "success")
+    if turned_off:
+        flash(_("It was their last passkey, so their password signs them in again."), "info")
     return _back_to(subject)
 
 

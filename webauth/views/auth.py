@@ -13,6 +13,7 @@ from webauth.extensions import db, limiter
 from webauth.forms import LoginForm, ReauthForm, SetupForm
 from webauth.keys import keyring
 from webauth.models import utcnow
+from webauth.passkeys import credentials as passkeys
 from webauth.views.casdoor import end_session_page
 from webauth.views.common import safe_next
 from webauth.views.signin_limits import limit_sign_in, remember_browser
@@ -79,13 +80,17 @@ def login():
         return render_template("auth/login.html", form=form), 403
     if form.validate_on_submit():
         user = users.authenticate(form.username.data, form.password.data)
-        if user is not None and not user.disabled:
+        if user is not None and not user.disabled and not user.passkey_only:
             sign_in(user, "password", reauthenticated_at=utcnow())
             return remember_browser(redirect(safe_next(request.args.get("next"))), user.username)
-        reason = "disabled" if user is not None else "bad-credentials"
+        reason = "bad-credentials" if user is None else "disabled" if user.disabled else "passkey-only"
         audit.record("signin.failure", user=user, username=form.username.data[:255], details={"reason": reason})
         db.session.commit()
-        form.password.errors.append(_("Wrong username or password."))
+        if reason == "passkey-only":
+            # Said only to whoever knows the password: this account signs in with a passkey alone.
+            form.password.errors.append(_("This account signs in with a passkey only. Use “Sign in with a passkey”."))
+        else:
+            form.password.errors.append(_("Wrong username or password."))
         status = 401
     elif form.errors:
         status = 422
@@ -112,7 +117,8 @@ def reauth():
         status = 401
     elif form.errors:
         status = 422
-    return render_template("auth/reauth.html", form=form), status
+    has_passkeys = passkeys.passkey_count(current_user) > 0
+    return render_template("auth/reauth.html", form=form, has_passkeys=has_passkeys), status
 
 
 @bp.post("/logout")

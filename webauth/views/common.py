@@ -8,6 +8,8 @@ One helper per concern, so a rule fixed here holds on every page:
   and the answer always says it depends on `HX-Request` (`Vary`), for any cache in between.
 - `render_error`: the error page, or its fragment for htmx, with the same rule.
 - `safe_next`: where a `next` parameter may send the browser: a path of this site, nothing else.
+- `json_response`, `json_problem`: the JSON answers scripts call for (the offline copy, passkeys),
+  never cached; a problem names its `error` for the script to act on, and says why in words.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from flask import g, make_response, render_template, request, url_for
+from flask import g, jsonify, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -70,6 +72,18 @@ def page_or_fragment(page_template: str | None, fragment_template: str, /, statu
 def render_error(status: int, message: str | None = None) -> Response:
     text = message or str(ERROR_MESSAGES.get(status, _("Something went wrong.")))
     return page_or_fragment("error.html", "partials/error.html", status, error_status=status, message=text)
+
+
+def json_response(payload: dict, status: int = 200) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def json_problem(status: int, code: str, message: str, **extra) -> Response:
+    """An error a script acts on by `error`, with the message to show."""
+    return json_response({"error": code, "message": message, **extra}, status)
 
 
 def safe_next(target: str | None) -> str:

@@ -1,4 +1,4 @@
-"""Each user's own sign-ins and sessions, and the idle lock's "lock now"."""
+"""Each user's own account page: passkeys, sign-ins and sessions; and the idle lock's "lock now"."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from webauth import admin, settings
-from webauth.auth_session import current_session, sign_out
+from webauth.auth_session import current_session, recently_authenticated, sign_out
+from webauth.passkeys import credentials as passkeys
 from webauth.views.common import page_or_fragment, safe_next
 
 bp = Blueprint("me", __name__, url_prefix="/me")
@@ -35,6 +36,10 @@ def index():
         history_args={},
         sessions=admin.active_sessions(me),
         current_session_id=getattr(current_session(), "id", None),
+        can_have_passkeys=passkeys.can_have_passkeys(me),
+        passkeys=passkeys.user_passkeys(me),
+        max_passkeys=passkeys.MAX_PASSKEYS,
+        fresh=recently_authenticated(),
     )
 
 

@@ -9,7 +9,7 @@ a PIN the server never sees (static/js/offline-copy.js).
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -22,7 +22,7 @@ from webauth import audit, offline, users
 from webauth.auth_session import current_session
 from webauth.extensions import db, limiter
 from webauth.users import MAX_PASSWORD_LENGTH
-from webauth.views.common import current_vault
+from webauth.views.common import current_vault, json_problem, json_response
 
 bp = Blueprint("offline", __name__, url_prefix="/offline")
 
@@ -48,16 +48,9 @@ def _fresh() -> bool:
     return users.recently_authenticated(current_session(), current_app.config["WEBAUTH_REAUTH_SECONDS"])
 
 
-def _json(payload: dict, status: int = 200):
-    response = jsonify(payload)
-    response.status_code = status
-    response.headers["Cache-Control"] = "no-store"
-    return response
-
-
 def _problem(status: int, code: str, message: str):
     """An error the page acts on by `error`: reauth (ask the password), forbidden or gone (wipe)."""
-    return _json({"error": code, "message": message}, status)
+    return json_problem(status, code, message)
 
 
 def _forbidden():
@@ -167,7 +160,7 @@ def enable():
     payload = _copy_payload(device.uuid)
     payload["token"] = token
     payload["owner"] = {"id": current_user.id, "name": current_user.display_name or current_user.username}
-    return _json(payload, 201)
+    return json_response(payload, 201)
 
 
 @bp.get("/devices/<device_uuid>")
@@ -180,7 +173,7 @@ def status(device_uuid: str):
     if problem is not None:
         return problem
     revision = offline.vault_revision(current_vault().accounts())
-    return _json({"device": device.uuid, "revision": revision, "max_pin_attempts": offline.pin_attempts()})
+    return json_response({"device": device.uuid, "revision": revision, "max_pin_attempts": offline.pin_attempts()})
 
 
 @bp.post("/devices/<device_uuid>/vault")
@@ -194,7 +187,7 @@ def refresh(device_uuid: str):
         return problem
     payload = _copy_payload(device.uuid)
     offline.record_refresh(device, current_user._get_current_object())
-    return _json(payload)
+    return json_response(payload)
 
 
 @bp.delete("/devices/<device_uuid>")
@@ -208,4 +201,4 @@ def forget(device_uuid: str):
     if problem is not None:
         return problem
     offline.end_device(device, current_user._get_current_object(), reason)
-    return _json({"device": device.uuid, "ended": reason})
+    return json_response({"device": device.uuid, "ended": reason})
