@@ -86,5 +86,5 @@ def sign_in(page, base_url: str) -> None:
     page.goto(f"{base_url}/login")
     page.get_by_label("Username").fill(DEMO_USER)
     page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_selector("#codes")

@@ -9,10 +9,21 @@
  * @module offline-copy
  */
 
-import { MIN_PIN_LENGTH, WrongPinError, createSealer, sealWith, unlockVault } from './offline-crypto.js';
+import {
+  MIN_PIN_LENGTH,
+  PRF_INPUT_BYTES,
+  WrongPasskeyError,
+  WrongPinError,
+  createSealer,
+  passkeyUnlock,
+  sealWith,
+  unlockVault,
+  unlockVaultWithPasskey,
+} from './offline-crypto.js';
+import { PrfUnavailableError, evaluatePrf } from './offline-passkey.js';
 import { clearEnded, readCopy, readEnded, updateCopy, wipeCopy, writeCopy } from './offline-store.js';
 
-export { MIN_PIN_LENGTH, WrongPinError };
+export { MIN_PIN_LENGTH, PRF_INPUT_BYTES, PrfUnavailableError, WrongPasskeyError, WrongPinError, passkeyUnlock };
 
 const TOKEN_HEADER = 'X-Offline-Token';
 
@@ -112,15 +123,17 @@ function deviceUrl(api, record, suffix = '') {
 
 /**
  * Turn the copy on for this device: the server records the device (it needs a fresh
- * password entry) and sends the vault, which is sealed under the PIN and stored. The key
- * derivation runs while the request is in flight.
+ * password entry) and sends the vault, which is sealed under the PIN (and, given `passkey`,
+ * so that the passkey opens it too) and stored. The key derivation runs while the request
+ * is in flight.
  *
  * @param {string} api the devices endpoint, `/offline/devices`
  * @param {string} pin checked with `pinProblem` first
+ * @param {import('./offline-crypto.js').PasskeyPrf} [passkey] the passkey and its PRF output
  * @returns {Promise<import('./offline-crypto.js').Sealer>} for refreshing while the page lives
  */
-export async function enableCopy(api, pin) {
-  const [sealer, { data, midpointMs }] = await Promise.all([createSealer(pin), call('POST', api)]);
+export async function enableCopy(api, pin, passkey) {
+  const [sealer, { data, midpointMs }] = await Promise.all([createSealer(pin, { passkey }), call('POST', api)]);
   await writeCopy({
     blob: await sealWith(sealer, withClockOffset(data.vault, midpointMs)),
     revision: data.revision,
@@ -162,6 +175,31 @@ export async function unlockCopy(pin) {
     err.remaining = record.max_attempts - record.failed_attempts;
     throw err;
   }
+}
+
+/**
+ * Open the copy with its passkey: the authenticator (after verifying the person) gives its
+ * PRF output for the blob's `prf_input`, which unwraps the vault key. No network needed.
+ * Not counted against the PIN's attempts: nothing is guessed here.
+ *
+ * @returns {Promise<{vault: object, sealer: import('./offline-crypto.js').PasskeySealer,
+ *   record: import('./offline-store.js').CopyRecord}>}
+ * @throws {WrongPasskeyError} when the answer does not open the copy (or it has no passkey)
+ * @throws {PrfUnavailableError} when the authenticator gave no PRF output
+ * @throws {CopyWipedError} when there is no copy any more
+ */
+export async function unlockCopyWithPasskey() {
+  const record = await readCopy();
+  if (!record) throw new CopyWipedError();
+  const request = passkeyUnlock(record.blob);
+  if (!request) throw new WrongPasskeyError();
+  const { prfOutput } = await evaluatePrf({
+    rpId: request.rpId,
+    credentials: [request.credential],
+    prfInput: request.prfInput,
+  });
+  const { vault, sealer } = await unlockVaultWithPasskey(record.blob, prfOutput);
+  return { vault, sealer, record };
 }
 
 /**

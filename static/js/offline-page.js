@@ -3,16 +3,26 @@
  * be fetched. It asks for the PIN, opens the copy and shows the codes, computed here.
  *
  * The page is one of a few states, each a section of the template shown alone: no copy on
- * this device, locked, unlocked, deleted after too many wrong PINs, or unreadable. All
+ * this device, locked, unlocked, deleted after too many wrong PINs, or unreadable. A copy
+ * that a passkey opens too offers the passkey first (offline-passkey.js: no network needed). All
  * wording comes from the template, translated, so this module holds no user-facing text.
- * Unlocking is timed with the User Timing API (`offline-unlock`, from the PIN's submission to
- * the first code on screen), which bench/offline_unlock.py reads.
+ * Unlocking is timed with the User Timing API (`offline-unlock`, from the PIN's submission, or
+ * the passkey's answer, to the first code on screen), which bench/offline_unlock.py reads.
  *
  * @module offline-page
  */
 
 import { copyCode } from './codes.js';
-import { CopyWipedError, WrongPinError, readCopy, unlockCopy } from './offline-copy.js';
+import {
+  CopyWipedError,
+  PrfUnavailableError,
+  WrongPasskeyError,
+  WrongPinError,
+  passkeyUnlock,
+  readCopy,
+  unlockCopy,
+  unlockCopyWithPasskey,
+} from './offline-copy.js';
 import { CodeList } from './offline-list.js';
 import { initPwa } from './pwa.js';
 
@@ -41,14 +51,56 @@ function describeCopy(root, record) {
   for (const element of document.querySelectorAll('.offline-copy-of')) element.textContent = text;
 }
 
-/** The locked state: the PIN field, with a number pad when the PIN was all digits. */
+/**
+ * The locked state: the passkey first where the copy has one, then the PIN field, with a
+ * number pad when the PIN was all digits.
+ */
 function lock(record) {
   const input = $('offline-pin');
   input.value = '';
   input.inputMode = record.pin_kind === 'digits' ? 'numeric' : 'text';
   $('offline-pin-error').textContent = '';
+  const passkey = $('offline-passkey-unlock');
+  passkey.hidden = !(passkeyUnlock(record.blob) && globalThis.PublicKeyCredential);
+  passkey.querySelector('.errors').textContent = '';
   showState('locked');
-  input.focus();
+  (passkey.hidden ? input : passkey.querySelector('button')).focus();
+}
+
+/** Show the unlocked copy; resolves once every code is on screen. */
+async function showUnlocked(root, list, vault, record) {
+  $('offline-search').value = '';
+  $('offline-no-match').hidden = true;
+  $('offline-empty').hidden = vault.accounts.length > 0;
+  describeCopy(root, record);
+  await list.show(vault);
+  showState('unlocked');
+  performance.measure('offline-unlock', 'offline-unlock-start');
+}
+
+function initPasskeyUnlock(root, list) {
+  const section = $('offline-passkey-unlock');
+  const button = section.querySelector('button');
+  const error = section.querySelector('.errors');
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    error.textContent = '';
+    try {
+      const { vault, record } = await unlockCopyWithPasskey();
+      performance.mark('offline-unlock-start');
+      await showUnlocked(root, list, vault, record);
+    } catch (err) {
+      if (err instanceof CopyWipedError) {
+        showState('none');
+      } else if (err instanceof WrongPasskeyError || err instanceof PrfUnavailableError) {
+        error.textContent = root.dataset.passkeyFailed;
+      } else {
+        error.textContent = root.dataset.passkeyCancelled;
+      }
+    } finally {
+      button.disabled = false;
+    }
+  });
 }
 
 function initUnlock(root, list) {
@@ -68,13 +120,7 @@ function initUnlock(root, list) {
     try {
       const { vault, record } = await unlockCopy(input.value);
       input.value = '';
-      $('offline-search').value = '';
-      $('offline-no-match').hidden = true;
-      $('offline-empty').hidden = vault.accounts.length > 0;
-      describeCopy(root, record);
-      await list.show(vault);
-      showState('unlocked');
-      performance.measure('offline-unlock', 'offline-unlock-start');
+      await showUnlocked(root, list, vault, record);
     } catch (err) {
       if (err instanceof WrongPinError) {
         error.textContent = fill(root.dataset.wrongPin, { count: err.remaining });
@@ -132,6 +178,7 @@ async function init() {
   describeCopy(root, record);
   const list = new CodeList($('offline-accounts'), $('offline-account'), root.dataset.copyLabel);
   initUnlock(root, list);
+  initPasskeyUnlock(root, list);
   initUnlocked(list, record);
   lock(record);
 }

@@ -9,7 +9,17 @@
  * @module offline-settings
  */
 
-import { ServerError, enableCopy, forgetCopy, pinProblem, readCopy, wipeCopy } from './offline-copy.js';
+import {
+  PRF_INPUT_BYTES,
+  PrfUnavailableError,
+  ServerError,
+  enableCopy,
+  forgetCopy,
+  pinProblem,
+  readCopy,
+  wipeCopy,
+} from './offline-copy.js';
+import { evaluatePrf, prfMaybeSupported } from './offline-passkey.js';
 import { recacheOfflinePage } from './pwa.js';
 
 const $ = (id) => document.getElementById(id);
@@ -40,9 +50,30 @@ function markThisDevice(deviceId) {
   row.querySelector('form')?.remove();
 }
 
+/**
+ * One of the user's passkeys evaluates its PRF at a fresh random input: the output wraps the
+ * copy's key beside the PIN's (offline-crypto.js, version 2); the input goes into the copy.
+ */
+async function askPasskey(root) {
+  const prfInput = globalThis.crypto.getRandomValues(new Uint8Array(PRF_INPUT_BYTES));
+  const { credential, prfOutput } = await evaluatePrf({
+    rpId: root.dataset.rpId,
+    credentials: JSON.parse(root.dataset.passkeys || '[]'),
+    prfInput,
+  });
+  return { credential, rpId: root.dataset.rpId, prfInput, prfOutput };
+}
+
+/** "Unlock with a passkey too", where the user has a passkey and the browser may have PRF. */
+async function offerPasskey() {
+  const field = $('offline-passkey-field');
+  if (field) field.hidden = !(await prfMaybeSupported());
+}
+
 function initEnable(root, api) {
   const form = $('offline-enable-form');
   if (!form) return;
+  offerPasskey();
   const error = $('offline-enable-error');
   const button = form.querySelector('button[type="submit"]');
   form.addEventListener('submit', async (event) => {
@@ -54,10 +85,20 @@ function initEnable(root, api) {
       (problem === 'mismatch' ? form.elements.repeat : form.elements.pin).focus();
       return;
     }
-    error.textContent = root.dataset.working;
     button.disabled = true;
+    let passkey;
+    if (form.elements.passkey?.checked && !$('offline-passkey-field').hidden) {
+      try {
+        passkey = await askPasskey(root);
+      } catch (err) {
+        error.textContent = err instanceof PrfUnavailableError ? root.dataset.passkeyUnavailable : root.dataset.passkeyCancelled;
+        button.disabled = false;
+        return;
+      }
+    }
+    error.textContent = root.dataset.working;
     try {
-      await enableCopy(api, pin);
+      await enableCopy(api, pin, passkey);
       recacheOfflinePage();
       window.location.reload();
     } catch (err) {

@@ -22,11 +22,13 @@ import {
   ServerError,
   WrongPinError,
   checkCopy,
+  passkeyUnlock,
   forgetCopy,
   readCopy,
   refreshCopy,
   reportEnded,
   unlockCopy,
+  unlockCopyWithPasskey,
   wipeCopy,
 } from './offline-copy.js';
 import { recacheOfflinePage } from './pwa.js';
@@ -68,18 +70,25 @@ async function handleServerError(err) {
   return false;
 }
 
+/** Ask for the PIN (or the passkey, when the copy has one) to bring the copy up to date. */
+function showStale() {
+  const form = $('offline-stale');
+  form.querySelector('[data-passkey]').hidden = !(state.record && passkeyUnlock(state.record.blob));
+  form.hidden = false;
+}
+
 /** Re-fetch and re-seal, one refresh at a time; ask for the PIN when there is no sealer. */
 function bringUpToDate(revision) {
   state.refreshing = state.refreshing.then(async () => {
     if (!state.record || revision === state.record.revision) return;
     if (!state.sealer) {
-      $('offline-stale').hidden = false;
+      showStale();
       return;
     }
     try {
       state.record = (await refreshCopy(state.api, state.sealer)) ?? null;
     } catch (err) {
-      if (!(await handleServerError(err))) $('offline-stale').hidden = false;
+      if (!(await handleServerError(err))) showStale();
     }
   });
   return state.refreshing;
@@ -92,13 +101,12 @@ function initStalePrompt(context) {
   form.querySelector('[data-dismiss]').addEventListener('click', () => {
     form.hidden = true;
   });
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const button = form.querySelector('button[type="submit"]');
+  /** Unlock with the PIN or the passkey, then refresh with the sealer that gives. */
+  async function update(button, unlock) {
     button.disabled = true;
     error.textContent = '';
     try {
-      const { sealer } = await unlockCopy(input.value);
+      const { sealer } = await unlock();
       state.sealer = sealer;
       state.record = (await refreshCopy(state.api, sealer)) ?? null;
       form.hidden = true;
@@ -108,6 +116,8 @@ function initStalePrompt(context) {
     } catch (err) {
       if (err instanceof WrongPinError) {
         error.textContent = context.dataset.wrongPin.replace('{count}', String(err.remaining));
+      } else if (unlock === unlockCopyWithPasskey && !(err instanceof ServerError)) {
+        error.textContent = context.dataset.passkeyFailed;
       } else if (err instanceof CopyWipedError) {
         form.hidden = true;
         state.record = null;
@@ -119,7 +129,13 @@ function initStalePrompt(context) {
     } finally {
       button.disabled = false;
     }
+  }
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    update(form.querySelector('button[type="submit"]'), () => unlockCopy(input.value));
   });
+  const passkey = form.querySelector('[data-passkey]');
+  passkey.addEventListener('click', () => update(passkey, unlockCopyWithPasskey));
 }
 
 /** Sign-out deletes this user's copy, after a dialog that says so. */

@@ -57,6 +57,18 @@ async function post(url, body) {
   return data;
 }
 
+/** Go to `url`; when only its fragment differs from this page's, that takes a reload. */
+function go(url) {
+  const target = new URL(url, window.location.href);
+  const here = window.location;
+  if (target.pathname === here.pathname && target.search === here.search) {
+    here.hash = target.hash;
+    here.reload();
+  } else {
+    here.assign(target.href);
+  }
+}
+
 /** The words for what went wrong: the server's own, or the template's for the browser's errors. */
 function explain(root, err) {
   if (err instanceof ServerError && err.message) return err.message;
@@ -79,7 +91,7 @@ function initSignIn(root) {
 
   async function finish(credential) {
     const { redirect } = await post(root.dataset.verify, { credential });
-    window.location.assign(redirect);
+    go(redirect);
   }
 
   /** The browser's autofill offers passkeys beside saved passwords, while the page is open. */
@@ -139,10 +151,10 @@ function initAdd(form) {
       options.extensions = { ...options.extensions, credProps: true, prf: {} };
       const credential = await startRegistration({ optionsJSON: options });
       const { redirect } = await post(form.dataset.register, { credential, name: form.elements.name.value });
-      window.location.assign(redirect);
+      go(redirect);
     } catch (err) {
       if (err instanceof ServerError && err.code === 'reauth' && err.location) {
-        window.location.assign(err.location);
+        go(err.location);
         return;
       }
       error.textContent = explain(form, err);
@@ -163,7 +175,7 @@ function initReauth(root) {
       const options = await post(root.dataset.options);
       const credential = await startAuthentication({ optionsJSON: options });
       const { redirect } = await post(root.dataset.verify, { credential });
-      window.location.assign(redirect);
+      go(redirect);
     } catch (err) {
       error.textContent = explain(root, err);
       button.disabled = false;
@@ -171,12 +183,21 @@ function initReauth(root) {
   });
 }
 
-/** Wire whichever passkey parts this page has; they stay hidden where the browser has no WebAuthn. */
+/** A page opened by an IP address: WebAuthn needs a host name for the relying party. */
+function openedByAddress() {
+  const host = window.location.hostname;
+  return /^[\d.]+$/.test(host) || host.includes(':') || host.startsWith('[');
+}
+
+/**
+ * Wire whichever passkey parts this page has. They stay hidden where passkeys cannot work:
+ * a browser without WebAuthn, or the site opened by its IP address.
+ */
 export function initPasskeys() {
   const signIn = document.getElementById('passkey-signin');
   const add = document.getElementById('passkey-add');
   const reauth = document.querySelectorAll('[data-passkey-reauth]');
-  if (!browserSupportsWebAuthn()) {
+  if (!browserSupportsWebAuthn() || openedByAddress()) {
     for (const note of document.querySelectorAll('.passkey-unsupported')) note.hidden = false;
     return;
   }

@@ -65,7 +65,7 @@ def test_the_idle_lock_hides_the_codes_until_the_next_sign_in(app, page, make_us
 
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="No accounts yet")).to_be_visible()
     assert page.console_errors == []
 

@@ -68,7 +68,7 @@ def test_sign_in_with_casdoor_sync_and_sign_out(casdoor_page: Page, casdoor: Cas
     page.wait_for_url(f"{casdoor.url}/login/oauth/authorize*")
     page.get_by_label("Username").fill("alice")
     page.get_by_label("Password").fill("alice-pw")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
     # Back, signed in, with the account Casdoor holds.
     page.wait_for_url(f"{casdoor_live}/")

@@ -34,7 +34,7 @@ def test_first_run_set_up_then_sign_in(app, page):
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill("wrong password")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_text("Wrong username or password.")).to_be_visible()
     page.console_errors.clear()  # the refused sign-in is a 401 document, which Chromium logs
 

@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
+from webauthn.helpers import bytes_to_base64url
 from werkzeug.exceptions import NotFound
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
@@ -21,6 +22,7 @@ from wtforms.validators import DataRequired, Length
 from webauth import audit, offline, users
 from webauth.auth_session import current_session
 from webauth.extensions import db, limiter
+from webauth.passkeys import credentials, relying_party
 from webauth.users import MAX_PASSWORD_LENGTH
 from webauth.views.common import current_vault, json_problem, json_response
 
@@ -94,11 +96,15 @@ def page():
 
 def _settings_page(form: ReauthForm, status: int = 200):
     me = current_user._get_current_object()
+    passkeys = credentials.user_passkeys(me)
     html = render_template(
         "pwa/offline_settings.html",
         form=form,
         fresh=_fresh(),
         has_password=bool(me.password_hash),
+        # The passkeys that may also unlock the copy (by their PRF output), and their relying party.
+        passkey_ids=[bytes_to_base64url(passkey.credential_id) for passkey in passkeys],
+        rp_id=relying_party.current().id,
         allowed=offline.offline_allowed(),
         devices=offline.user_devices(me),
         pin_attempts=offline.pin_attempts(),
