@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from ipaddress import ip_address
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -33,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from webauth import users
 from webauth.extensions import db
 from webauth.keys import has_keyring, keyring_of, missing_keys
+from webauth.passkeys.relying_party import origin_of
 
 MIN_SECRET_KEY_LENGTH = 32
 CASDOOR_SCOPE = "openid profile email"  # as casdoor/oidc.py asks
@@ -233,6 +235,42 @@ def check_https(app: Flask, deployment: Deployment) -> Iterator[Finding]:
         yield ok("https", f"{deployment.url} answers" + (" over HTTPS, with HSTS" if https else ""))
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def check_passkeys(app: Flask, deployment: Deployment) -> Iterator[Finding]:
+    """Passkeys are bound for good to a host name (the relying party id) and answer for an
+    origin: WEBAUTH_PUBLIC_URL says which, and must agree with WEBAUTH_HTTPS and --url."""
+    public, https = app.config["WEBAUTH_PUBLIC_URL"], app.config["WEBAUTH_HTTPS"]
+    if not public:
+        example = deployment.url or "https://auth.example.com"
+        yield warning("passkeys", "WEBAUTH_PUBLIC_URL is not set, so passkeys take their host name from each "
+                                  "request: a passkey made at one name does not work at another. Set "
+                                  f"WEBAUTH_PUBLIC_URL={origin_of(example).origin}, the address people open")
+        return
+    party = origin_of(public)
+    scheme = urlsplit(public).scheme
+    found = []
+    if scheme != ("https" if https else "http"):
+        found.append(problem("passkeys", f"WEBAUTH_PUBLIC_URL is {scheme}:// but WEBAUTH_HTTPS is {int(https)}: "
+                                         "make them agree (behind a TLS proxy, both say https)"))
+    if deployment.url is not None and origin_of(deployment.url).origin != party.origin:
+        found.append(problem("passkeys", f"WEBAUTH_PUBLIC_URL is {party.origin} but people open "
+                                         f"{origin_of(deployment.url).origin}: passkeys answer for the first only"))
+    if _is_address(party.id):
+        found.append(warning("passkeys", f"WEBAUTH_PUBLIC_URL names the address {party.id}: browsers make passkeys "
+                                         "for host names only, so nobody can use one here"))
+    elif scheme == "http" and party.id != "localhost":
+        found.append(warning("passkeys", f"{party.origin} is plain HTTP: browsers allow passkeys over HTTPS only "
+                                         "(or on localhost)"))
+    yield from found or [ok("passkeys", f"bound to {party.id}, answering for {party.origin}")]
+
+
 def check_proxy_sign_on(app: Flask, deployment: Deployment) -> Iterator[Finding]:
     trusted, header = app.config["WEBAUTH_TRUSTED_PROXIES"], app.config["WEBAUTH_REMOTE_USER_HEADER"]
     if not trusted and not header:
@@ -318,8 +356,8 @@ def check_casdoor_trust(app: Flask, deployment: Deployment) -> Iterator[Finding]
 
 
 CHECKS: tuple[Callable[[Flask, Deployment], Iterator[Finding]], ...] = (
-    check_secret_key, check_keyring, check_database, check_rate_limits, check_https, check_proxy_sign_on,
-    check_casdoor, check_casdoor_trust,
+    check_secret_key, check_keyring, check_database, check_rate_limits, check_https, check_passkeys,
+    check_proxy_sign_on, check_casdoor, check_casdoor_trust,
 )
 
 

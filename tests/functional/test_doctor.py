@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from tests.conftest import make_keyring_json
 from tests.support.casdoor_server import CasdoorServer
 from webauth import create_app
-from webauth.doctor import Deployment, Level, run_checks
+from webauth.doctor import Deployment, Level, check_passkeys, run_checks
 
 LONG_KEY = "k" * 48
 
@@ -59,9 +59,10 @@ def served(app_config) -> Iterator[str]:
 
 
 def test_a_sound_deployment_passes_and_the_command_says_so(sound, served, signing_key):
+    served = served.replace("127.0.0.1", "localhost")  # a host name, as passkeys need
     with CasdoorServer(redirect_uris=[f"{served}/auth/casdoor/callback"], signing_key=signing_key) as casdoor:
         config = {
-            **sound, "WEBAUTH_HTTPS": False, "WEBAUTH_PROXY_HOPS": 0,
+            **sound, "WEBAUTH_HTTPS": False, "WEBAUTH_PROXY_HOPS": 0, "WEBAUTH_PUBLIC_URL": served,
             "WEBAUTH_CASDOOR_URL": casdoor.url, "WEBAUTH_CASDOOR_CLIENT_ID": casdoor.client_id,
         }
         app = create_app(dict(config))
@@ -69,7 +70,7 @@ def test_a_sound_deployment_passes_and_the_command_says_so(sound, served, signin
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[-1] == "0 problem(s), 1 warning(s)"  # plain HTTP on this machine
-    for topic in ("secret key", "keyring", "database", "rate limits", "casdoor"):
+    for topic in ("secret key", "keyring", "database", "rate limits", "passkeys", "casdoor"):
         assert any(line.startswith("ok") and f" {topic} " in line for line in lines), (topic, result.output)
     assert "the application accepts the redirect URL " + served + "/auth/casdoor/callback" in result.output
     assert LONG_KEY not in result.output and "webauth-client-secret" not in result.output
@@ -193,3 +194,25 @@ def test_single_sign_on_needs_both_settings_and_a_narrow_trust(sound):
     assert levels(narrow, "single sign-on") == [Level.OK]
     wide = findings({**config, "WEBAUTH_TRUSTED_PROXIES": (ip_network("0.0.0.0/0"),)})
     assert levels(wide, "single sign-on") == [Level.WARNING] and "0.0.0.0/0" in text(wide, "single sign-on")
+
+
+@pytest.mark.parametrize(
+    ("public", "https", "url", "expected", "says"),
+    [
+        ("", True, None, [Level.WARNING], "WEBAUTH_PUBLIC_URL=https://auth.example.com"),
+        ("", True, "https://door.example.org/", [Level.WARNING], "WEBAUTH_PUBLIC_URL=https://door.example.org"),
+        ("https://auth.example.com", True, "https://auth.example.com", [Level.OK], "bound to auth.example.com"),
+        ("http://auth.example.com", True, None, [Level.PROBLEM, Level.WARNING], "WEBAUTH_HTTPS is 1"),
+        ("https://auth.example.com", False, None, [Level.PROBLEM], "WEBAUTH_HTTPS is 0"),
+        ("https://auth.example.com", True, "https://www.example.com", [Level.PROBLEM], "people open"),
+        ("https://auth.example.com:8443", True, "https://auth.example.com", [Level.PROBLEM], "people open"),
+        ("https://192.0.2.10", True, None, [Level.WARNING], "host names only"),
+        ("http://localhost:8000", False, None, [Level.OK], "answering for http://localhost:8000"),
+    ],
+)
+def test_passkeys_need_a_public_url_that_agrees(sound, public, https, url, expected, says):
+    app = create_app({**sound, "WEBAUTH_PUBLIC_URL": public, "WEBAUTH_HTTPS": https})
+    with app.app_context():
+        found = list(check_passkeys(app, Deployment(workers=1, url=url)))
+    assert [finding.level for finding in found] == expected
+    assert says in " ".join(finding.message for finding in found)

@@ -319,3 +319,29 @@ def test_the_relying_party_comes_from_the_public_url(app_config, make_user):
     assert added.status_code == 201
     post_form(client, "/me/", "/logout", {})
     assert passkey_sign_in(client, phone, credential=phone.credentials[-1]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("", ""),
+        ("https://Auth.Example.com/", "https://auth.example.com"),
+        ("https://auth.example.com:443", "https://auth.example.com"),
+        ("http://localhost:8000", "http://localhost:8000"),
+    ],
+)
+def test_the_public_url_setting_is_an_origin(monkeypatch, tmp_path, raw, expected):
+    from webauth.config import load_config
+
+    monkeypatch.setenv("WEBAUTH_PUBLIC_URL", raw)
+    assert load_config(tmp_path)["WEBAUTH_PUBLIC_URL"] == expected
+
+
+@pytest.mark.parametrize("raw", ["auth.example.com", "https://auth.example.com/webauth", "ftp://x.example",
+                                 "https://user@auth.example.com", "https://auth.example.com/?a=1", "https://:99999"])
+def test_a_public_url_that_is_not_an_origin_stops_the_start(monkeypatch, tmp_path, raw):
+    from webauth.config import load_config
+
+    monkeypatch.setenv("WEBAUTH_PUBLIC_URL", raw)
+    with pytest.raises(SystemExit, match="WEBAUTH_PUBLIC_URL"):
+        load_config(tmp_path)
