@@ -141,6 +141,15 @@ def test_the_example_blob_in_the_document_opens():
     assert open_offline_blob(example, "123456") == {"a": 1}
 
 
+def test_the_version_2_example_in_the_document_opens_with_the_pin_and_the_passkey():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "offline-blob.md").read_text(encoding="utf-8")
+    version_2 = text[text.index("## Version 2"):]
+    example = json.loads(re.search(r"```json\n(.*?)```", version_2, re.DOTALL).group(1))
+    assert example["version"] == 2
+    assert open_offline_blob(example, "123456") == {"a": 1}
+    assert open_offline_blob(example, prf_output=bytes(range(32))) == {"a": 1}
+
+
 def test_a_wrong_pin_fails_in_python(blob):
     with pytest.raises(WrongPinError):
         open_offline_blob(blob, "731905")
