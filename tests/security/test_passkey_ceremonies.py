@@ -3,6 +3,8 @@ session, a late answer, hostile bodies, and guessing at the sign-in endpoints.""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from tests.conftest import post_form, sign_in
@@ -152,3 +154,58 @@ def test_sign_in_failures_are_audited_without_the_answer(app, client, phone):
     [failure] = audited(app, "signin.failure")
     assert failure.username == "alice" and failure.details == {"method": "passkey", "reason": "passkey-invalid"}
     assert answer["response"]["signature"] not in str(failure.details)
+
+
+def _twin(app, client):
+    """Another client holding the same session cookie: the same browser, a second tab."""
+    twin = app.test_client()
+    for cookie in ("webauth_session",):
+        found = client.get_cookie(cookie)
+        if found is not None:
+            twin.set_cookie(cookie, found.value)
+    return twin
+
+
+def _at_once(*calls):
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(index, call):
+        barrier.wait()
+        results[index] = call()
+
+    threads = [threading.Thread(target=run, args=(index, call)) for index, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+def test_one_answer_sent_twice_at_once_signs_in_once(app, phone):
+    client = app.test_client()
+    options, csrf = signin_options(client)
+    answer = phone.get(options)
+    twin = _twin(app, client)
+    statuses = _at_once(
+        lambda: post_json(client, "/passkeys/signin", {"credential": answer}, csrf).status_code,
+        lambda: post_json(twin, "/passkeys/signin", {"credential": answer}, csrf).status_code,
+    )
+    assert sorted(statuses) == [200, 401]
+    passkey_sign_ins = [event for event in audited(app, "signin.success") if event.details["method"] == "passkey"]
+    assert len(passkey_sign_ins) == 1
+
+
+def test_two_answers_with_the_same_count_at_once_move_it_once(app, phone):
+    first, second = app.test_client(), app.test_client()
+    (options_a, csrf_a), (options_b, csrf_b) = signin_options(first), signin_options(second)
+    answer_a = phone.get(options_a)
+    answer_b = phone.get(options_b, count=phone.credentials[0].sign_count)  # a clone, same count
+    statuses = _at_once(
+        lambda: post_json(first, "/passkeys/signin", {"credential": answer_a}, csrf_a).status_code,
+        lambda: post_json(second, "/passkeys/signin", {"credential": answer_b}, csrf_b).status_code,
+    )
+    assert sorted(statuses) == [200, 401]
+    with app.app_context():
+        assert db.session.query(Passkey).one().sign_count == 1
+    assert len(audited(app, "passkey.counter_regressed")) == 1
