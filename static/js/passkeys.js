@@ -51,7 +51,13 @@ async function post(url, body) {
     body: JSON.stringify(body ?? {}),
     credentials: 'same-origin',
     cache: 'no-store',
+    redirect: 'manual',
   });
+  if (response.type === 'opaqueredirect') {
+    // The session ended meanwhile (the sign-in page): reloading shows it, with the way back.
+    window.location.reload();
+    throw new ServerError(401, { error: 'signed-out' });
+  }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new ServerError(response.status, data);
   return data;
