@@ -39,7 +39,7 @@ def unlock_times(base: str, username: str, runs: int) -> list[float]:
         page.goto("/login")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Sign in", exact=True).click()
         page.wait_for_url("**/")
         page.wait_for_function("() => navigator.serviceWorker.controller !== null", polling=100)
         page.goto("/offline/settings")
