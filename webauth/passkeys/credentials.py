@@ -38,6 +38,7 @@ from webauthn import (
 )
 from webauthn.authentication.verify_authentication_response import VerifiedAuthentication
 from webauthn.helpers import (
+    bytes_to_base64url,
     parse_authentication_credential_json,
     parse_client_data_json,
     parse_registration_credential_json,
@@ -98,6 +99,11 @@ def can_have_passkeys(user: User) -> bool:
 
 def user_passkeys(user: User) -> list[Passkey]:
     return list(db.session.scalars(select(Passkey).where(Passkey.user_id == user.id).order_by(Passkey.created_at)))
+
+
+def credential_ids(user: User) -> list[str]:
+    """The user's credential ids in base64url, as a page asks an authenticator for one of them."""
+    return [bytes_to_base64url(passkey.credential_id) for passkey in user_passkeys(user)]
 
 
 def passkey_count(user: User) -> int:

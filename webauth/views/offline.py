@@ -14,7 +14,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from webauthn.helpers import bytes_to_base64url
 from werkzeug.exceptions import NotFound
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
@@ -96,14 +95,13 @@ def page():
 
 def _settings_page(form: ReauthForm, status: int = 200):
     me = current_user._get_current_object()
-    passkeys = credentials.user_passkeys(me)
     html = render_template(
         "pwa/offline_settings.html",
         form=form,
         fresh=_fresh(),
         has_password=bool(me.password_hash),
         # The passkeys that may also unlock the copy (by their PRF output), and their relying party.
-        passkey_ids=[bytes_to_base64url(passkey.credential_id) for passkey in passkeys],
+        passkey_ids=credentials.credential_ids(me),
         rp_id=relying_party.current().id,
         allowed=offline.offline_allowed(),
         devices=offline.user_devices(me),
