@@ -1,7 +1,8 @@
 """Passkeys in Chromium, with its virtual authenticator (WebAuthn over the DevTools protocol):
 add one on the account page, sign out, sign in with it alone (from the username field's
-autofill), confirm it is you with it, remove it; and the offline copy opened by the
-passkey's PRF with the network off.
+autofill), confirm it is you with it, remove it; an answer made on a page of another origin,
+and a cloned passkey whose counter went backwards, refused; and the offline copy opened by
+the passkey's PRF with the network off.
 
 WebAuthn needs a secure context and a host name (not an IP address) for the relying party,
 so these pages are opened at http://localhost, the same server as the other browser tests.
@@ -25,7 +26,7 @@ from tests.e2e.pwa_support import PIN, read_copy, wait_for_worker
 from tests.e2e.test_offline import add_accounts, assert_codes_match
 from tests.support.offline_blob import open_offline_blob
 from webauth.extensions import db
-from webauth.models import Passkey, SessionRecord, utcnow
+from webauth.models import AuditEvent, Passkey, SessionRecord, utcnow
 
 PASSWORD = "correct horse battery"
 # The PRF output for the copy's input, asked of the authenticator as offline-passkey.js asks.
@@ -208,3 +209,70 @@ def test_the_offline_copy_opens_with_the_passkey_with_the_network_off(app, alice
     expect(page.get_by_role("button", name="Lock", exact=True)).to_be_visible()
     assert_codes_match(page, labels)
     assert page.console_errors == []
+
+
+# What a phishing page on another port of the same host gets from the authenticator: the
+# passkey's relying party (localhost) lets it ask, so only the origin inside the answer tells
+# the two pages apart. The answer is encoded as @simplewebauthn/browser posts it.
+RELAYED_ASSERTION = """async (options) => {
+  const bytes = (b64) => Uint8Array.from(atob(b64.replace(/-/g, '+').replace(/_/g, '/')), (ch) => ch.charCodeAt(0));
+  const text = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)))
+    .replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+  const assertion = await navigator.credentials.get({publicKey: {
+    challenge: bytes(options.challenge), rpId: options.rpId, userVerification: 'preferred'}});
+  return {id: assertion.id, rawId: text(assertion.rawId), type: assertion.type, clientExtensionResults: {},
+    response: {clientDataJSON: text(assertion.response.clientDataJSON),
+      authenticatorData: text(assertion.response.authenticatorData),
+      signature: text(assertion.response.signature), userHandle: text(assertion.response.userHandle)}};
+}"""
+
+
+def audited(app, event: str) -> list[dict]:
+    with app.app_context():
+        return [found.details for found in db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == event).order_by(AuditEvent.id))]
+
+
+def test_an_answer_for_another_origin_and_a_cloned_passkey_are_refused(app, alice, page, profile, authenticator,
+                                                                       localhost):
+    sign_in_with_password(page)
+    add_passkey(page, "Phone")
+    [made] = authenticator.credentials()
+
+    # A page at another origin (another port of localhost, served here by the test) asks the
+    # browser for the passkey with a challenge fetched from the real server, and relays the
+    # answer to it: the signature is genuine, the origin it names is not this site's.
+    csrf = page.evaluate("JSON.parse(document.body.getAttribute('hx-headers'))['X-CSRFToken']")
+    headers = {"X-CSRFToken": csrf, "Accept": "application/json"}
+    options = profile.request.post(f"{localhost}/passkeys/signin/options", headers=headers, data={}).json()
+    elsewhere = f"http://localhost:{urlsplit(localhost).port + 1}"
+    page.route(f"{elsewhere}/**", lambda route: route.fulfill(content_type="text/html", body="<!doctype html><p>Hi"))
+    page.goto(f"{elsewhere}/login")
+    credential = page.evaluate(RELAYED_ASSERTION, options)
+    assert base64.urlsafe_b64decode(credential["response"]["clientDataJSON"] + "==").decode().count(elsewhere) == 1
+    relayed = profile.request.post(f"{localhost}/passkeys/signin", headers=headers, data={"credential": credential})
+    assert relayed.status == 401 and relayed.json()["error"] == "invalid"
+    assert audited(app, "signin.failure") == [{"method": "passkey", "reason": "passkey-invalid"}]
+    assert sign_ins(app) == ["password"]
+
+    # From this site the same passkey signs in (the autofill of the sign-in page).
+    page.goto("/")
+    page.get_by_role("navigation").get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/$"))
+    expect(page.get_by_role("link", name="Account", exact=True)).to_be_visible()
+    assert sign_ins(app) == ["password", "passkey"]
+
+    # A copy of the passkey taken before that sign-in (its key, and its count from then)
+    # answers next: its count is not above the one last seen, so it is refused and audited.
+    authenticator.cdp.send("WebAuthn.removeCredential",
+                           {"authenticatorId": authenticator.id, "credentialId": made["credentialId"]})
+    authenticator.cdp.send("WebAuthn.addCredential", {"authenticatorId": authenticator.id, "credential": made})
+    with page.expect_response(re.compile(r"/passkeys/signin$")) as cloned:
+        page.get_by_role("navigation").get_by_role("button", name="Sign out").click()
+    assert cloned.value.status == 401 and cloned.value.json()["error"] == "counter"
+    expect(page.get_by_text("its counter went backwards")).to_be_visible()
+    assert "/login" in page.url and sign_ins(app) == ["password", "passkey"]
+    [alarm] = audited(app, "passkey.counter_regressed")
+    assert alarm["received"] <= alarm["stored"] and alarm["stored"] > 0
+    with app.app_context():
+        assert db.session.scalar(select(Passkey.sign_count)) == alarm["stored"]

@@ -300,6 +300,14 @@ def test_an_administrator_sees_and_removes_a_users_passkeys(app, signed_in, make
     assert post_form(bob, "/me/", f"/passkeys/{alices.uuid}/remove", {}).status_code == 404
     assert len(stored_passkeys(app)) == 1
 
+    # A deleted user's passkeys go with them: the phone still holds one, and it signs nobody in.
+    add_passkey(bob, phone, name="Bob's new phone")
+    page = f"/admin/users/{bob_id}"
+    assert post_form(signed_in, f"{page}/delete", f"{page}/delete", {"confirmation": "bob"}).status_code == 302
+    assert stored_passkeys(app, "bob") == []
+    refused = passkey_sign_in(app.test_client(), phone)
+    assert refused.status_code == 401 and refused.get_json()["error"] == "unknown"
+
 
 def test_the_relying_party_comes_from_the_public_url(app_config, make_user):
     app = create_app({**app_config, "WEBAUTH_PUBLIC_URL": "https://auth.example.com"})
