@@ -5,6 +5,8 @@ adding, listing, naming, removing, signing in with a passkey alone, confirming i
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -239,6 +241,44 @@ def test_names_removal_and_passkey_only(app, signed_in, phone):
         ("passkey.add", None), ("passkey.add", None), ("passkey.only_on", "user"), ("passkey.rename", None),
         ("passkey.remove", None), ("passkey.remove", None), ("passkey.only_off", "last-passkey-removed"),
     ]
+
+
+def test_two_removals_at_once_of_the_last_two_passkeys_turn_passkey_only_off(app, signed_in, monkeypatch):
+    """Two browsers remove her two passkeys at the same moment, with "passkey only" on: the
+    removal that takes the last one must see that it is the last, or she is left with neither
+    a passkey nor a password that signs her in. The first to count holds its transaction open
+    for a second; the other runs meanwhile, and must wait for it (the user's row is locked)."""
+    add_passkey(signed_in, phone := SoftAuthenticator(), name="Phone")
+    add_passkey(signed_in, SoftAuthenticator(), name="Laptop")
+    post_form(signed_in, "/me/", "/passkeys/only", {"on": "1"})
+    alice = the_user(app)
+    first, second = (passkey.uuid for passkey in stored_passkeys(app))
+    counted = threading.Event()
+    count = credentials.passkey_count
+
+    def slow_count(user: User) -> int:
+        found = count(user)
+        if not counted.is_set():
+            counted.set()
+            time.sleep(1)
+        return found
+
+    monkeypatch.setattr(credentials, "passkey_count", slow_count)
+
+    def remove(passkey_uuid: str) -> None:
+        with app.test_request_context():
+            credentials.remove(db.session.get(User, alice.id), passkey_uuid)
+
+    removing = threading.Thread(target=remove, args=(first,))
+    removing.start()
+    assert counted.wait(timeout=10)
+    remove(second)
+    removing.join(timeout=30)
+
+    assert stored_passkeys(app) == [] and the_user(app).passkey_only is False
+    assert [event.details["reason"] for event in audited(app, "passkey.only_off")] == ["last-passkey-removed"]
+    assert sign_in(app.test_client()).status_code == 302
+    assert passkey_sign_in(app.test_client(), phone).get_json()["error"] == "unknown"
 
 
 def test_removing_and_passkey_only_need_a_recent_reauthentication(app, signed_in, phone):
