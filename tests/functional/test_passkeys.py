@@ -27,7 +27,8 @@ from webauth.auth_session import reauth_required
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.models import Passkey, SessionRecord, User
-from webauth.passkeys import credentials
+from webauth.passkeys import credentials, relying_party
+from webauth.passkeys.relying_party import RelyingParty
 
 
 @pytest.fixture
@@ -367,6 +368,22 @@ def test_the_relying_party_comes_from_the_public_url(app_config, make_user):
     assert added.status_code == 201
     post_form(client, "/me/", "/logout", {})
     assert passkey_sign_in(client, phone, credential=phone.credentials[-1]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("https", "base_url", "expected"),
+    [
+        (False, "http://localhost", RelyingParty("localhost", "http://localhost")),
+        (False, "http://localhost:8000", RelyingParty("localhost", "http://localhost:8000")),
+        # TLS ended at a proxy that does not say so (no WEBAUTH_PROXY_HOPS): the page is https.
+        (True, "http://auth.example.com", RelyingParty("auth.example.com", "https://auth.example.com")),
+        (True, "https://auth.example.com:8443", RelyingParty("auth.example.com", "https://auth.example.com:8443")),
+    ],
+)
+def test_without_a_public_url_the_relying_party_is_the_requests_host(app_config, https, base_url, expected):
+    app = create_app({**app_config, "WEBAUTH_HTTPS": https})
+    with app.test_request_context("/", base_url=base_url):
+        assert relying_party.current() == expected
 
 
 @pytest.mark.parametrize(

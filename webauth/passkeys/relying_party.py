@@ -37,6 +37,15 @@ def origin_of(url: str) -> RelyingParty:
 
 
 def current() -> RelyingParty:
-    """The relying party for this request: WEBAUTH_PUBLIC_URL's, else the request's own."""
+    """The relying party for this request: WEBAUTH_PUBLIC_URL's, else the request's own host.
+
+    Without WEBAUTH_PUBLIC_URL, the scheme is https whenever WEBAUTH_HTTPS says people use
+    HTTPS: a proxy that ends TLS reaches gunicorn over plain HTTP, and unless
+    WEBAUTH_PROXY_HOPS lets it say so, the request looks like http while the browser's page,
+    whose origin each answer names, is https.
+    """
     configured = current_app.config.get("WEBAUTH_PUBLIC_URL") or ""
-    return origin_of(configured or request.host_url)
+    if configured:
+        return origin_of(configured)
+    scheme = "https" if current_app.config.get("WEBAUTH_HTTPS") else request.scheme
+    return origin_of(f"{scheme}://{request.host}")
