@@ -282,6 +282,32 @@ def test_two_removals_at_once_of_the_last_two_passkeys_turn_passkey_only_off(app
     assert passkey_sign_in(app.test_client(), phone).get_json()["error"] == "unknown"
 
 
+def test_the_command_line_lets_a_user_who_lost_every_passkey_back_in(app, signed_in, phone):
+    """A "passkey only" administrator lost her phone and her key: no page can help her, the
+    command line can (listing shows no key; removing the last turns "passkey only" off)."""
+    add_passkey(signed_in, phone, name="Lost phone")
+    add_passkey(signed_in, SoftAuthenticator(), name="Lost key")
+    post_form(signed_in, "/me/", "/passkeys/only", {"on": "1"})
+    first, second = stored_passkeys(app)
+    cli = app.test_cli_runner()
+    listed = cli.invoke(args=["users", "passkeys", "alice"])
+    assert listed.exit_code == 0 and "passkey only on" in listed.output
+    assert f"{first.uuid}  added" in listed.output and "used never  Lost key" in listed.output
+    assert b64url(first.credential_id) not in listed.output and b64url(first.public_key) not in listed.output
+
+    assert cli.invoke(args=["users", "remove-passkey", "alice"]).exit_code == 2  # neither an id nor --all
+    unknown = cli.invoke(args=["users", "remove-passkey", "alice", "not-a-passkey"])
+    assert unknown.exit_code == 1 and "has no passkey" in unknown.output
+    one = cli.invoke(args=["users", "remove-passkey", "alice", first.uuid])
+    assert one.exit_code == 0 and "removed 1 passkey of alice" in one.output and "signs in again" not in one.output
+    assert the_user(app).passkey_only is True
+    rest = cli.invoke(args=["users", "remove-passkey", "alice", "--all"])
+    assert rest.exit_code == 0 and "passkey only is off" in rest.output
+    assert stored_passkeys(app) == [] and the_user(app).passkey_only is False
+    assert sign_in(app.test_client()).status_code == 302
+    assert [event.details["name"] for event in audited(app, "admin.passkey.remove")] == ["Lost phone", "Lost key"]
+
+
 def test_removing_and_passkey_only_need_a_recent_reauthentication(app, signed_in, phone):
     add_passkey(signed_in, phone)
     [passkey] = stored_passkeys(app)
