@@ -2,7 +2,7 @@
 add one on the account page, sign out, sign in with it alone (from the username field's
 autofill), confirm it is you with it, remove it; an answer made on a page of another origin,
 and a cloned passkey whose counter went backwards, refused; and the offline copy opened by
-the passkey's PRF with the network off.
+the passkey's PRF with the network off (and, from a passkey without PRF, the PIN alone).
 
 WebAuthn needs a secure context and a host name (not an IP address) for the relying party,
 so these pages are opened at http://localhost, the same server as the other browser tests.
@@ -76,16 +76,20 @@ class VirtualAuthenticator:
         return self.cdp.send("WebAuthn.getCredentials", {"authenticatorId": self.id})["credentials"]
 
 
-@pytest.fixture
-def authenticator(profile, page) -> VirtualAuthenticator:
-    """A platform authenticator with passkeys, fingerprint and PRF, that says yes to everything."""
+def virtual_authenticator(profile: BrowserContext, page: Page, *, prf: bool) -> VirtualAuthenticator:
+    """A platform authenticator with passkeys and a fingerprint, with or without PRF, that says yes to everything."""
     cdp = profile.new_cdp_session(page)
     cdp.send("WebAuthn.enable", {"enableUI": False})
     added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
         "protocol": "ctap2", "transport": "internal", "hasResidentKey": True, "hasUserVerification": True,
-        "isUserVerified": True, "hasPrf": True, "automaticPresenceSimulation": True,
+        "isUserVerified": True, "hasPrf": prf, "automaticPresenceSimulation": True,
     }})
     return VirtualAuthenticator(cdp, added["authenticatorId"])
+
+
+@pytest.fixture
+def authenticator(profile, page) -> VirtualAuthenticator:
+    return virtual_authenticator(profile, page, prf=True)
 
 
 @pytest.fixture
@@ -210,6 +214,38 @@ def test_the_offline_copy_opens_with_the_passkey_with_the_network_off(app, alice
     assert_codes_match(page, labels)
     assert page.console_errors == []
 
+
+
+def test_a_passkey_without_prf_leaves_the_pin_alone_to_seal_the_copy(app, alice, page, profile):
+    virtual_authenticator(profile, page, prf=False)
+    labels = add_accounts(app)
+    sign_in_with_password(page)
+    wait_for_worker(page)
+    add_passkey(page, "Old security key")
+
+    page.goto("/offline/settings")
+    page.get_by_label("PIN or passphrase").fill(PIN)
+    page.get_by_label("Repeat the PIN").fill(PIN)
+    page.get_by_role("button", name="Turn on offline copy").click()
+    expect(page.get_by_text("This passkey or browser cannot unlock an offline copy.")).to_be_visible()
+    assert read_copy(page) is None
+
+    page.get_by_label("Unlock with a passkey too").uncheck()
+    page.get_by_role("button", name="Turn on offline copy").click()
+    expect(page.get_by_text("This device has an offline copy, saved")).to_be_visible()
+    blob = read_copy(page)["blob"]
+    assert blob["version"] == 1 and "keys" not in blob
+    assert [account["uuid"] for account in open_offline_blob(blob, PIN)["accounts"]] == list(labels)
+
+    profile.set_offline(True)
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Offline codes")).to_be_visible()
+    expect(page.get_by_role("button", name="Unlock with a passkey")).to_have_count(0)
+    page.get_by_label("PIN or passphrase").fill(PIN)
+    page.get_by_role("button", name="Unlock", exact=True).click()
+    expect(page.get_by_role("button", name="Lock", exact=True)).to_be_visible()
+    assert_codes_match(page, labels)
+    assert page.console_errors == []
 
 # What a phishing page on another port of the same host gets from the authenticator: the
 # passkey's relying party (localhost) lets it ask, so only the origin inside the answer tells
