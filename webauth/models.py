@@ -73,7 +73,7 @@ class User(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The WebAuthn user handle of the user's passkeys: random, made at the first passkey, so
     # that an authenticator never learns the user's id or name from it.
-    passkey_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64), unique=True)
+    passkey_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64), unique=True, index=True)
     # "Passkey only": the password no longer signs this user in (webauth/passkeys/credentials.py).
     passkey_only: Mapped[bool] = mapped_column(Boolean, default=False)
 

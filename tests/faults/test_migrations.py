@@ -14,12 +14,14 @@ the rows of each table it drops, and is rolled back with a message naming them u
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
-from sqlalchemy import column, inspect, table, text
+from sqlalchemy import column, func, inspect, select, table, text
 
-from webauth import create_app
+from webauth import create_app, users
 from webauth.extensions import db
 from webauth.keys import keyring
+from webauth.models import Passkey
 from webauth.otpauth import AccountSpec, parse_uri
 from webauth.users import create_local_user
 from webauth.vault import Vault
@@ -129,3 +131,42 @@ def test_going_below_0011_with_motp_or_yandex_accounts_needs_force(app_config, f
         assert "pin_sealed" not in {col["name"] for col in inspect(db.engine).get_columns("accounts")}
         db.session.remove()
         db.engine.dispose()
+
+
+def _counts(app) -> dict[str, int]:
+    with app.app_context():
+        counts = {name: db.session.scalar(select(func.count()).select_from(table(name)))
+                  for name in ("users", "accounts", "sessions")}
+        db.session.remove()
+        return counts
+
+
+def test_0012_adds_and_drops_passkeys_in_place_and_its_downgrade_needs_force(app_config, fresh_database):
+    """Migration 0012 changes `users` in place: on SQLite, a copy of the table would drop the
+    old one, and with foreign keys on that deletes every account and session with it. Below
+    0012 the passkeys go: people would have to add them again, so it is asked for."""
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": fresh_database()})
+    cli = app.test_cli_runner()
+    assert cli.invoke(args=["db", "upgrade", "heads"]).exit_code == 0
+    with app.app_context():
+        user = create_local_user("alice", "correct horse battery", keyring())
+        Vault(user, keyring()).add(parse_uri("otpauth://totp/Svc:alice?secret=JBSWY3DPEHPK3PXP"))
+        users.start_session(user, "password", timedelta(hours=1), reauthenticated_at=None)
+        db.session.add(Passkey(user_id=user.id, credential_id=b"id", public_key=b"key", name="Phone"))
+        db.session.commit()
+        db.session.remove()
+    everything = {"users": 1, "accounts": 1, "sessions": 1}
+    assert _counts(app) == everything
+
+    refused = cli.invoke(args=["db", "downgrade", "0011"])
+    assert refused.exit_code != 0 and "would drop passkeys (1 row)" in refused.output
+    assert _version(app) == "0012"
+    forced = cli.invoke(args=["db", "downgrade", "0011", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert _version(app) == "0011"
+    assert _counts(app) == everything
+    with app.app_context():
+        assert not inspect(db.engine).has_table("passkeys")
+        db.engine.dispose()
+    assert cli.invoke(args=["db", "upgrade", "heads"]).exit_code == 0
+    assert _version(app) == "0012" and _counts(app) == everything

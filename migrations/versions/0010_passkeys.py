@@ -1,26 +1,30 @@
 """passkeys: users' WebAuthn credentials, the challenges waiting for an answer, and "passkey only"
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-09 10:00:00.000000
 
 """
 from alembic import op
 import sqlalchemy as sa
 
+from webauth.migrating import dropping
+
 
 # revision identifiers, used by Alembic.
-revision = '0009'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('passkey_handle', sa.LargeBinary(length=64), nullable=True))
-        batch_op.add_column(sa.Column('passkey_only', sa.Boolean(), nullable=False, server_default=sa.false()))
-        batch_op.create_unique_constraint('uq_users_passkey_handle', ['passkey_handle'])
+    # In place on both databases: ADD COLUMN and CREATE UNIQUE INDEX. A batch operation would
+    # copy `users` and drop the old table on SQLite, and with foreign keys on, dropping `users`
+    # deletes every account, session and device with it (ON DELETE CASCADE).
+    op.add_column('users', sa.Column('passkey_handle', sa.LargeBinary(length=64), nullable=True))
+    op.add_column('users', sa.Column('passkey_only', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_index('ix_users_passkey_handle', 'users', ['passkey_handle'], unique=True)
 
     op.create_table('passkeys',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -40,8 +44,7 @@ def upgrade():
     sa.UniqueConstraint('uuid'),
     sa.UniqueConstraint('credential_id')
     )
-    with op.batch_alter_table('passkeys', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_passkeys_user_id'), ['user_id'], unique=False)
+    op.create_index('ix_passkeys_user_id', 'passkeys', ['user_id'], unique=False)
 
     op.create_table('passkey_challenges',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -55,20 +58,16 @@ def upgrade():
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('challenge')
     )
-    with op.batch_alter_table('passkey_challenges', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_passkey_challenges_expires_at'), ['expires_at'], unique=False)
+    op.create_index('ix_passkey_challenges_expires_at', 'passkey_challenges', ['expires_at'], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table('passkey_challenges', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_passkey_challenges_expires_at'))
+    dropping('passkeys')  # counted: refused without --force when they hold rows (challenges live two minutes)
+    op.drop_index('ix_passkey_challenges_expires_at', table_name='passkey_challenges')
     op.drop_table('passkey_challenges')
-
-    with op.batch_alter_table('passkeys', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_passkeys_user_id'))
+    op.drop_index('ix_passkeys_user_id', table_name='passkeys')
     op.drop_table('passkeys')
-
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_constraint('uq_users_passkey_handle', type_='unique')
-        batch_op.drop_column('passkey_only')
-        batch_op.drop_column('passkey_handle')
+    # In place again (SQLite 3.35+ drops a column that is not indexed), never a copy of `users`.
+    op.drop_index('ix_users_passkey_handle', table_name='users')
+    op.drop_column('users', 'passkey_only')
+    op.drop_column('users', 'passkey_handle')
