@@ -288,7 +288,7 @@ def test_the_command_line_lets_a_user_who_lost_every_passkey_back_in(app, signed
     add_passkey(signed_in, phone, name="Lost phone")
     add_passkey(signed_in, SoftAuthenticator(), name="Lost key")
     post_form(signed_in, "/me/", "/passkeys/only", {"on": "1"})
-    first, second = stored_passkeys(app)
+    first, _ = stored_passkeys(app)
     cli = app.test_cli_runner()
     listed = cli.invoke(args=["users", "passkeys", "alice"])
     assert listed.exit_code == 0 and "passkey only on" in listed.output
