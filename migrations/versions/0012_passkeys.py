@@ -1,7 +1,7 @@
 """passkeys: users' WebAuthn credentials, the challenges waiting for an answer, and "passkey only"
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-09 10:00:00.000000
 
 """
@@ -12,8 +12,8 @@ from webauth.migrating import dropping
 
 
 # revision identifiers, used by Alembic.
-revision = '0010'
-down_revision = '0009'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
