@@ -134,11 +134,14 @@ class Vault(VaultListing):
             raise AccountNotFound(account_uuid)
         return account
 
+    def open_sealed(self, account_uuid: str, sealed: bytes) -> bytes:
+        """A stored secret of this user's, opened (it opens only under the account it was sealed for)."""
+        return open_secret(self._data_key, self.user.id, account_uuid, sealed)
+
     def params(self, account: Account) -> OtpParams:
-        secret = open_secret(self._data_key, self.user.id, account.uuid, account.secret_sealed)
         return OtpParams(
             type=OtpType(account.type),
-            secret=secret,
+            secret=self.open_sealed(account.uuid, account.secret_sealed),
             algorithm=Algorithm(account.algorithm),
             digits=account.digits,
             period=account.period,
