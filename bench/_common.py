@@ -94,13 +94,39 @@ def instance(database_url: str | None = None) -> Iterator[Instance]:
         yield inst
 
 
+# Issuers as people have them: mostly services with a brand icon (some on a dark chip), a few
+# without one (a coloured letter). Each account's name is unique and searchable: "service-0421".
+ISSUERS = (
+    "GitHub", "Google", "Dropbox", "Discord", "GitLab", "Cloudflare", "DigitalOcean", "PayPal", "Facebook",
+    "Twitter", "Apple", "Reddit", "Twitch", "npm", "PyPI", "Docker", "Stripe", "Coinbase", "Binance", "Proton",
+    "Bitwarden", "1Password", "Mailchimp", "Atlassian", "Zoom", "Notion", "Figma", "Shopify", "WordPress",
+    "Okta", "Fastly", "Hetzner", "OVH", "Namecheap", "Tumblr", "Acme Payroll", "City Library", "Home Router",
+)
+
+
+def seed_specs(count: int, username: str) -> list:
+    """`count` accounts as a user might have them: TOTP mostly, an HOTP and a Steam account in every
+    25, a favorite in every 17 (the list shows favorites first)."""
+    from webauth.otp import OtpParams, OtpType
+    from webauth.otpauth import AccountSpec
+
+    specs = []
+    for number in range(count):
+        kind = OtpType.HOTP if number % 25 == 7 else OtpType.STEAM if number % 25 == 13 else OtpType.TOTP
+        specs.append(AccountSpec(
+            issuer="Steam" if kind is OtpType.STEAM else ISSUERS[number % len(ISSUERS)],
+            name=f"{username}.service-{number:04d}@example.com",
+            params=OtpParams(type=kind, secret=os.urandom(20)),
+            favorite=number % 17 == 0,
+        ))
+    return specs
+
+
 def seed_user(inst: Instance, accounts: int) -> str:
-    """A local user with `accounts` TOTP accounts (a few HOTP and Steam among them); returns the username."""
+    """A local user with `accounts` accounts (`seed_specs`), added through the vault; returns the username."""
     from webauth import users
     from webauth.extensions import db
     from webauth.keys import keyring
-    from webauth.otp import OtpParams, OtpType
-    from webauth.otpauth import AccountSpec
     from webauth.vault import Vault
 
     username = f"bench-{secrets.token_hex(4)}"
@@ -108,14 +134,7 @@ def seed_user(inst: Instance, accounts: int) -> str:
     with app.app_context():
         user = users.create_local_user(username, PASSWORD, keyring())
         vault = Vault(user, keyring())
-        for number in range(accounts):
-            kind = OtpType.HOTP if number % 25 == 7 else OtpType.STEAM if number % 25 == 13 else OtpType.TOTP
-            spec = AccountSpec(
-                issuer=f"Service {number:04d}",
-                name=f"{username}@example.com",
-                params=OtpParams(type=kind, secret=os.urandom(20)),
-                favorite=number % 17 == 0,
-            )
+        for spec in seed_specs(accounts, username):
             vault.add(spec, source="bench")
         db.session.commit()
         db.engine.dispose()

@@ -49,7 +49,7 @@ def main() -> None:
         with gunicorn("wsgi:app", inst.env, probe="/manifest.json") as (_process, base):
             headers = {"Cookie": sign_in(base, username), "HX-Request": "true"}
             check = requests.get(f"{base}/", headers=headers, timeout=10, allow_redirects=False)
-            shown = check.text.count('data-testid="code"')
+            shown = check.text.count('<button class="code"')
             if check.status_code != 200 or shown != args.accounts:
                 raise SystemExit(f"the list is wrong: status {check.status_code}, {shown} accounts")
             tick_url = clock_url(base, headers)

@@ -53,7 +53,7 @@ def main() -> None:
         tick = time_requests(client, clock, HTMX, args.count, args.seconds)
         grown = time_requests(client, more, HTMX, args.count, args.seconds)
         everything = time_requests(client, f"/?show={args.accounts}", {}, max(5, args.count // 5), args.seconds)
-        rows = listed.count('data-testid="code"')
+        rows = listed.count('<button class="code"')
         print(page.line(f"full page ({rows} rows)"))
         print(fragment.line("the list (htmx)"))
         print(tick.line("the clock (codes only)"))
@@ -68,7 +68,7 @@ def main() -> None:
         for term in (f"Service {number:04d}", f"Service {number:04d}"[:-1], "service"):
             path = f"/?q={term}"
             answer = client.get(path, headers=HTMX)
-            shown = answer.get_data(as_text=True).count('data-testid="code"')
+            shown = answer.get_data(as_text=True).count('<button class="code"')
             if answer.status_code != 200 or not 0 < shown < args.accounts:
                 print(f"search: not measured: {path} answered {answer.status_code} with {shown} of {args.accounts} "
                       "accounts, so the app does not search yet")

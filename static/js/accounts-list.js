@@ -102,7 +102,7 @@ function initDrag() {
   let drag = null;
 
   document.addEventListener('pointerdown', (event) => {
-    const handle = event.target.closest && event.target.closest('#codes[data-reorder] [data-drag-handle]');
+    const handle = event.target.closest && event.target.closest('#codes[data-reorder] .account > .avatar');
     if (!handle || event.button !== 0) return;
     const item = handle.closest('.account');
     event.preventDefault();
@@ -147,6 +147,10 @@ function initDrag() {
     if (heldBack && !saving && list) window.htmx.trigger(list, 'refresh');
     heldBack = false;
   };
+  // The browser's own dragging of an icon image would take the pointer away.
+  document.addEventListener('dragstart', (event) => {
+    if (event.target.closest && event.target.closest('#codes .account > .avatar')) event.preventDefault();
+  });
   document.addEventListener('pointerup', (event) => finish(event, true));
   document.addEventListener('pointercancel', (event) => finish(event, false));
 

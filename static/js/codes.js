@@ -47,7 +47,7 @@ function announce(key) {
 /** What a copy button copies: its `data-copy`, or the code it shows now (spaces are for reading). */
 export function codeOf(button) {
   if (button.dataset.copy !== undefined) return button.dataset.copy;
-  return (button.querySelector(".code-digits")?.textContent ?? "").replace(/\s+/g, "");
+  return button.textContent.replace(/\s+/g, "");
 }
 
 export async function copyCode(button) {

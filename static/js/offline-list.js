@@ -52,9 +52,9 @@ function buildItem(template, account, copyLabel) {
     account,
     item,
     button,
-    digits: item.querySelector('.code-digits'),
+    digits: button.firstElementChild,
     next: item.querySelector('.next-code'),
-    nextDigits: item.querySelector('[data-testid="next-code"]'),
+    nextDigits: item.querySelector('.next-code > span'),
   };
 }
 

@@ -344,7 +344,7 @@ def test_chromium_signs_in_over_https_and_installs_the_app(deployment, app, make
             assert first.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
             assert page.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol") == "h2"
             browser_sign_in(page, "alice", TEST_PASSWORD)
-            expect(page.get_by_test_id("code").first).to_have_text(re.compile(r"^\d{3} \d{3}$"))
+            expect(page.locator("#codes .code").first).to_have_text(re.compile(r"^\d{3} \d{3}$"))
             wait_for_worker(page)
             shell = page.evaluate("caches.keys()")
             assert len(shell) == 1 and shell[0].startswith("webauth-shell-")

@@ -50,7 +50,7 @@ TOTP_ACCOUNTS = [
 ]
 CODES_ON_PAGE = """() => Object.fromEntries([...document.querySelectorAll('#offline-accounts li, #codes li')]
   .map((item) => [item.id.replace('account-', ''),
-                  item.querySelector('[data-testid=code]').textContent.replace(/ /g, '')]))"""
+                  item.querySelector('.code').textContent.replace(/\\s/g, '')]))"""
 
 
 def add_accounts(app, username: str = "alice") -> dict[str, str]:

@@ -75,7 +75,8 @@ def swapped(answer: str, prefix: str) -> dict[str, str]:
 
 def cleared(answer: str) -> list[str]:
     """The periods whose next codes the clock's answer empties."""
-    return re.findall(r"""<span hx-swap-oob="innerHTML:#codes \[data-period='(\d+)'\] \.next-digits"></span>""", answer)
+    pattern = r"""<span hx-swap-oob="innerHTML:#codes \[data-period='(\d+)'\] \.next-code > span"></span>"""
+    return re.findall(pattern, answer)
 
 
 def rows_in(fragment: str) -> list[str]:
@@ -181,8 +182,8 @@ def test_the_digits_are_the_ones_the_rows_draw(app, signed_in, frozen_clock):
     listed = signed_in.get("/", headers=HTMX).get_data(as_text=True)
     row = listed[listed.index(f'id="account-{uuid}"') :]
     key = keys_in(listed)[uuid]
-    in_row = re.search(rf'id="c{key}" data-testid="code">([^<]*)<', row).group(1)
-    next_in_row = re.search(rf'id="n{key}" data-testid="next-code">([^<]*)<', row).group(1)
+    in_row = re.search(rf'<span id="c{key}">([^<]*)<', row).group(1)
+    next_in_row = re.search(rf'<span id="n{key}">([^<]*)<', row).group(1)
     answer = signed_in.get(without_at(clock_url(listed)), headers=HTMX).get_data(as_text=True)
     assert f'<span id="c{key}" hx-swap-oob="innerHTML">{in_row}</span>' in answer
     assert f'<span id="n{key}" hx-swap-oob="innerHTML">{next_in_row}</span>' in answer
