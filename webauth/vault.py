@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import hmac
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -38,7 +38,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from webauth import audit, icons
-from webauth.crypto import Keyring, open_secret, seal_secret
+from webauth.crypto import Keyring, open_secret, seal_secret, secret_opener
 from webauth.extensions import db
 from webauth.listing import ListQuery, VaultListing
 from webauth.locking import hold_transaction_lock
@@ -134,9 +134,13 @@ class Vault(VaultListing):
             raise AccountNotFound(account_uuid)
         return account
 
+    @cached_property
+    def _opener(self) -> Callable[[str, bytes], bytes]:
+        return secret_opener(self._data_key, self.user.id)
+
     def open_sealed(self, account_uuid: str, sealed: bytes) -> bytes:
         """A stored secret of this user's, opened (it opens only under the account it was sealed for)."""
-        return open_secret(self._data_key, self.user.id, account_uuid, sealed)
+        return self._opener(account_uuid, sealed)
 
     def params(self, account: Account) -> OtpParams:
         return OtpParams(

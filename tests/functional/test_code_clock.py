@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import csrf_from
-from webauth import vault as vault_module
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.listing import PAGE_SIZE
@@ -77,6 +76,17 @@ def cleared(answer: str) -> list[str]:
     """The periods whose next codes the clock's answer empties."""
     pattern = r"""<span hx-swap-oob="innerHTML:#codes \[data-period='(\d+)'\] \.next-code > span"></span>"""
     return re.findall(pattern, answer)
+
+
+def count_opened(monkeypatch, opened: list[str]) -> None:
+    """Note the uuid of every secret the vault opens."""
+    open_sealed = Vault.open_sealed
+
+    def noted(vault: Vault, uuid: str, sealed: bytes) -> bytes:
+        opened.append(uuid)
+        return open_sealed(vault, uuid, sealed)
+
+    monkeypatch.setattr(Vault, "open_sealed", noted)
 
 
 def rows_in(fragment: str) -> list[str]:
@@ -147,8 +157,7 @@ def test_only_the_periods_that_changed_are_sent_and_opened(app, signed_in, froze
     keys = keys_in(listed)
     assert 'hx-trigger="load delay:5050ms"' in listed
     opened: list[str] = []
-    open_secret = vault_module.open_secret
-    monkeypatch.setattr(vault_module, "open_secret", lambda *args: opened.append(args[2]) or open_secret(*args))
+    count_opened(monkeypatch, opened)
     frozen_clock.set(BOUNDARY + 30.05)  # ...then only the 30 s codes change
     answer = signed_in.get(clock_url(listed), headers=HTMX).get_data(as_text=True)
     assert swapped(answer, "c") == {keys[half]: pyotp.TOTP(SECRET).at(BOUNDARY + 30)}
@@ -374,8 +383,7 @@ def test_more_rows_open_only_their_own_secrets(app, signed_in, monkeypatch):
     fragment = signed_in.get("/", headers=HTMX).get_data(as_text=True)
     more = html.unescape(re.search(r'hx-get="(/codes/more[^"]+)"', fragment).group(1))
     opened: list[str] = []
-    open_secret = vault_module.open_secret
-    monkeypatch.setattr(vault_module, "open_secret", lambda *args: opened.append(args[2]) or open_secret(*args))
+    count_opened(monkeypatch, opened)
     answer = signed_in.get(more, headers=HTMX).get_data(as_text=True)
     assert sorted(opened) == sorted(rows_in(answer)) and len(opened) == PAGE_SIZE
     assert clock_url(answer).startswith("/codes/tick?")  # the clock's delay came from the periods alone

@@ -151,10 +151,10 @@ def tick():
     if not wants_fragment():
         return redirect(url_for("codes.index", **list_args(query)))
     vault = current_vault()
-    state = vault.list_state(query)
+    state, rows = vault.clock_rows(query)
     if request.args.get("seen") != state.signature:
         return _whole_list(query, state)
-    tick = vault.clock_tick(vault.code_rows(query), shown_at(clock.now()))
+    tick = vault.clock_tick(rows, shown_at(clock.now()))
     return page_or_fragment(
         None, "partials/codes_tick.html", tick=tick, clock=tick.clock, args=list_args(query), signature=state.signature,
     )
