@@ -33,7 +33,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=2400, help="time cap for all the requests")
     parser.add_argument("--database-url", help="default: SQLite in a temporary instance folder")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still work? (figures not judged)")
     args = parser.parse_args()
+    if args.smoke:
+        args.requests, args.accounts, args.connections = 40, 5, 2
 
     print(f"worker memory, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine()}")

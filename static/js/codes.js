@@ -14,13 +14,27 @@ const RETRY_MS = 10_000;
 // The server's time minus this device's, from the list's clock (`data-now-ms`).
 let serverOffsetMs = 0;
 
+const BAR_FRAMES = [{ transform: "scaleX(1)" }, { transform: "scaleX(0)" }];
+
 /**
- * Turn the ring of each time-based row under `root` to where its period stands at `nowMs`
- * (the server's time by default). The Web Animations API keeps this off the style attribute,
- * which the CSP forbids; the ring itself is CSS (`.timer`, its `--elapsed` animated).
+ * Start each countdown under `root` where its period stands at `nowMs` (the server's time by
+ * default): the list's bars (`.countdown`, a transform, which the browser runs off the main
+ * thread) and the offline page's rings (`.timer` in a row, its `--elapsed` animated). The Web
+ * Animations API keeps this off the style attribute, which the CSP forbids.
  */
 export function startRings(root, nowMs = Date.now() + serverOffsetMs) {
   const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  for (const bar of root.querySelectorAll(".countdown[data-period] .countdown-bar > span")) {
+    const periodMs = Number(bar.closest("[data-period]").dataset.period) * 1000;
+    if (!periodMs) continue;
+    for (const animation of bar.getAnimations()) animation.cancel();
+    bar.animate(BAR_FRAMES, {
+      duration: periodMs,
+      delay: -(nowMs % periodMs),
+      iterations: Infinity,
+      easing: reduced ? "steps(10)" : "linear",
+    });
+  }
   for (const timer of root.querySelectorAll("[data-period] .timer")) {
     const periodMs = Number(timer.closest("[data-period]").dataset.period) * 1000;
     if (!periodMs) continue;

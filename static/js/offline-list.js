@@ -54,7 +54,7 @@ function buildItem(template, account, copyLabel) {
     button,
     digits: button.firstElementChild,
     next: item.querySelector('.next-code'),
-    nextDigits: item.querySelector('.next-code > span'),
+    nextDigits: item.querySelector('.next-code > b'),
   };
 }
 

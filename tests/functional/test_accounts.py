@@ -384,7 +384,9 @@ def test_the_list_is_accessible(app, several, signed_in):
     assert re.search(r'<span id="left-30">\d+ seconds? left</span>', html)  # "1 second left" in the last second
     assert 'aria-label="Favorite: GitHub"' in row and 'aria-pressed="false"' in row
     assert 'aria-label="Delete GitHub"' in row
-    assert '<span class="timer"></span>' in row
+    # The time left is shown once for the page, hidden from screen readers (the clock says it).
+    countdown = r'<p class="countdown" data-period="30"><span class="countdown-bar"><span></span></span></p>'
+    assert re.search(r'<div id="codes-countdown" class="countdowns" aria-hidden="true">\s*' + countdown, html)
     assert '<ul class="account-list" aria-label="Accounts">' in html
     assert '<label for="list-sort">Order</label>' in html
     assert 'role="status" aria-live="polite"' in html

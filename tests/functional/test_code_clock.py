@@ -68,13 +68,13 @@ def keys_in(fragment: str) -> dict[str, str]:
 
 def swapped(answer: str, prefix: str) -> dict[str, str]:
     """The digits the clock's answer swaps into `c<key>` (codes) or `n<key>` (next codes), by key."""
-    pattern = rf'<span id="{prefix}(\d+)" hx-swap-oob="innerHTML">([^<]*)</span>'
+    pattern = rf'<span id="{prefix}(\d+)" hx-swap-oob="innerHTML">(?:Next <b>)?([^<]*)(?:</b>)?</span>'
     return {key: digits.replace(" ", "") for key, digits in re.findall(pattern, answer)}
 
 
 def cleared(answer: str) -> list[str]:
     """The periods whose next codes the clock's answer empties."""
-    pattern = r"""<span hx-swap-oob="innerHTML:#codes \[data-period='(\d+)'\] \.next-code > span"></span>"""
+    pattern = r"""<span hx-swap-oob="innerHTML:#codes \[data-period='(\d+)'\] \.next-code"></span>"""
     return re.findall(pattern, answer)
 
 
@@ -192,10 +192,10 @@ def test_the_digits_are_the_ones_the_rows_draw(app, signed_in, frozen_clock):
     row = listed[listed.index(f'id="account-{uuid}"') :]
     key = keys_in(listed)[uuid]
     in_row = re.search(rf'<span id="c{key}">([^<]*)<', row).group(1)
-    next_in_row = re.search(rf'<span id="n{key}">([^<]*)<', row).group(1)
+    next_in_row = re.search(rf'<span class="next-code" id="n{key}">Next <b>([^<]*)</b>', row).group(1)
     answer = signed_in.get(without_at(clock_url(listed)), headers=HTMX).get_data(as_text=True)
     assert f'<span id="c{key}" hx-swap-oob="innerHTML">{in_row}</span>' in answer
-    assert f'<span id="n{key}" hx-swap-oob="innerHTML">{next_in_row}</span>' in answer
+    assert f'<span id="n{key}" hx-swap-oob="innerHTML">Next <b>{next_in_row}</b></span>' in answer
     assert re.fullmatch(r"\d{3} \d{3}", in_row) and next_in_row != in_row
 
 
