@@ -4,7 +4,7 @@ The code list is rendered again at each period boundary for every open page, and
 in it asks for half a dozen translated strings and as many URLs. Through Flask-Babel and
 Flask those cost about a hundred Python calls each, most of it finding again what the request
 already found: the catalog for its locale, the URL rules for the same account. Profiling the
-fragment of 50 accounts (bench/codes_fragment.py) showed them as most of its time. Python code
+fragment of 50 accounts (bench/clock.py) showed them as most of its time. Python code
 keeps calling Flask-Babel and `flask.url_for` as usual; only the template callables change.
 
 - Strings: the request's catalog is looked up once and kept in the slot Flask-Babel itself

@@ -1,6 +1,6 @@
 """Per-request costs of the code list: one data-key unwrap, and nothing compiled or loaded again.
 
-The list's clock is the request every open page repeats at each period boundary (bench/codes_fragment.py),
+The list's clock is the request every open page repeats at each period boundary (bench/clock.py),
 so work that should happen once per process or once per request must not happen per account or
 per request. These tests count calls rather than time them, so they hold on any machine.
 """
