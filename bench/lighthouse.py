@@ -98,7 +98,9 @@ def main() -> None:
     print("scores (issue 21):" + (" (smoke run: not judged)" if args.smoke else ""))
     for key, goal in GOALS.items():
         target = f"{'>= ' if goal < 100 else ''}{goal}"
-        print(f"  {key:<16} {scores[key]:>5.0f}   goal {target:<6} {'met' if scores[key] >= goal else 'MISSED'}")
+        runs = ", ".join(str(round(result["categories"][key]["score"] * 100)) for result in results)
+        print(f"  {key:<16} {scores[key]:>5.0f}   goal {target:<6} {'met' if scores[key] >= goal else 'MISSED':<6}"
+              f"   (runs: {runs})")
     lost = lost_points(results[0])
     if lost:
         print("audits that cost points (first run):")
