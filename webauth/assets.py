@@ -33,7 +33,9 @@ ENCODINGS = (("br", ".br"), ("gzip", ".gz"))
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["webauth.assets"] = load_manifest(Path(app.static_folder or ""))
+    manifest = load_manifest(Path(app.static_folder or ""))
+    app.extensions["webauth.assets"] = manifest
+    app.extensions["webauth.assets.hashed"] = set(manifest.values())
     app.view_functions["static"] = serve
 
 
@@ -44,10 +46,6 @@ def load_manifest(static: Path) -> dict[str, str]:
     except (OSError, ValueError):
         return {}
     return manifest if isinstance(manifest, dict) else {}
-
-
-def manifest() -> dict[str, str]:
-    return current_app.extensions["webauth.assets"]
 
 
 def built_name(filename: str, app: Flask | None = None) -> str:
@@ -61,25 +59,14 @@ def static_url(filename: str) -> str:
     return url_for("static", filename=built_name(filename))
 
 
-def hashed_files(app: Flask) -> set[str]:
-    return set(app.extensions["webauth.assets"].values())
-
-
 def serve(filename: str) -> Response:
     static = Path(current_app.static_folder or "")
     built = filename.removeprefix(f"{DIST}/")
-    if filename.startswith(f"{DIST}/") and built in _hashed():
+    if filename.startswith(f"{DIST}/") and built in current_app.extensions["webauth.assets.hashed"]:
         return _serve_built(static / DIST, built)
     response = send_from_directory(static, filename, max_age=0)
     response.headers["Cache-Control"] = REVALIDATE
     return response
-
-
-def _hashed() -> set[str]:
-    cached = current_app.extensions.get("webauth.assets.hashed")
-    if cached is None:
-        cached = current_app.extensions["webauth.assets.hashed"] = hashed_files(current_app)
-    return cached
 
 
 def _serve_built(folder: Path, name: str) -> Response:
