@@ -147,42 +147,71 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def gunicorn(app_spec: str, env: dict[str, str], probe: str = "/") -> Iterator[tuple[subprocess.Popen, str]]:
-    """`app_spec` under gunicorn as `make run` serves the product; yields the process and base URL."""
+def _start_gunicorn(app_spec: str, env: dict[str, str], probe: str, log: Path) -> tuple[subprocess.Popen, str] | None:
+    """gunicorn on a free port, once it answers `probe`; None when another process took the port first."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="webauth-bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "gthread",
-         "--threads", str(THREADS), "--bind", f"{LOOPBACK}:{port}", app_spec],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "gthread",
+             "--threads", str(THREADS), "--bind", f"{LOOPBACK}:{port}", app_spec],
+            cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT,
+        )
     base = f"http://{LOOPBACK}:{port}"
-    # `timeout` or a terminal's kill sends SIGTERM: leave through `finally`, so gunicorn stops too.
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    deadline = time.monotonic() + 60
     try:
-        deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {Path(log.name).read_text()[-2000:]}")
+                if "Address already in use" in log.read_text():
+                    return None
+                raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
             try:
                 requests.get(base + probe, timeout=1, allow_redirects=False)
-                break
+                return process, base
             except requests.RequestException:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not answer in 30 s") from None
-                time.sleep(0.1)
-        yield process, base
-    finally:
-        process.terminate()
+                    raise RuntimeError("gunicorn did not answer in 60 s") from None
+                time.sleep(0.05)
+    except BaseException:  # also SIGTERM's SystemExit: no gunicorn is left behind
+        _stop(process)
+        raise
+
+
+def _stop(process: subprocess.Popen) -> None:
+    # SIGQUIT: gunicorn's quick shutdown. The measuring is over, so nothing is lost by not
+    # waiting out the workers' keep-alive connections, which a graceful stop (SIGTERM) does.
+    process.send_signal(signal.SIGQUIT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def gunicorn(app_spec: str, env: dict[str, str], probe: str = "/") -> Iterator[tuple[subprocess.Popen, str]]:
+    """`app_spec` under gunicorn as `make run` serves the product; yields the process and base URL.
+
+    The port is one the system had free a moment before: when another process (a benchmark run
+    beside this one) takes it first, gunicorn starts again on another.
+    """
+    # `timeout` or a terminal's kill sends SIGTERM: leave through `finally`, so gunicorn stops too.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with tempfile.TemporaryDirectory(prefix="webauth-bench-gunicorn-") as folder:
+        log = Path(folder) / "gunicorn.log"
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        os.unlink(log.name)
-        signal.signal(signal.SIGTERM, previous)
+            for _attempt in range(5):
+                started = _start_gunicorn(app_spec, env, probe, log)
+                if started is not None:
+                    break
+            else:
+                raise RuntimeError("gunicorn found no free port in 5 attempts")
+            process, base = started
+            try:
+                yield process, base
+            finally:
+                _stop(process)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def sign_in(base: str, username: str) -> str:
