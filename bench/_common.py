@@ -273,6 +273,7 @@ class Load:
     errors: int  # non-2xx answers, socket errors and timeouts
     timeouts: int = 0  # of which: requests given up after 5 s (a saturated server, not a failing one)
     server_cpu_ms: float | None = None  # the server's CPU time per request (`load(server=...)`)
+    load_after: float | None = None  # the machine's load average (1 minute) when the run ended
 
     @property
     def rps(self) -> float:
@@ -280,10 +281,11 @@ class Load:
 
     def line(self, label: str) -> str:
         cpu = f"   server CPU {self.server_cpu_ms:5.2f} ms/request" if self.server_cpu_ms is not None else ""
+        machine_load = f", load {self.load_after:.1f}" if self.load_after is not None else ""
         return (
             f"{label:<22} {self.rps:9.0f} req/s   p50 {self.p50_ms:7.2f} ms   p99 {self.p99_ms:7.2f} ms   "
             f"errors {self.errors} (timeouts {self.timeouts}){cpu}   "
-            f"({self.requests} requests in {self.seconds:.1f} s, {self.tool})"
+            f"({self.requests} requests in {self.seconds:.1f} s, {self.tool}{machine_load})"
         )
 
 
@@ -360,6 +362,7 @@ def load(url: str, headers: dict[str, str], *, connections: int, seconds: float,
     result = _load(url, headers, connections=connections, seconds=seconds, max_requests=max_requests, clock=clock)
     if server and result.requests:
         result.server_cpu_ms = (cpu_seconds(list(server)) - before) * 1000 / result.requests
+    result.load_after = os.getloadavg()[0]
     return result
 
 
