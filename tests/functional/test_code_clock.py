@@ -12,6 +12,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
+from bench._common import seed_specs
 from tests.conftest import csrf_from
 from webauth.extensions import db
 from webauth.keys import keyring
@@ -126,6 +127,32 @@ def test_at_a_boundary_the_clock_brings_the_digits_of_time_based_accounts(app, s
     assert 'hx-trigger="load delay:20000ms"' in answer
     assert '<span id="left-30">30 seconds left</span>' in answer
     assert len(answer) < 700
+
+
+# What a phone downloads (issue 21), uncompressed: pages with codes are never compressed (BREACH).
+PAGE_BYTES, REFRESH_BYTES = 64 * 1024, 4 * 1024
+
+
+def test_a_list_of_fifty_accounts_and_its_refreshes_fit_what_a_phone_should_download(app, signed_in, frozen_clock):
+    """The accounts bench/clock.py measures (brand icons, long names, an HOTP and a Steam account
+    in every 25): the page of 50 under 64 KB, each refresh of its 48 changing codes under 4 KB."""
+    with app.app_context():
+        vault = vault_of()
+        for account in seed_specs(50, "alice"):
+            vault.add(account)
+        db.session.commit()
+    frozen_clock.set(BOUNDARY - 12)
+    page = signed_in.get("/").get_data()
+    assert page.count(b'<li class="account') == 50
+    assert len(page) <= PAGE_BYTES
+    listed = signed_in.get("/", headers=HTMX).get_data(as_text=True)
+
+    frozen_clock.set(BOUNDARY - 9.95)  # the preview starts: 48 next codes
+    previews = signed_in.get(clock_url(listed), headers=HTMX).get_data()
+    frozen_clock.set(BOUNDARY + 0.05)  # the boundary: 48 new codes, the previews cleared
+    codes = signed_in.get(clock_url(previews.decode()), headers=HTMX).get_data()
+    assert (previews.count(b'<span id="n'), codes.count(b'<span id="c')) == (48, 48)
+    assert max(len(previews), len(codes)) <= REFRESH_BYTES
 
 
 def test_in_the_last_seconds_the_clock_brings_the_next_codes_alone(app, signed_in, frozen_clock):
