@@ -28,6 +28,7 @@ BENCHMARKS = [
     pytest.param(["bench/transfer_1000.py", "--smoke"], "import google-qr", id="transfer_1000"),
     pytest.param(["-m", "bench.offline_unlock", "--smoke"], "unlock to first code", id="offline_unlock"),
     pytest.param(["-m", "bench.big_database", "--smoke"], "search among 100 accounts", id="big_database"),
+    pytest.param(["-m", "bench.backups", "--smoke"], "second run, 3 unchanged", id="backups"),
     pytest.param(["-m", "bench.lighthouse", "--smoke"], "best-practices", id="lighthouse"),
 ]
 
