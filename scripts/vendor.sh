@@ -12,3 +12,8 @@ rm -rf static/vendor/simple-icons
 mkdir -p static/vendor/simple-icons
 cp -R node_modules/simple-icons/icons static/vendor/simple-icons/icons
 cp node_modules/simple-icons/data/simple-icons.json node_modules/simple-icons/LICENSE.md static/vendor/simple-icons/
+# MD5 for mOTP codes in the offline copy (WebCrypto has none): @noble/hashes' legacy module and
+# the modules it imports, as ES modules, with the licence.
+rm -rf static/vendor/noble-hashes
+mkdir -p static/vendor/noble-hashes
+cp node_modules/@noble/hashes/{legacy.js,_md.js,_u64.js,utils.js,LICENSE} static/vendor/noble-hashes/

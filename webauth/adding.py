@@ -2,8 +2,10 @@
 
 An image is decoded on the server (zxing-cpp through `transfer.qr_image`, within a byte and a
 pixel limit checked before any pixel is decoded); every QR code in it counts. Text holds one
-otpauth:// URI, several (one per line), or Google Authenticator transfer URIs
-(otpauth-migration://, one per batch), which is also what the camera scanner sends.
+otpauth:// (or motp://) URI, several (one per line), or Google Authenticator transfer URIs
+(otpauth-migration://, one per batch), which is also what the camera scanner sends. One mOTP
+or Yandex link without its PIN is kept as it is, for the page to ask for the PIN; among
+several, such a link is an entry with a problem.
 
 Nothing here writes: the result names the accounts found and the URIs they came from, so a
 preview can show them and a confirmation can read the same URIs again and add them at once.
@@ -12,6 +14,7 @@ Each way the input can fail is an `AddError` whose `reason` the views turn into 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -96,6 +99,12 @@ def read_image(data: bytes) -> Found:
     uris = [uri for text in texts for _, line in content_lines(text) if (uri := extract_uri(line))]
     if not uris:
         raise AddError("no_otp")
+    if len(uris) == 1 and not is_migration_uri(uris[0]):
+        with contextlib.suppress(ValueError):
+            spec = parse_uri(uris[0])
+            if spec.params.needs_pin:
+                # Kept whole, so that the page can ask for the PIN the link does not hold.
+                return Found(uris, [ImportedEntry(source="QR code", spec=spec)])
     sources = [f"QR code {number}" if len(uris) > 1 else "QR code" for number in range(1, len(uris) + 1)]
     return Found(uris, read_uri_texts(zip(sources, uris, strict=True)))
 

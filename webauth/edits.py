@@ -8,8 +8,8 @@ only the fields that differ from those (`changed`); when the account's revision 
 save is refused and `merge` lays out the current values with the person's input kept wherever
 it does not collide with a change made elsewhere.
 
-No secret goes into these values: the page never shows the secret, and a new one typed is a
-change by itself.
+No secret goes into these values: the page never shows the secret (nor an mOTP or Yandex PIN),
+and a new one typed is a change by itself.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from webauth.models import Account
 TEXT_FIELDS = ("issuer", "name", "note")
 FIELDS = ("issuer", "name", "note", "favorite", "type", "algorithm", "digits", "period", "counter", "groups", "icon")
 # Changes that decide which codes are shown (turning a TOTP account into HOTP with a chosen
-# counter shows the code of any future time step): they need a recent password entry.
-GUARDED = ("type", "secret", "counter")
+# counter shows the code of any future time step; an mOTP or Yandex PIN is part of the key):
+# they need a recent password entry.
+GUARDED = ("type", "secret", "counter", "pin")
 
 
 def values_of(account: Account) -> dict[str, Any]:

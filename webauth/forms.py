@@ -21,7 +21,7 @@ from wtforms.validators import AnyOf, DataRequired, EqualTo, InputRequired, Leng
 
 from webauth.adding import MAX_TEXT_LENGTH, ORIGINS
 from webauth.icons import MAX_ICON_BYTES
-from webauth.otp import MAX_COUNTER, MAX_DIGITS, MAX_PERIOD, MIN_DIGITS
+from webauth.otp import MAX_COUNTER, MAX_DIGITS, MAX_PERIOD, MAX_PIN_LENGTH, MIN_DIGITS
 from webauth.otpauth import MAX_LABEL_LENGTH, MAX_NOTE_LENGTH
 from webauth.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
@@ -57,6 +57,8 @@ class UriForm(FlaskForm):
     # One link, several (one per line), or Google Authenticator transfer links; the camera sends them here too.
     uri = TextAreaField(_l("otpauth:// link"), validators=[DataRequired(), Length(max=MAX_TEXT_LENGTH)])
     origin = HiddenField(default="link", validators=[AnyOf(ORIGINS)])
+    # Asked for when the link is an mOTP or Yandex account without its PIN; never shown back.
+    pin = PasswordField(_l("PIN"), validators=[Optional(), Length(max=MAX_PIN_LENGTH)])
 
 
 class ManualForm(FlaskForm):
@@ -69,6 +71,8 @@ class ManualForm(FlaskForm):
             SelectChoice("totp", _l("Time-based (TOTP)")),
             SelectChoice("hotp", _l("Counter-based (HOTP)")),
             SelectChoice("steam", "Steam"),
+            SelectChoice("motp", _l("mOTP (Mobile-OTP)")),
+            SelectChoice("yandex", _l("Yandex Key")),
         ],
         default="totp",
     )
@@ -82,6 +86,7 @@ class ManualForm(FlaskForm):
         _l("Period (seconds)"), default=30, validators=[InputRequired(), NumberRange(1, MAX_PERIOD)]
     )
     counter = IntegerField(_l("Counter"), default=0, validators=[InputRequired(), NumberRange(0, MAX_COUNTER)])
+    pin = PasswordField(_l("PIN"), validators=[Optional(), Length(max=MAX_PIN_LENGTH)])
 
 
 # Adding and editing accounts ------------------------------------------------------------------
@@ -100,6 +105,7 @@ class ConfirmForm(FlaskForm):
 
 class EditForm(ManualForm):
     secret = StringField(_l("New secret key (base32)"), validators=[Optional(), Length(max=512)])
+    pin = PasswordField(_l("New PIN"), validators=[Optional(), Length(max=MAX_PIN_LENGTH)])
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=MAX_NOTE_LENGTH)])
     favorite = BooleanField(_l("Favorite: pin to the top of the list"))
     # Existing groups as checkboxes (choices set by the view); new ones typed, comma-separated.

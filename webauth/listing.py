@@ -25,7 +25,16 @@ from sqlalchemy import Row, Select, Text, bindparam, func, or_, select, true, ty
 from webauth import clock
 from webauth.extensions import db
 from webauth.models import Account, Group, User, account_groups
-from webauth.otp import OtpParams, OtpType, code_at, period_remaining, seconds_remaining, stored_code
+from webauth.otp import (
+    OtpParams,
+    OtpType,
+    code_at,
+    motp_code,
+    period_remaining,
+    seconds_remaining,
+    stored_code,
+    yandex_code,
+)
 
 # The list offers the next code this many seconds before a period ends.
 PREVIEW_SECONDS = 10
@@ -114,6 +123,7 @@ class CodeRow(NamedTuple):
     uuid: str
     type: str
     secret_sealed: bytes
+    pin_sealed: bytes | None
     algorithm: str
     digits: int
     period: int
@@ -268,8 +278,8 @@ def _listed(sort: str, terms: int, grouped: bool) -> Select:
 def _code_rows(sort: str, terms: int, grouped: bool) -> Select:
     """The first `:show` rows of `_listed`, with only what their codes need."""
     return _listed(sort, terms, grouped).limit(bindparam("show")).with_only_columns(
-        Account.id, Account.uuid, Account.type, Account.secret_sealed, Account.algorithm, Account.digits,
-        Account.period,
+        Account.id, Account.uuid, Account.type, Account.secret_sealed, Account.pin_sealed, Account.algorithm,
+        Account.digits, Account.period,
     )
 
 
@@ -309,6 +319,8 @@ class VaultListing:
     params: Callable[[Account], OtpParams]
     # A stored secret opened, from the account's uuid and sealed secret (`Vault.open_sealed`).
     open_sealed: Callable[[str, bytes], bytes]
+    # A stored PIN opened, from the account's uuid and sealed PIN (`Vault.open_pin`).
+    open_pin: Callable[[str, bytes], str]
 
     def _query(self, *, trashed: bool = False):
         deleted = Account.deleted_at.is_not(None) if trashed else Account.deleted_at.is_(None)
@@ -355,6 +367,15 @@ class VaultListing:
         values.update((f"term{number}", _like(term)) for number, term in enumerate(query.terms))
         return values
 
+    def _step_code(self, row: CodeRow) -> Callable[[int], str]:
+        """The code of `row` at a time step, its secret (and PIN) opened once for both steps."""
+        secret = self.open_sealed(row.uuid, row.secret_sealed)
+        if row.type in (OtpType.MOTP, OtpType.YANDEX) and row.pin_sealed is not None:
+            pin = self.open_pin(row.uuid, row.pin_sealed)
+            compute = motp_code if row.type == OtpType.MOTP else yandex_code
+            return lambda step: compute(secret, pin, step)
+        return lambda step: stored_code(secret, row.type, row.algorithm, row.digits, step)
+
     def clock_tick(self, rows: Sequence[CodeRow], since: int | None) -> ClockTick:
         """What changed in the codes of these rows (`code_rows`) since `since`: only the
         secrets of the periods that changed are opened."""
@@ -363,15 +384,15 @@ class VaultListing:
         changes = {period: change for period in periods if (change := period_change(period, since, now))}
         codes: list[tuple[int, str]] = []
         previews: list[tuple[int, str]] = []
-        for key, uuid, kind, sealed, algorithm, digits, period in rows:
-            change = changes.get(period)
+        for row in rows:
+            change = changes.get(row.period)
             if change is None or not (change.codes or change.previews):
                 continue
-            secret, step = self.open_sealed(uuid, sealed), int(now // period)
+            code, step = self._step_code(row), int(now // row.period)
             if change.codes:
-                codes.append((key, stored_code(secret, kind, algorithm, digits, step)))
+                codes.append((row.id, code(step)))
             if change.previews:
-                previews.append((key, stored_code(secret, kind, algorithm, digits, step + 1)))
+                previews.append((row.id, code(step + 1)))
         cleared = sorted(period for period, change in changes.items() if change.clears)
         return ClockTick(make_clock(periods, now), codes, previews, cleared)
 

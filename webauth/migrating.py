@@ -8,7 +8,8 @@ second waits, then finds the schema up to date. Both databases undo DDL with the
 so a failed or refused migration leaves the schema as it was.
 
 A downgrade step that drops a table says so first with `dropping(...)`, which counts the
-rows it would lose. After the steps ran, still inside the transaction, a downgrade that
+rows it would lose (`dropping_rows` for rows it deletes because the older schema cannot hold
+them). After the steps ran, still inside the transaction, a downgrade that
 dropped rows is rolled back unless `--force` was given (`flask db downgrade --force`, which
 passes `-x force=1`), with a message that says what it would drop.
 """
@@ -49,12 +50,19 @@ def run_locked(connection: Connection, context, run: Callable[[], None]) -> None
 
 def dropping(*tables: str) -> None:
     """Called by a downgrade step before it drops `tables`: counts what they hold."""
-    from alembic import context, op
+    from alembic import op
 
     bind = op.get_bind()
     for name in tables:
-        rows = bind.scalar(select(func.count()).select_from(table(name)))
-        context.config.attributes.setdefault(_DROPPED, []).append((name, rows or 0))
+        dropping_rows(name, bind.scalar(select(func.count()).select_from(table(name))) or 0)
+
+
+def dropping_rows(what: str, rows: int) -> None:
+    """Called by a downgrade step before it deletes `rows` the older schema cannot hold (`what`
+    names them, as the refusal will): counted like the rows of a dropped table."""
+    from alembic import context
+
+    context.config.attributes.setdefault(_DROPPED, []).append((what, rows))
 
 
 def add_force_option(downgrade: click.Command) -> None:

@@ -101,6 +101,9 @@ class Account(db.Model):
     issuer: Mapped[str] = mapped_column(String(255), default="")
     name: Mapped[str] = mapped_column(String(255), default="")
     secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    # The PIN of an mOTP or Yandex account, sealed like the secret (under its own associated
+    # data, so neither opens in the other's place); None for the other types.
+    pin_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     # A keyed fingerprint of the secret, so duplicates are found without opening every secret.
     secret_digest: Mapped[str] = mapped_column(String(64))
     algorithm: Mapped[str] = mapped_column(String(8), default="SHA1")
@@ -288,7 +291,8 @@ class CasdoorMark(db.Model):
     """An account that Casdoor cannot hold as it is, marked by the last sync.
 
     `reason` is "parameters" (synced by secret only: HOTP, Steam, SHA256, 8 digits, a period
-    other than 30 s) or "too-long" (issuer, name or secret over Casdoor's 100 characters: not synced).
+    other than 30 s), "too-long" (issuer, name or secret over Casdoor's 100 characters: not
+    synced) or "type" (mOTP and Yandex: Casdoor would make TOTP codes of the secret: not synced).
     """
 
     __tablename__ = "casdoor_marks"

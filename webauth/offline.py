@@ -139,6 +139,7 @@ def snapshot(vault: Vault) -> tuple[dict, str]:
                 "digits": params.digits,
                 "period": params.period,
                 "counter": params.counter,
+                "pin": params.pin,
                 "next_code": code_at(params) if params.type is OtpType.HOTP else None,
             }
         )

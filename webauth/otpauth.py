@@ -1,5 +1,9 @@
 """The `otpauth://` URI: parsing what real apps write, and formatting what they all read.
 
+mOTP accounts have their own scheme, `motp://ISSUER:NAME?secret=HEX` (multiOTP, Authenticator
+Pro and Aegis read it): a hex secret and no PIN. Yandex Key accounts are `otpauth://yaotp/...`,
+their PIN (when the link has one) base32-encoded in `pin=` as Aegis writes it.
+
 `AccountSpec` is the plain description of one account that every entry point (forms,
 importers, sync, CLI) hands to the vault. Parsing is lenient where real exports are
 sloppy (case, padding, spaces, stray parameters) and strict everywhere else: a refusal
@@ -11,12 +15,12 @@ from __future__ import annotations
 import base64
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from flask_babel import gettext as _
 
-from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
+from webauth.otp import HMAC_ALGORITHMS, Algorithm, InvalidParameter, OtpParams, OtpType
 
 MAX_LABEL_LENGTH = 200
 MAX_NOTE_LENGTH = 2000
@@ -24,6 +28,12 @@ MAX_URI_LENGTH = 8192
 
 _BASE32_JUNK = re.compile(r"[\s=-]+")
 _BASE32_ALPHABET = re.compile(r"[A-Z2-7]*")
+_HEX_JUNK = re.compile(r"[\s:-]+")
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]*")
+MOTP_SCHEME = "motp"
+YANDEX_HOST = "yaotp"
+# The issuer Aegis gives a Yandex link that names none.
+YANDEX_ISSUER = "Yandex"
 
 
 class OtpauthError(InvalidParameter):
@@ -104,6 +114,35 @@ def encode_secret(secret: bytes) -> str:
     return base64.b32encode(secret).decode("ascii").rstrip("=")
 
 
+def decode_hex_secret(text: str) -> bytes:
+    """An mOTP secret: hexadecimal in any case, spaces, colons or dashes allowed between digits."""
+    cleaned = _HEX_JUNK.sub("", text)
+    if not cleaned:
+        raise OtpauthError("secret", _("the secret is empty"))
+    if not cleaned.isascii() or not _HEX_DIGITS.fullmatch(cleaned):
+        bad = sorted(set(re.sub(r"[0-9a-fA-F]", "", cleaned)))
+        raise OtpauthError(
+            "secret",
+            _("is not hexadecimal (unexpected %(chars)s; use 0-9 and a-f)", chars=repr("".join(bad))),
+        )
+    if len(cleaned) % 2:
+        raise OtpauthError(
+            "secret", _("is not valid hexadecimal (%(count)s digits: each byte takes two)", count=len(cleaned))
+        )
+    return bytes.fromhex(cleaned)
+
+
+def decode_secret_of(otp_type: OtpType, text: str) -> bytes:
+    """A secret as people type it for this type: hex for mOTP, base32 for the others."""
+    return decode_hex_secret(text) if otp_type is OtpType.MOTP else decode_secret(text)
+
+
+def secret_text(params: OtpParams) -> str:
+    """The secret as it is typed for its type: lower-case hex for mOTP (the form its codes hash),
+    base32 for the others."""
+    return params.secret.hex() if params.type is OtpType.MOTP else encode_secret(params.secret)
+
+
 def _int_param(query: dict[str, str], name: str, default: int) -> int:
     raw = query.get(name)
     if raw is None or raw.strip() == "":
@@ -135,7 +174,11 @@ def _split_label(raw_label: str, issuer_param: str | None) -> tuple[str, str]:
 
 
 def parse_uri(uri: str) -> AccountSpec:
-    """Parse one otpauth URI; raise `OtpauthError` naming the field at fault."""
+    """Parse one otpauth (or motp) URI; raise `OtpauthError` naming the field at fault.
+
+    An mOTP link never holds the PIN, nor may a Yandex one: the spec then `needs_pin`, and
+    whoever adds it asks for the PIN.
+    """
     uri = uri.strip()
     if len(uri) > MAX_URI_LENGTH:
         raise OtpauthError("uri", _("is longer than %(limit)s characters", limit=MAX_URI_LENGTH))
@@ -143,54 +186,126 @@ def parse_uri(uri: str) -> AccountSpec:
         parts = urlsplit(uri)
     except ValueError as error:
         raise OtpauthError("uri", _("is not a valid URI (%(reason)s)", reason=error)) from None
-    if parts.scheme.lower() != "otpauth":
+    scheme = parts.scheme.lower()
+    if scheme not in ("otpauth", MOTP_SCHEME):
         shown = parts.scheme or uri[:20]
-        raise OtpauthError("uri", _("must start with otpauth://, not %(value)s", value=repr(shown)))
-    type_name = parts.netloc.lower()
+        raise OtpauthError("uri", _("must start with otpauth:// or motp://, not %(value)s", value=repr(shown)))
     query: dict[str, str] = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         query.setdefault(key.lower(), value)
+    if scheme == MOTP_SCHEME:
+        return _parse_motp(uri, query)
+    type_name = parts.netloc.lower()
     if type_name == "totp" and query.get("encoder", "").lower() == "steam":
         type_name = "steam"
-    if type_name not in {t.value for t in OtpType}:
-        raise OtpauthError("type", _("unknown type %(value)s; expected totp, hotp or steam", value=repr(parts.netloc)))
+    if type_name == YANDEX_HOST:
+        type_name = OtpType.YANDEX.value
+    if type_name not in {t.value for t in OtpType if t is not OtpType.MOTP}:
+        raise OtpauthError(
+            "type", _("unknown type %(value)s; expected totp, hotp, steam or yaotp", value=repr(parts.netloc))
+        )
     if "secret" not in query:
         raise OtpauthError("secret", _("the URI has no secret parameter"))
     secret = decode_secret(query["secret"])
+    otp_type = OtpType(type_name)
     algorithm = query.get("algorithm", "").strip().upper() or "SHA1"
-    if algorithm not in {a.value for a in Algorithm}:
+    if otp_type is not OtpType.YANDEX and algorithm not in {a.value for a in HMAC_ALGORITHMS}:
         raise OtpauthError(
             "algorithm", _("unknown algorithm %(value)s; use SHA1, SHA256 or SHA512", value=repr(query["algorithm"]))
         )
-    otp_type = OtpType(type_name)
-    try:
-        params = OtpParams(
-            type=otp_type,
-            secret=secret,
-            algorithm=Algorithm(algorithm),
-            digits=_int_param(query, "digits", 6),
-            period=_int_param(query, "period", 30) if otp_type is OtpType.TOTP else 30,
-            counter=_int_param(query, "counter", 0) if otp_type is OtpType.HOTP else 0,
-        )
-    except OtpauthError:
-        raise
-    except InvalidParameter as error:
-        raise OtpauthError(error.field, error.message) from None
+    pin = _yandex_pin(query.get("pin", "")) if otp_type is OtpType.YANDEX else None
+    params = _params(
+        type=otp_type,
+        secret=secret,
+        algorithm=Algorithm(algorithm) if otp_type is not OtpType.YANDEX else Algorithm.SHA256,
+        digits=_int_param(query, "digits", 6) if otp_type is not OtpType.YANDEX else 8,
+        period=_int_param(query, "period", 30) if otp_type is OtpType.TOTP else 30,
+        counter=_int_param(query, "counter", 0) if otp_type is OtpType.HOTP else 0,
+        pin=pin,
+    )
     issuer_param = query.get("issuer")
     prefix, name = _split_label(parts.path.lstrip("/"), issuer_param)
     issuer = issuer_param.strip() if issuer_param is not None else prefix
+    if otp_type is OtpType.YANDEX and issuer_param is None and not prefix:
+        issuer = YANDEX_ISSUER
     known = {"secret", "issuer", "algorithm", "digits", "period", "counter", "encoder"}
+    if otp_type is OtpType.YANDEX:
+        known.add("pin")
     extra = {key: value for key, value in query.items() if key not in known}
     return AccountSpec(issuer=issuer, name=name, params=params, extra=extra)
 
 
+def with_pin(spec: AccountSpec, pin: str) -> AccountSpec:
+    """`spec` with the PIN its link did not hold (typed in a form, read from standard input).
+
+    Yandex's own links give `pin_length`: a PIN of another length would give wrong codes
+    without a word, so it is refused here.
+    """
+    expected = spec.extra.get("pin_length", "").strip()
+    if expected.isdigit() and len(pin) != int(expected):
+        raise OtpauthError("pin", _("must be %(count)s characters long, as the link says", count=int(expected)))
+    return replace(spec, params=_params(**{**_fields(spec.params), "pin": pin}))
+
+
+def _fields(params: OtpParams) -> dict[str, object]:
+    return {name: getattr(params, name) for name in ("type", "secret", "algorithm", "digits", "period", "counter")}
+
+
+def _params(**fields: object) -> OtpParams:
+    """`OtpParams(**fields)`, its refusal raised as an `OtpauthError`."""
+    try:
+        return OtpParams(**fields)  # type: ignore[arg-type]
+    except OtpauthError:
+        raise
+    except InvalidParameter as error:
+        raise OtpauthError(error.field, error.message) from None
+
+
+def _yandex_pin(text: str) -> str | None:
+    """The PIN of a Yandex link, which Aegis writes base32-encoded (its UTF-8 bytes)."""
+    if not text.strip():
+        return None
+    try:
+        return decode_secret(text).decode("utf-8")
+    except (OtpauthError, UnicodeDecodeError):
+        raise OtpauthError("pin", _("is not a PIN encoded in base32, as Aegis writes it")) from None
+
+
+def _parse_motp(uri: str, query: dict[str, str]) -> AccountSpec:
+    """`motp://ISSUER:NAME?secret=HEX` (also `motp:/ISSUER%3ANAME?...&issuer=ISSUER`).
+
+    The label is everything between the scheme and the query, since `ISSUER:NAME` in the
+    authority's place is no host and port. Some apps add a `pin` in clear; Aegis never does.
+    """
+    if "secret" not in query:
+        raise OtpauthError("secret", _("the URI has no secret parameter"))
+    raw_label = re.split(r"[?#]", uri[len(MOTP_SCHEME) + 1 :], maxsplit=1)[0].lstrip("/")
+    params = _params(type=OtpType.MOTP, secret=decode_hex_secret(query["secret"]), pin=query.get("pin") or None)
+    issuer_param = query.get("issuer")
+    prefix, name = _split_label(raw_label, issuer_param)
+    issuer = issuer_param.strip() if issuer_param is not None else prefix
+    extra = {key: value for key, value in query.items() if key not in {"secret", "issuer", "pin"}}
+    return AccountSpec(issuer=issuer, name=name, params=params, extra=extra)
+
+
 def format_uri(spec: AccountSpec) -> str:
-    """The canonical URI of an account: every parameter spelled out, label `Issuer:name`."""
+    """The canonical URI of an account: every parameter spelled out, label `Issuer:name`.
+
+    mOTP accounts get `motp://ISSUER:NAME?secret=HEX`, without the PIN, as every app that reads
+    them expects; Yandex accounts `otpauth://yaotp/...` with the PIN base32-encoded (Aegis's form).
+    """
     params = spec.params
     name = quote(spec.name, safe="@")
     label = f"{quote(spec.issuer, safe='@')}:{name}" if spec.issuer else name
+    if params.type is OtpType.MOTP:
+        query = [f"secret={params.secret.hex()}"]
+        if spec.issuer or ":" in spec.name:
+            # Aegis reads no label from this place in a motp link: the parameter keeps the issuer.
+            query.append(f"issuer={quote(spec.issuer, safe='@')}")
+        return f"{MOTP_SCHEME}://{label}?{'&'.join(query)}"
     query = [f"secret={encode_secret(params.secret)}"]
-    if spec.issuer or ":" in spec.name:
+    # An empty issuer parameter keeps a Yandex account without one from being named "Yandex".
+    if spec.issuer or ":" in spec.name or params.type is OtpType.YANDEX:
         query.append(f"issuer={quote(spec.issuer, safe='@')}")
     query.append(f"algorithm={params.algorithm.value}")
     query.append(f"digits={params.digits}")
@@ -198,4 +313,9 @@ def format_uri(spec: AccountSpec) -> str:
         query.append(f"counter={params.counter}")
     else:
         query.append(f"period={params.period}")
-    return f"otpauth://{params.type.value}/{label}?{'&'.join(query)}"
+    host = params.type.value
+    if params.type is OtpType.YANDEX:
+        host = YANDEX_HOST
+        if params.pin is not None:
+            query.append(f"pin={encode_secret(params.pin.encode('utf-8'))}")
+    return f"otpauth://{host}/{label}?{'&'.join(query)}"

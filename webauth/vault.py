@@ -31,6 +31,7 @@ from typing import Literal
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask_babel import gettext as _
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,11 +44,11 @@ from webauth.extensions import db
 from webauth.listing import ListQuery, VaultListing
 from webauth.locking import hold_transaction_lock
 from webauth.models import Account, AccountIcon, Group, User, account_groups, utcnow
-from webauth.otp import Algorithm, OtpParams, OtpType
+from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, clean_group_name
 
-# What a re-authenticated user may see of an account's secret.
-REVEALS = ("secret", "qr", "uri")
+# What a re-authenticated user may see of an account's secret (the PIN: mOTP and Yandex accounts).
+REVEALS = ("secret", "qr", "uri", "pin")
 
 
 class AccountNotFound(LookupError):
@@ -142,7 +143,13 @@ class Vault(VaultListing):
         """A stored secret of this user's, opened (it opens only under the account it was sealed for)."""
         return self._opener(account_uuid, sealed)
 
+    def open_pin(self, account_uuid: str, sealed: bytes) -> str:
+        """A stored PIN (mOTP, Yandex) of this user's, opened; it never opens as a secret, nor a secret as it."""
+        return self._opener(_pin_purpose(account_uuid), sealed).decode()
+
     def params(self, account: Account) -> OtpParams:
+        """The account's OTP parameters with its secret (and PIN) opened."""
+        pin = None if account.pin_sealed is None else self.open_pin(account.uuid, account.pin_sealed)
         return OtpParams(
             type=OtpType(account.type),
             secret=self.open_sealed(account.uuid, account.secret_sealed),
@@ -150,7 +157,13 @@ class Vault(VaultListing):
             digits=account.digits,
             period=account.period,
             counter=account.counter,
+            pin=pin,
         )
+
+    def _seal_pin(self, account_uuid: str, pin: str | None) -> bytes | None:
+        if pin is None:
+            return None
+        return seal_secret(self._data_key, self.user.id, _pin_purpose(account_uuid), pin.encode())
 
     def spec(self, account: Account) -> AccountSpec:
         custom = account.icon if account.icon is not None and account.icon.kind == "custom" else None
@@ -167,11 +180,14 @@ class Vault(VaultListing):
 
     def reveal(self, account_uuid: str, what: str) -> AccountSpec:
         """The account with its secret, for a re-authenticated user to see (`what` is one of
-        REVEALS: the secret itself, its QR code or its otpauth URI). Each reveal is audited."""
+        REVEALS: the secret itself, its QR code, its otpauth URI or its PIN). Each reveal is
+        audited; asking for the PIN of an account that has none is `AccountNotFound`."""
         if what not in REVEALS:
             raise ValueError(f"unknown reveal {what!r}")
         account = self.get(account_uuid)
         spec = self.spec(account)
+        if what == "pin" and spec.params.pin is None:
+            raise AccountNotFound(account_uuid)
         audit.record("account.reveal", user=self.user, details={"account": account.uuid, "what": what})
         return spec
 
@@ -226,8 +242,9 @@ class Vault(VaultListing):
         return account
 
     def _new_account(self, spec: AccountSpec, digest: str, position: int) -> Account:
-        """A new row for `spec`, its secret sealed, its icon kept when it is a usable image."""
+        """A new row for `spec`, its secret (and PIN) sealed, its icon kept when it is a usable image."""
         params = spec.params
+        _require_pin(params)
         account = Account(
             uuid=str(uuid.uuid4()),
             user_id=self.user.id,
@@ -244,6 +261,7 @@ class Vault(VaultListing):
             secret_digest=digest,
         )
         account.secret_sealed = seal_secret(self._data_key, self.user.id, account.uuid, params.secret)
+        account.pin_sealed = self._seal_pin(account.uuid, params.pin)
         db.session.add(account)
         if spec.icon:
             # An imported icon is decoration: one that is not a usable image is left out.
@@ -274,6 +292,7 @@ class Vault(VaultListing):
         counter never moves back while the secret stays (`CounterRewind`): that would show
         codes already used.
         """
+        _require_pin(spec.params)
         image = icons.normalise_image(icon.image or b"") if icon is not None and icon.kind == "custom" else None
         self.lock()
         account = self.get(account_uuid, fresh=True)
@@ -306,6 +325,8 @@ class Vault(VaultListing):
             if "secret" in changed or "type" in changed:
                 account.secret_sealed = seal_secret(self._data_key, self.user.id, account.uuid, params.secret)
                 account.secret_digest = digest
+            if "pin" in changed or "type" in changed:
+                account.pin_sealed = self._seal_pin(account.uuid, params.pin)
             self._touch(account)
         details = {"account": account.uuid, "fields": changed, "source": source}
         audit.record("account.edit", user=self.user, details=details)
@@ -654,8 +675,19 @@ def _changed_fields(before: AccountSpec, after: AccountSpec) -> list[str]:
     for field in ("issuer", "name", "note", "favorite"):
         if getattr(before, field) != getattr(after, field):
             names.append(field)
-    for field in ("type", "secret", "algorithm", "digits", "period", "counter"):
+    for field in ("type", "secret", "algorithm", "digits", "period", "counter", "pin"):
         if getattr(before.params, field) != getattr(after.params, field):
             names.append(field)
     return names
+
+
+def _pin_purpose(account_uuid: str) -> str:
+    """What a PIN is sealed for in place of the account uuid: the account's, yet never its secret's."""
+    return f"{account_uuid}:pin"
+
+
+def _require_pin(params: OtpParams) -> None:
+    """The vault keeps no account that cannot give codes: an mOTP or Yandex account needs its PIN."""
+    if params.needs_pin:
+        raise InvalidParameter("pin", _("this account's codes need its PIN: enter it"))
 

@@ -44,7 +44,7 @@ export function initImageInput() {
       return;
     }
     const text = data.getData('text/plain');
-    if (uriForm && !isEditable(event.target) && /otpauth(-migration)?:\/\//i.test(text)) {
+    if (uriForm && !isEditable(event.target) && /otpauth(-migration)?:\/\/|motp:/i.test(text)) {
       event.preventDefault();
       uriForm.querySelector('textarea').value = text.trim();
       uriForm.requestSubmit();

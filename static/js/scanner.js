@@ -19,6 +19,19 @@ const SCAN_INTERVAL_MS = 120;
 // Frames are scaled down to this width for jsQR: enough for a phone-screen QR code, cheap to scan.
 const JSQR_WIDTH = 640;
 
+/**
+ * One account's link (otpauth://, or an mOTP account's motp:, with or without the slashes Aegis
+ * and Authenticator Pro write), a Google transfer link (otpauth-migration://), or neither.
+ *
+ * @param {string} text a QR code's text
+ * @returns {'link'|'migration'|null}
+ */
+export function linkKind(text) {
+  if (/^otpauth:\/\//i.test(text) || /^motp:/i.test(text)) return 'link';
+  if (/^otpauth-migration:\/\//i.test(text)) return 'migration';
+  return null;
+}
+
 /** The batch index and size of an otpauth-migration:// URI; a single batch when unreadable. */
 export function migrationBatch(uri) {
   const single = { index: 0, size: 1 };
@@ -183,11 +196,12 @@ class Scanner {
 
   found(text) {
     if (!this.stream) return;
-    if (/^otpauth:\/\//i.test(text)) {
+    const kind = linkKind(text);
+    if (kind === 'link') {
       this.submit([text]);
       return;
     }
-    if (!/^otpauth-migration:\/\//i.test(text)) {
+    if (kind !== 'migration') {
       this.say(this.root.dataset.notOtp);
       return;
     }

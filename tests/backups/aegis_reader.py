@@ -9,6 +9,7 @@ base64 `db`. Codes are computed here from RFC 4226 and RFC 6238, not with webaut
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import json
 from typing import Any
@@ -25,9 +26,9 @@ def open_vault(data: bytes, password: str) -> dict[str, Any]:
     for slot in header["slots"]:
         if slot["type"] != 1:
             continue
-        derived = Scrypt(
-            salt=bytes.fromhex(slot["salt"]), length=32, n=slot["n"], r=slot["r"], p=slot["p"]
-        ).derive(password.encode("utf-8"))
+        derived = Scrypt(salt=bytes.fromhex(slot["salt"]), length=32, n=slot["n"], r=slot["r"], p=slot["p"]).derive(
+            password.encode("utf-8")
+        )
         key_params = slot["key_params"]
         try:
             master_key = AESGCM(derived).decrypt(
@@ -55,13 +56,17 @@ def _hotp(secret: bytes, counter: int, digits: int, digest: str) -> str:
 def entry_code(entry: dict[str, Any], at: float) -> str:
     """The code an Aegis entry gives at `at` (HOTP: at its stored counter)."""
     info = entry["info"]
-    digest = {"SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512"}[info["algo"]]
+    digest = {"SHA1": "sha1", "SHA256": "sha256", "SHA512": "sha512", "MD5": "md5"}[info["algo"]]
     text = info["secret"].upper()
     secret = base64.b32decode(text + "=" * (-len(text) % 8))
     if entry["type"] == "hotp":
         return _hotp(secret, info["counter"], info["digits"], digest)
     if entry["type"] == "totp":
         return _hotp(secret, int(at) // info["period"], info["digits"], digest)
+    if entry["type"] == "motp":  # MD5 of the 10 s step, the hex secret and the PIN; 6 hex digits
+        return hashlib.md5(
+            f"{int(at) // info['period']}{secret.hex()}{info['pin']}".encode(), usedforsecurity=False
+        ).hexdigest()[:6]
     raise ValueError(f"no code for {entry['type']}")
 
 

@@ -35,8 +35,8 @@ from webauth.backups import files
 from webauth.backups.run import BackupSettings
 from webauth.extensions import db
 from webauth.models import AuditEvent, BackupPlan, User
-from webauth.otp import OtpType, code_at
-from webauth.otpauth import decode_secret
+from webauth.otp import OtpParams, OtpType, code_at
+from webauth.otpauth import AccountSpec, decode_secret
 from webauth.transfer.aegis import SCRYPT_N, SCRYPT_P, SCRYPT_R, AegisImporter
 
 # Opened by an independent reader ------------------------------------------------------------
@@ -67,6 +67,28 @@ def test_a_backup_opens_with_an_independent_aegis_reader_and_gives_the_same_code
     icon_entry = entries[("Acme", "alice@example.com")]
     assert icon_entry["icon_mime"] == "image/png"
     assert Image.open(io.BytesIO(base64.b64decode(icon_entry["icon"]))).size == (16, 16)
+
+
+def test_motp_and_yandex_accounts_are_backed_up_with_their_pin(app, make_user, backup_dir):
+    """Aegis's own vectors: the backup holds what Aegis needs to give the same codes."""
+    make_user("alice")
+    motp_secret, yandex_secret = bytes.fromhex("e3152afee62599c8"), decode_secret("LA2V6KMCGYMWWVEW64RNP3JA3I")
+    fill(
+        app,
+        specs=[
+            AccountSpec(issuer="Bank", name="alice", params=OtpParams(OtpType.MOTP, motp_secret, pin="1234")),
+            AccountSpec(issuer="Yandex", name="alice", params=OtpParams(OtpType.YANDEX, yandex_secret, pin="7586")),
+        ],
+    )
+    set_password(app)
+    outcome = run(app)
+    entries = by_label(open_vault((folder_of(app, backup_dir) / outcome.file).read_bytes(), PASSWORD))
+    motp, yandex = entries[("Bank", "alice")], entries[("Yandex", "alice")]
+    assert (motp["type"], motp["info"]["pin"], decode_secret(motp["info"]["secret"])) == ("motp", "1234", motp_secret)
+    assert entry_code(motp, 165892298) == "e7d8b6"  # Aegis's MOTPTest
+    assert (yandex["type"], yandex["info"]["pin"]) == ("yandex", "7586")
+    assert decode_secret(yandex["info"]["secret"]) == yandex_secret
+    assert (yandex["info"]["digits"], yandex["info"]["period"]) == (8, 30)
 
 
 def test_the_slot_is_aegis_scrypt_and_is_reused_without_the_password(app, make_user, backup_dir):

@@ -93,6 +93,7 @@ class Scenario:
     kept_both: tuple[KeptBoth, ...] = ()
     flagged: tuple[str, ...] = ()
     local_only: tuple[str, ...] = ()
+    local_only_type: tuple[str, ...] = ()
     passthrough: tuple[Any, ...] = ()
 
 
@@ -336,6 +337,20 @@ SCENARIOS = [
         local_only=("1", "2"),
         passthrough=(entry("alice", S3),),
     ),
+    Scenario(
+        "mOTP and Yandex stay local, and a remote entry with their key is left alone",
+        base=[],
+        local=[
+            account("m", "alice", S1, otp_type="motp"),
+            account("y", "me", LONG_SECRET, issuer="Yandex", otp_type="yandex"),
+            account("t", "bob", S2),
+        ],
+        remote=[entry("alice", S3)],
+        pushed=[entry("alice", S3), entry("bob", S2, origin=HERE)],
+        local_only=("y",),  # too long as well: the reason Casdoor could not take it either way
+        local_only_type=("m",),
+        passthrough=(entry("alice", S3),),
+    ),
 ]
 
 
@@ -351,6 +366,7 @@ def test_scenario(scenario: Scenario) -> None:
     assert plan.kept_both == scenario.kept_both
     assert plan.flagged == scenario.flagged
     assert plan.local_only == scenario.local_only
+    assert plan.local_only_type == scenario.local_only_type
     assert plan.passthrough == scenario.passthrough
     assert_settled(scenario.local, plan)
 

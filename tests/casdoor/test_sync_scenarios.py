@@ -238,17 +238,21 @@ def test_conflicts_are_reported_until_dismissed(casdoor_app, casdoor, synced: in
 def test_accounts_casdoor_cannot_hold_sync_by_secret_and_are_marked(casdoor_app, casdoor, synced: int) -> None:
     add_local(casdoor_app, synced, "Bank", "alice", NEW, type=OtpType.HOTP, digits=8)
     add_local(casdoor_app, synced, "Long", "x" * 150, X)
+    # Casdoor's app would make TOTP codes of these secrets: they stay here, PIN and all.
+    add_local(casdoor_app, synced, "VPN", "alice", "4MKSV7XGEWM4Q", type=OtpType.MOTP, pin="1234")
+    add_local(casdoor_app, synced, "Yandex", "alice", "LA2V6KMCGYMWWVEW64RNP3JA3I", type=OtpType.YANDEX, pin="7586")
     assert run_sync(casdoor_app, synced).ok
 
     remote = remote_entries(casdoor)
     assert ("Bank", "alice", norm(NEW)) in remote
-    assert not any(issuer == "Long" for issuer, _name, _secret in remote)
+    assert not any(issuer in ("Long", "VPN", "Yandex") for issuer, _name, _secret in remote)
     with casdoor_app.app_context():
         marks = {mark.reason for mark in db.session.scalars(db.select(CasdoorMark))}
-        assert marks == {"parameters", "too-long"}
+        assert marks == {"parameters", "too-long", "type"}
         status = casdoor_status.status_of(db.session.get(User, synced))
         notes = " ".join(status.notes())
         assert "Casdoor keeps only its secret" in notes and "longer than Casdoor allows" in notes
+        assert "2 mOTP or Yandex accounts are kept here only: Casdoor cannot hold their type." in notes
     # The HOTP account keeps its type and digits here.
     edit_remote(casdoor, set_secret("Bank", "alice", Y))
     assert run_sync(casdoor_app, synced).ok

@@ -148,9 +148,11 @@ def test_marked_accounts_say_so_in_the_list(casdoor_app, casdoor) -> None:
     with casdoor_app.app_context():
         user_id = db.session.scalar(db.select(User.id))
     add_local(casdoor_app, user_id, "Bank", "alice", NEW, type=OtpType.HOTP)
+    add_local(casdoor_app, user_id, "VPN", "alice", "4MKSV7XGEWM4Q", type=OtpType.MOTP, pin="1234")
     client.post("/casdoor/sync", headers={"HX-Request": "true", "X-CSRFToken": _csrf(client)})
     html = client.get("/").get_data(as_text=True)
     assert "In Casdoor by its secret only" in html
+    assert "Not synced: Casdoor has no mOTP or Yandex accounts" in html
 
 
 def test_the_admin_console_can_sync_a_user(casdoor_app, casdoor) -> None:

@@ -1,6 +1,7 @@
 """The offline copy in a real browser: turned on with a PIN, opened with no network, codes equal
-to pyotp's, a blob Python can decrypt, kept fresh after changes, deleted by sign-out, by too
-many wrong PINs, by "Forget this device" and by an administrator's switch."""
+to pyotp's (mOTP and Yandex codes to the server's: the browser computes them too), a blob
+Python can decrypt, kept fresh after changes, deleted by sign-out, by too many wrong PINs, by
+"Forget this device" and by an administrator's switch."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ from webauth.vault import Vault
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXPJBSWY3DP"
 STEAM_SECRET = "JRZCL47CMXVOQMNPZR2F7J4RGI"
 HOTP_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+# Aegis's MOTPTest and YAOTPTest accounts: the browser computes their codes too (MD5, HMAC-SHA256).
+MOTP_SECRET, MOTP_PIN = "e3152afee62599c8", "1234"
+YANDEX_SECRET, YANDEX_PIN = "LA2V6KMCGYMWWVEW64RNP3JA3I", "7586"
 DIGESTS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}
 # (issuer, algorithm, digits, period): every combination the issue names, one account each.
 TOTP_ACCOUNTS = [
@@ -62,6 +66,9 @@ def add_accounts(app, username: str = "alice") -> dict[str, str]:
     ]
     uris.append(f"otpauth://totp/Steam:{username}?secret={STEAM_SECRET}&issuer=Steam&encoder=steam")
     uris.append(f"otpauth://hotp/VPN:{username}?secret={HOTP_SECRET}&issuer=VPN&counter=7")
+    uris.append(f"motp://MOTP:{username}?secret={MOTP_SECRET}&issuer=MOTP&pin={MOTP_PIN}")
+    yandex_pin = encode_secret(YANDEX_PIN.encode())
+    uris.append(f"otpauth://yaotp/Yandex:{username}?secret={YANDEX_SECRET}&issuer=Yandex&pin={yandex_pin}")
     with app.app_context():
         user = db.session.scalar(select(User).where(User.username == username))
         vault = Vault(user, keyring())
@@ -71,12 +78,16 @@ def add_accounts(app, username: str = "alice") -> dict[str, str]:
 
 
 def expected_codes(labels: dict[str, str], at: float) -> dict[str, str]:
-    """pyotp's codes at `at` (Steam and HOTP from webauth.otp, which pyotp does not cover)."""
+    """pyotp's codes at `at` (Steam, HOTP, mOTP and Yandex from webauth.otp, which pyotp does not cover)."""
     by_label = {}
     for issuer, algorithm, digits, period in TOTP_ACCOUNTS:
         by_label[issuer] = pyotp.TOTP(SECRET, digits=digits, digest=DIGESTS[algorithm], interval=period).at(at)
     by_label["Steam"] = code_at(OtpParams(type=OtpType.STEAM, secret=decode_secret(STEAM_SECRET)), at)
     by_label["VPN"] = pyotp.HOTP(HOTP_SECRET).at(7)
+    motp = OtpParams(type=OtpType.MOTP, secret=bytes.fromhex(MOTP_SECRET), pin=MOTP_PIN)
+    by_label["MOTP"] = code_at(motp, at)
+    yandex = OtpParams(type=OtpType.YANDEX, secret=decode_secret(YANDEX_SECRET), pin=YANDEX_PIN)
+    by_label["Yandex"] = code_at(yandex, at)
     return {uuid: by_label[label] for uuid, label in labels.items()}
 
 
@@ -85,7 +96,7 @@ def assert_codes_match(page: Page, labels: dict[str, str]) -> None:
     shown = page.evaluate(CODES_ON_PAGE)
     read_at = time.time()
     assert set(shown) == set(labels)
-    periods = [period for *_, period in TOTP_ACCOUNTS] + [30]  # and Steam's
+    periods = [period for *_, period in TOTP_ACCOUNTS] + [30, 10]  # and Steam's and Yandex's, mOTP's
     moment_showing(shown, lambda at: expected_codes(labels, at), periods, read_at)
 
 
@@ -144,8 +155,9 @@ def test_codes_offline_equal_pyotps_and_the_blob_opens_in_python(app, alice, app
     vault = open_offline_blob(record["blob"], PIN)
     assert [account["uuid"] for account in vault["accounts"]] == list(labels)
     assert {account["secret"] for account in vault["accounts"]} == {
-        encode_secret(decode_secret(secret)) for secret in (SECRET, STEAM_SECRET, HOTP_SECRET)
-    }
+        encode_secret(decode_secret(secret)) for secret in (SECRET, STEAM_SECRET, HOTP_SECRET, YANDEX_SECRET)
+    } | {encode_secret(bytes.fromhex(MOTP_SECRET))}
+    assert {account["pin"] for account in vault["accounts"]} == {None, MOTP_PIN, YANDEX_PIN}
     assert abs(vault["server_offset_ms"]) < 2_000  # server and browser share this machine's clock
     assert record["owner"]["name"] == "alice" and record["failed_attempts"] == 0
     assert PIN not in str(record)

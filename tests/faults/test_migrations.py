@@ -69,14 +69,18 @@ def test_a_downgrade_that_drops_groups_needs_force(app_config, fresh_database):
 def test_0009_moves_duplicates_already_stored_to_the_trash(app_config, fresh_database):
     app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": fresh_database()})
     cli = app.test_cli_runner()
-    assert cli.invoke(args=["db", "upgrade", "0008"]).exit_code == 0
+    assert cli.invoke(args=["db", "upgrade", "heads"]).exit_code == 0
     with app.app_context():
         user = create_local_user("alice", "correct horse battery", keyring())
-        account = Vault(user, keyring()).add(parse_uri("otpauth://totp/Svc:alice?secret=JBSWY3DPEHPK3PXP"))
+        account_id = Vault(user, keyring()).add(parse_uri("otpauth://totp/Svc:alice?secret=JBSWY3DPEHPK3PXP")).id
         db.session.commit()
-        row = db.session.execute(text("SELECT * FROM accounts WHERE id = :id"), {"id": account.id}).mappings().one()
+        db.session.remove()
+    # Back to the schema before 0009 (the models know later columns), where the copies were left.
+    assert cli.invoke(args=["db", "downgrade", "0008"]).exit_code == 0
+    with app.app_context():
+        row = db.session.execute(text("SELECT * FROM accounts WHERE id = :id"), {"id": account_id}).mappings().one()
         for number in (2, 3):  # what two (three) identical adds at once left behind
-            copy = {**row, "id": account.id + number, "uuid": f"00000000-0000-0000-0000-00000000000{number}",
+            copy = {**row, "id": account_id + number, "uuid": f"00000000-0000-0000-0000-00000000000{number}",
                     "position": row["position"] + number}
             db.session.execute(table("accounts", *(column(name) for name in copy)).insert().values(copy))
         db.session.commit()
@@ -93,4 +97,35 @@ def test_0009_moves_duplicates_already_stored_to_the_trash(app_config, fresh_dat
             {"account": "00000000-0000-0000-0000-000000000002", "source": "migration"},
             {"account": "00000000-0000-0000-0000-000000000003", "source": "migration"},
         ]
+        db.engine.dispose()
+
+
+def test_going_below_0011_with_motp_or_yandex_accounts_needs_force(app_config, fresh_database):
+    """The older schema has no PIN and the older code no mOTP or Yandex type: refused, then
+    with --force those accounts go (with their groups), the others stay."""
+    app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": fresh_database()})
+    cli = app.test_cli_runner()
+    assert cli.invoke(args=["db", "upgrade", "heads"]).exit_code == 0
+    with app.app_context():
+        user = create_local_user("alice", "correct horse battery", keyring())
+        vault = Vault(user, keyring())
+        vault.add(parse_uri("otpauth://totp/Svc:alice?secret=JBSWY3DPEHPK3PXP"))
+        motp = parse_uri("motp://VPN:alice?secret=e3152afee62599c8&pin=1234")
+        vault.add(AccountSpec(issuer=motp.issuer, name=motp.name, params=motp.params, groups=("Work",)))
+        db.session.commit()
+        db.session.remove()
+
+    refused = cli.invoke(args=["db", "downgrade", "0010"])
+    assert refused.exit_code != 0
+    assert "would drop mOTP and Yandex accounts (1 row)" in refused.output and "nothing was changed" in refused.output
+    assert _version(app) == "0011"
+
+    forced = cli.invoke(args=["db", "downgrade", "0010", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert _version(app) == "0010"
+    with app.app_context():
+        assert db.session.execute(text("SELECT type FROM accounts")).scalars().all() == ["totp"]
+        assert db.session.execute(text("SELECT count(*) FROM account_groups")).scalar_one() == 0
+        assert "pin_sealed" not in {col["name"] for col in inspect(db.engine).get_columns("accounts")}
+        db.session.remove()
         db.engine.dispose()

@@ -228,7 +228,7 @@ def test_the_manual_form_offers_every_parameter(app, signed_in):
         ("manual-secret", "0000", "secret: is not base32"[len("secret: "):]),
         ("manual-digits", "4", "Number must be between 5 and 10"),
         ("manual-period", "0", "Number must be between 1 and"),
-        ("manual-type", "motp", "Not a valid choice"),
+        ("manual-type", "yubikey", "Not a valid choice"),
     ],
 )
 def test_the_manual_form_refuses_bad_values_with_a_message(app, signed_in, field, value, message):

@@ -132,7 +132,7 @@ def test_the_vault_json_is_the_documented_document(app, signed_in, accounts):
     totp, hotp, steam = by_uuid[accounts["totp"]], by_uuid[accounts["hotp"]], by_uuid[accounts["steam"]]
     assert totp == {
         "uuid": accounts["totp"], "type": "totp", "issuer": "GitHub", "name": "alice", "secret": TOTP_SECRET,
-        "algorithm": "SHA256", "digits": 8, "period": 30, "counter": 0, "next_code": None,
+        "algorithm": "SHA256", "digits": 8, "period": 30, "counter": 0, "pin": None, "next_code": None,
     }
     hotp_params = OtpParams(type=OtpType.HOTP, secret=decode_secret(HOTP_SECRET), counter=5)
     assert hotp["type"] == "hotp" and hotp["counter"] == 5 and hotp["next_code"] == code_at(hotp_params)

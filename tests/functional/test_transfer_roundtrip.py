@@ -20,12 +20,12 @@ from sqlalchemy import select
 
 from tests.conftest import TEST_PASSWORD, csrf_from, sign_in
 from tests.support.transfer_flow import import_all
-from tests.transfer.transfer_strategies import label_text, note_text, otp_params
+from tests.transfer.transfer_strategies import label_text, link_params, note_text, otp_params
 from webauth import users
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.models import User
-from webauth.otp import MAX_COUNTER, Algorithm, OtpParams, OtpType
+from webauth.otp import HMAC_ALGORITHMS, MAX_COUNTER, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, encode_secret
 from webauth.transfer.google import migration_problem
 from webauth.vault import Vault
@@ -49,13 +49,13 @@ def icons(draw: st.DrawFn) -> bytes:
 
 
 @st.composite
-def full_specs(draw: st.DrawFn) -> AccountSpec:
+def full_specs(draw: st.DrawFn, params: st.SearchStrategy[OtpParams] = otp_params) -> AccountSpec:
     issuer, name = draw(label_text), draw(label_text)
     assume(issuer.strip() or name.strip())
     return AccountSpec(
         issuer=issuer,
         name=name,
-        params=draw(otp_params),
+        params=draw(params),
         note=draw(note_text),
         groups=tuple(draw(st.lists(label_text.filter(str.strip), max_size=3))),
         favorite=draw(st.booleans()),
@@ -68,14 +68,14 @@ google_params = st.one_of(
         OtpParams,
         type=st.just(OtpType.TOTP),
         secret=st.binary(min_size=1, max_size=40),
-        algorithm=st.sampled_from(Algorithm),
+        algorithm=st.sampled_from(HMAC_ALGORITHMS),
         digits=st.sampled_from([6, 8]),
     ),
     st.builds(
         OtpParams,
         type=st.just(OtpType.HOTP),
         secret=st.binary(min_size=1, max_size=40),
-        algorithm=st.sampled_from(Algorithm),
+        algorithm=st.sampled_from(HMAC_ALGORITHMS),
         digits=st.sampled_from([6, 8]),
         counter=st.integers(0, MAX_COUNTER),
     ),
@@ -152,8 +152,9 @@ def test_the_backup_gives_back_every_account_with_groups_notes_favorites_and_ico
 
 
 @ROUND_TRIP
-@given(specs=st.lists(full_specs(), min_size=1, max_size=5))
+@given(specs=st.lists(full_specs(link_params), min_size=1, max_size=5))
 def test_otpauth_links_give_back_every_account(app, specs):
+    """Every type but mOTP, whose link holds no PIN in any app (tests/unit/test_otp_pins.py)."""
     round_trip(app, specs, "otpauth", full=False)
 
 

@@ -81,7 +81,12 @@ describe('generateCode', () => {
   });
 
   const invalid = [
-    ['type', { type: 'motp' }],
+    ['type', { type: 'yubikey' }],
+    ['pin', { type: 'motp' }],
+    ['pin', { type: 'yandex', secret: 'LA2V6KMCGYMWWVEW64RNP3JA3I' }],
+    ['pin', { type: 'motp', pin: 'x'.repeat(65) }],
+    ['pin', { type: 'motp', pin: '12\n34' }],
+    ['secret', { type: 'yandex', secret: RFC_SECRET, pin: '1234' }],
     ['type', { type: 'TOTP' }],
     ['algorithm', { algorithm: 'MD5' }],
     ['digits', { digits: 4 }],
@@ -113,6 +118,62 @@ describe('generateCode', () => {
   test('refuses a time before 1970 rather than wrapping the counter', async () => {
     await assert.rejects(generateCode({ type: 'totp', secret: RFC_SECRET }, -1), { field: 'time' });
     await assert.rejects(generateCode({ type: 'totp', secret: RFC_SECRET }, Number.NaN), { field: 'time' });
+  });
+});
+
+// Aegis's own vectors (beemdevelopment/Aegis: MOTPTest, YAOTPTest, YandexInfoTest), the same
+// that tests/unit/test_otp_pins.py checks on the server.
+describe('mOTP and Yandex, as Aegis computes them', () => {
+  const hexToBase32 = (hex) => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    const bits = [...hex].map((digit) => parseInt(digit, 16).toString(2).padStart(4, '0')).join('');
+    return bits.match(/.{1,5}/g).map((chunk) => alphabet[parseInt(chunk.padEnd(5, '0'), 2)]).join('');
+  };
+  const motp = [
+    [165892298, 'e7d8b6', '1234', 'e3152afee62599c8'],
+    [123456789, '4ebfb2', '1234', 'e3152afee62599c8'],
+    [165954002 * 10, 'ced7b1', '9999', 'bbb1912bb5c515be'],
+    [165954002 * 10 + 2, 'ced7b1', '9999', 'bbb1912bb5c515be'],
+    [165953987 * 10, '1a14f8', '9999', 'bbb1912bb5c515be'],
+    [165953987 * 10 + 8, '1a14f8', '9999', 'bbb1912bb5c515be'],
+  ];
+  for (const [time, code, pin, secret] of motp) {
+    test(`mOTP ${secret} PIN ${pin} t=${time} -> ${code}`, async () => {
+      const account = { type: 'motp', secret: hexToBase32(secret), pin, algorithm: 'MD5', digits: 6, period: 10 };
+      assert.equal(await generateCode(account, time * 1000), code);
+    });
+  }
+
+  const yandex = [
+    ['5239', '6SB2IKNM6OBZPAVBVTOHDKS4FAAAAAAADFUTQMBTRY', 1641559648, 'umozdicq'],
+    ['7586', 'LA2V6KMCGYMWWVEW64RNP3JA3IAAAAAAHTSG4HRZPI', 1581064020, 'oactmacq'],
+    ['7586', 'LA2V6KMCGYMWWVEW64RNP3JA3IAAAAAAHTSG4HRZPI', 1581090810, 'wemdwrix'],
+    ['5210481216086702', 'JBGSAU4G7IEZG6OY4UAXX62JU4AAAAAAHTSG4HXU3M', 1581091469, 'dfrpywob'],
+    ['5210481216086702', 'JBGSAU4G7IEZG6OY4UAXX62JU4AAAAAAHTSG4HXU3M', 1581093059, 'vunyprpd'],
+  ];
+  for (const [pin, secret, time, code] of yandex) {
+    test(`Yandex PIN ${pin} t=${time} -> ${code}, typed with its checksum or as a QR code gives it`, async () => {
+      assert.equal(await generateCode({ type: 'yandex', secret, pin }, time * 1000), code);
+      assert.equal(await generateCode({ type: 'yandex', secret: secret.slice(0, 26), pin }, time * 1000), code);
+    });
+  }
+
+  test("a Yandex secret's checksum is checked as Aegis checks it", async () => {
+    const account = { type: 'yandex', pin: '7586' };
+    await assert.rejects(
+      generateCode({ ...account, secret: 'AA2V6KMCGYMWWVEW64RNP3JA3IAAAAAAHTSG4HRZPI' }, 0),
+      { field: 'secret', message: /checksum/ },
+    );
+    await assert.rejects(generateCode({ ...account, secret: 'AA2V6KMCGJA3IAAAAAAHTSG4HRZPI' }, 0), {
+      field: 'secret',
+      message: /16 or 26 bytes, not 18/,
+    });
+  });
+
+  test('mOTP and Yandex ignore the algorithm, digits and period they are given', async () => {
+    const odd = { algorithm: 'SHA1', digits: 8, period: 30 };
+    const account = { type: 'motp', secret: hexToBase32('e3152afee62599c8'), pin: '1234', ...odd };
+    assert.equal(await generateCode(account, 165892298_000), 'e7d8b6');
   });
 });
 

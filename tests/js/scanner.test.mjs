@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { migrationBatch } from '../../static/js/scanner.js';
+import { linkKind, migrationBatch } from '../../static/js/scanner.js';
 
 const BATCHES = [
   'otpauth-migration://offline?data=ChwKCkhlbGxvId6tvu8SBFMwOmEaAlMwIAEoATACEAEYAyAAKIWAgID4%2F%2F%2F%2F%2FwE%3D',
@@ -29,4 +29,14 @@ test('anything unreadable counts as a transfer of one code', () => {
   for (const uri of ['otpauth-migration://offline', 'otpauth-migration://offline?data=%%%', 'otpauth-migration://offline?data=/////w']) {
     assert.deepEqual(migrationBatch(uri), { index: 0, size: 1 });
   }
+});
+
+test('one account, an mOTP account, a transfer or neither', () => {
+  assert.equal(linkKind('otpauth://totp/GitHub:alice?secret=JBSWY3DPEHPK3PXP'), 'link');
+  assert.equal(linkKind('OTPAUTH://yaotp/Yandex:me?secret=LA2V6KMCGYMWWVEW64RNP3JA3I'), 'link');
+  assert.equal(linkKind('motp://VPN:alice?secret=e3152afee62599c8'), 'link');
+  assert.equal(linkKind('motp:VPN%3Aalice?secret=e3152afee62599c8&issuer=VPN'), 'link');
+  assert.equal(linkKind(BATCHES[0]), 'migration');
+  assert.equal(linkKind('https://example.com/otpauth://totp'), null);
+  assert.equal(linkKind('hello'), null);
 });

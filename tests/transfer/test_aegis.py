@@ -16,8 +16,8 @@ from hypothesis import given
 from interop_fixtures import assert_matches_vectors, fixture, fuzz
 from transfer_strategies import json_mutated
 
-from webauth.otp import Algorithm, OtpParams, OtpType
-from webauth.otpauth import AccountSpec
+from webauth.otp import Algorithm, OtpParams, OtpType, code_at
+from webauth.otpauth import AccountSpec, decode_secret
 from webauth.transfer.aegis import AegisImporter, export_aegis
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
 
@@ -109,14 +109,36 @@ V3_DB = {
             "uuid": "1b0b0b0b-0000-4000-8000-000000000001",
             "name": "legacy",
             "issuer": "Old VPN",
-            "info": {"secret": "JBSWY3DPEHPK3PXP", "algo": "MD5", "digits": 6, "period": 10, "pin": "1234"},
+            # Aegis's MOTPTest secret e3152afee62599c8, as its vault writes every secret: base32.
+            "info": {"secret": "4MKSV7XGEWM4Q", "algo": "MD5", "digits": 6, "period": 10, "pin": "1234"},
         },
         {
             "type": "yandex",
             "uuid": "1b0b0b0b-0000-4000-8000-000000000002",
             "name": "me",
             "issuer": "Yandex",
+            # Aegis's YAOTPTest secret, typed with its checksum (26 bytes).
+            "info": {
+                "secret": "LA2V6KMCGYMWWVEW64RNP3JA3IAAAAAAHTSG4HRZPI",
+                "algo": "SHA256",
+                "digits": 8,
+                "period": 30,
+                "pin": "7586",
+            },
+        },
+        {
+            "type": "yandex",
+            "uuid": "1b0b0b0b-0000-4000-8000-000000000003",
+            "name": "short",
+            "issuer": "Yandex",
             "info": {"secret": "JBSWY3DPEHPK3PXP", "algo": "SHA256", "digits": 8, "period": 30, "pin": "5678"},
+        },
+        {
+            "type": "motp",
+            "uuid": "1b0b0b0b-0000-4000-8000-000000000004",
+            "name": "no pin",
+            "issuer": "Old VPN",
+            "info": {"secret": "4MKSV7XGEWM4Q", "algo": "MD5", "digits": 6, "period": 10},
         },
     ],
     "groups": [
@@ -135,9 +157,9 @@ def test_encrypted_fixture_matches_the_vectors() -> None:
     assert_matches_vectors("aegis_encrypted.json", AEGIS.read(fixture("aegis_encrypted.json"), "test"))
 
 
-def test_v3_groups_note_favorite_icon_and_unsupported_types() -> None:
+def test_v3_groups_note_favorite_icon_motp_and_yandex() -> None:
     entries = AEGIS.read(plain_vault(V3_DB))
-    github, bank, motp, yandex = entries
+    github, bank, motp, yandex, short_yandex, motp_without_pin = entries
     assert github.spec == AccountSpec(
         issuer="GitHub",
         name="alice@example.com",
@@ -151,9 +173,21 @@ def test_v3_groups_note_favorite_icon_and_unsupported_types() -> None:
     assert bank.spec is not None
     assert bank.spec.params.counter == 42 and bank.spec.params.digits == 7
     assert bank.spec.groups == ()  # a group uuid the vault does not list is dropped, as Aegis does
-    assert motp.spec is None and "motp" in (motp.problem or "")
-    assert yandex.spec is None and "yandex" in (yandex.problem or "")
-    assert "Old VPN" in motp.source
+    # mOTP and Yandex come with their PIN, and give Aegis's own test vectors (MOTPTest, YAOTPTest).
+    assert motp.spec == AccountSpec(
+        issuer="Old VPN",
+        name="legacy",
+        params=OtpParams(OtpType.MOTP, bytes.fromhex("e3152afee62599c8"), pin="1234"),
+    )
+    assert (motp.spec.params.algorithm, motp.spec.params.digits, motp.spec.params.period) == ("MD5", 6, 10)
+    assert code_at(motp.spec.params, 165892298) == "e7d8b6"
+    assert yandex.spec is not None and yandex.spec.params.pin == "7586"
+    assert yandex.spec.params.secret == decode_secret("LA2V6KMCGYMWWVEW64RNP3JA3I")  # the checksum is dropped
+    assert code_at(yandex.spec.params, 1581064020) == "oactmacq"
+    assert short_yandex.spec is None
+    assert short_yandex.problem == "secret: a Yandex secret is 16 or 26 bytes, not 10"
+    assert motp_without_pin.spec is None
+    assert motp_without_pin.problem == "pin: the account has no PIN; add it on its own to enter its PIN"
 
 
 def test_v2_group_name_and_default_icon_type() -> None:
@@ -216,7 +250,7 @@ def test_unsupported_versions_are_refused() -> None:
 def test_encrypted_vault_written_with_aegis_crypto() -> None:
     data = sealed_vault(V3_DB, "pässword")
     entries = AEGIS.read(data, "pässword")
-    assert [e.spec.issuer for e in entries if e.spec] == ["GitHub", "Bank"]
+    assert [e.spec.issuer for e in entries if e.spec] == ["GitHub", "Bank", "Old VPN", "Yandex"]
     with pytest.raises(PasswordRequired):
         AEGIS.read(data)
     with pytest.raises(WrongPassword):
@@ -259,6 +293,8 @@ SAMPLE_SPECS = [
     ),
     AccountSpec(issuer="", name="bob", params=OtpParams(OtpType.HOTP, b"secret", counter=2**40), groups=("Dev",)),
     AccountSpec(issuer="Steam", name="", params=OtpParams(OtpType.STEAM, b"steam secret")),
+    AccountSpec(issuer="VPN", name="cy", params=OtpParams(OtpType.MOTP, bytes.fromhex("e3152afee62599c8"), pin="12")),
+    AccountSpec(issuer="Yandex", name="dave", params=OtpParams(OtpType.YANDEX, bytes(range(16)), pin="0042")),
 ]
 
 
@@ -274,6 +310,17 @@ def test_plain_export_round_trip_and_v3_layout() -> None:
     first = db["entries"][0]
     assert first["icon_hash"] == hashlib.sha256(b"image/png" + PNG_ICON).hexdigest()
     assert first["info"] == {"secret": "GAYTEMZUGU3DOOBZ", "algo": "SHA512", "digits": 8, "period": 45}
+    # Aegis's own layout of these types (MotpInfo, YandexInfo): fixed parameters, the PIN in clear.
+    motp, yandex = db["entries"][3:]
+    assert (motp["type"], yandex["type"]) == ("motp", "yandex")
+    assert motp["info"] == {"secret": "4MKSV7XGEWM4Q", "algo": "MD5", "digits": 6, "period": 10, "pin": "12"}
+    assert yandex["info"] == {
+        "secret": "AAAQEAYEAUDAOCAJBIFQYDIOB4",
+        "algo": "SHA256",
+        "digits": 8,
+        "period": 30,
+        "pin": "0042",
+    }
 
 
 def test_encrypted_export_round_trip_and_aegis_readable() -> None:
@@ -282,7 +329,7 @@ def test_encrypted_export_round_trip_and_aegis_readable() -> None:
     slot = json.loads(data)["header"]["slots"][0]
     assert (slot["type"], slot["n"], slot["r"], slot["p"], len(bytes.fromhex(slot["salt"]))) == (1, 32768, 8, 1, 32)
     db = open_vault(data, "backup pw")
-    assert db["version"] == 3 and len(db["entries"]) == 3
+    assert db["version"] == 3 and len(db["entries"]) == 5
     with pytest.raises(WrongPassword):
         AEGIS.read(data, "other")
 

@@ -39,10 +39,10 @@ from test_stratum import PASSWORD as STRATUM_PASSWORD
 from test_twofas import SERVICES as TWOFAS_SERVICES
 from test_twofas import protected as protected_twofas
 from test_twofauth import SAMPLE as TWOFAUTH_SAMPLE
-from transfer_strategies import account_specs, otp_params
+from transfer_strategies import account_specs, link_params
 
 from tests.support.i18n import chinese, is_translated
-from webauth.otp import MAX_COUNTER, Algorithm, OtpParams, OtpType
+from webauth.otp import HMAC_ALGORITHMS, MAX_COUNTER, OtpParams, OtpType
 from webauth.otpauth import AccountSpec
 from webauth.transfer import registry
 from webauth.transfer.aegis import export_aegis
@@ -99,7 +99,7 @@ CHEAP_SAMPLES: dict[str, list[Sample]] = {
     **{format_id: [s for s in samples if s.password is None] for format_id, samples in SAMPLES.items()},
     "aegis": [
         *[s for s in SAMPLES["aegis"] if s.password is None],
-        Sample("aegis (cheap scrypt)", sealed_vault(AEGIS_DB, "pw", n=2**4), 4, "pw", problems=2),
+        Sample("aegis (cheap scrypt)", sealed_vault(AEGIS_DB, "pw", n=2**4), 6, "pw", problems=2),
     ],
     "andotp": [*SAMPLES["andotp"], Sample("andotp (cheap PBKDF2)", ANDOTP_SEALED, 3, "pw", problems=1)],
     "2fas": [
@@ -351,7 +351,7 @@ google_params = st.builds(
     OtpParams,
     type=st.sampled_from([OtpType.TOTP, OtpType.HOTP]),
     secret=st.binary(min_size=1, max_size=40),
-    algorithm=st.sampled_from(Algorithm),
+    algorithm=st.sampled_from(HMAC_ALGORITHMS),
     digits=st.sampled_from([6, 8]),
     counter=st.integers(0, MAX_COUNTER),
 )
@@ -369,7 +369,7 @@ class Exporter:
 
 EXPORTERS = [
     Exporter("aegis", account_specs(), lambda specs: export_aegis(specs, None)),
-    Exporter("otpauth", account_specs(otp_params, full=False), export_otpauth_list),
+    Exporter("otpauth", account_specs(link_params, full=False), export_otpauth_list),
     Exporter(
         "google_migration",
         account_specs(google_params, full=False),

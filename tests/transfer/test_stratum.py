@@ -1,4 +1,4 @@
-"""Authenticator Pro / Stratum: the plain fixture, categories, unsupported types, and both encrypted formats."""
+"""Authenticator Pro / Stratum: the plain fixture, categories, mOTP and Yandex, and both encrypted formats."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, fuzz, json_values, mutated, shaped
 
-from webauth.otp import Algorithm, OtpType
+from webauth.otp import Algorithm, OtpType, code_at
 from webauth.transfer import stratum
 from webauth.transfer.base import PasswordRequired, TransferError, WrongPassword
 from webauth.transfer.kdf import Argon2id
@@ -82,12 +82,35 @@ def test_categories_become_groups_through_the_secret_link() -> None:
     assert second.spec is not None and second.spec.groups == ()
 
 
-def test_motp_and_yandex_are_listed_with_a_problem() -> None:
-    entries = PLAIN.read(backup(authenticator(Type=3, Pin="1234"), authenticator(Type=5), authenticator()))
-    assert [entry.spec is None for entry in entries] == [True, True, False]
-    assert entries[0].problem is not None and "mOTP" in entries[0].problem
-    assert entries[1].problem is not None and "Yandex" in entries[1].problem
-    assert entries[0].source == "authenticator 1 (Acme: bob)"
+def test_motp_and_yandex_come_with_their_pin() -> None:
+    """Type 3 has a hex secret (Stratum's MobileOtp hashes it as text), type 5 a base32 one; both a `Pin`.
+    Their Digits, Period and Algorithm are Stratum's fixed ones, whatever the file says."""
+    motp, yandex = PLAIN.read(
+        backup(
+            authenticator(Type=3, Secret="e3152afee62599c8", Pin="1234", Digits=8, Period=30),
+            authenticator(Type=5, Secret="LA2V6KMCGYMWWVEW64RNP3JA3I", Pin="7586", Algorithm=0, Digits=6),
+        )
+    )
+    assert motp.spec is not None and yandex.spec is not None
+    assert (motp.spec.params.type, motp.spec.params.pin, motp.spec.params.period) == (OtpType.MOTP, "1234", 10)
+    assert code_at(motp.spec.params, 165892298) == "e7d8b6"  # Aegis's MOTPTest vector
+    assert (yandex.spec.params.type, yandex.spec.params.pin, yandex.spec.params.digits) == (OtpType.YANDEX, "7586", 8)
+    assert code_at(yandex.spec.params, 1581090810) == "wemdwrix"  # Aegis's YAOTPTest vector
+    assert motp.source == "authenticator 1 (Acme: bob)"
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"Type": 3, "Secret": "e3152afee62599c8", "Pin": None}, "pin: the account has no PIN; add it on its own"),
+        ({"Type": 3, "Secret": "JBSWY3DPEHPK3PXP", "Pin": "1234"}, "secret: is not hexadecimal (unexpected 'HJKPSWXY'"),
+        ({"Type": 5, "Secret": "JBSWY3DPEHPK3PXP", "Pin": "1234"}, "secret: a Yandex secret is 16 or 26 bytes, not 10"),
+        ({"Type": 5, "Secret": "LA2V6KMCGYMWWVEW64RNP3JA3I", "Pin": 1234}, "Pin: must be text, not int"),
+    ],
+)
+def test_motp_and_yandex_that_cannot_give_codes_are_problems(fields: dict[str, Any], problem: str) -> None:
+    [entry] = PLAIN.read(backup(authenticator(**fields)))
+    assert entry.spec is None and entry.problem is not None and entry.problem.startswith(problem)
 
 
 @pytest.mark.parametrize(
@@ -193,9 +216,9 @@ def test_missing_parameters_take_the_apps_defaults() -> None:
     assert totp.spec is not None and totp.spec.params.period == 30
 
 
-def test_unsupported_types_are_named_and_category_links_skip_junk() -> None:
+def test_unknown_types_are_named_and_category_links_skip_junk() -> None:
     doc = {
-        "Authenticators": [authenticator(Type=5), authenticator(Secret="KRSXG5CTMVRXEZLU")],
+        "Authenticators": [authenticator(Type=6), authenticator(Secret="KRSXG5CTMVRXEZLU")],
         "Categories": [{"Id": "c1", "Name": "Work"}, {"Id": "c2"}, "junk"],
         "AuthenticatorCategories": [
             "junk",
@@ -203,8 +226,8 @@ def test_unsupported_types_are_named_and_category_links_skip_junk() -> None:
             {"AuthenticatorSecret": "KRSXG5CTMVRXEZLU", "CategoryId": "c1"},
         ],
     }
-    yandex, grouped = PLAIN.read(json.dumps(doc).encode())
-    assert (yandex.spec, yandex.problem) == (None, "Yandex accounts are not supported here; keep this one in Stratum")
+    unknown, grouped = PLAIN.read(json.dumps(doc).encode())
+    assert (unknown.spec, unknown.problem) == (None, "Type: 6 is not an Authenticator Pro type")
     assert grouped.spec is not None and grouped.spec.groups == ("Work",)
 
 

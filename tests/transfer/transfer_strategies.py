@@ -8,20 +8,25 @@ from typing import Any
 from hypothesis import assume
 from hypothesis import strategies as st
 
-from webauth.otp import MAX_COUNTER, MAX_PERIOD, Algorithm, OtpParams, OtpType
+from webauth.otp import HMAC_ALGORITHMS, MAX_COUNTER, MAX_PERIOD, MAX_PIN_LENGTH, OtpParams, OtpType
 from webauth.otpauth import AccountSpec
 
 # Text an account may hold: anything printable, no control characters or lone surrogates.
 label_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=30)
 note_text = st.text(st.characters(blacklist_categories=("Cc", "Cs")) | st.sampled_from("\n\t"), max_size=60)
 secret_bytes = st.binary(min_size=1, max_size=40)
+# A PIN as people set them (mOTP: 4 digits, Yandex 4 to 16) and as the limits allow.
+pins = st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=MAX_PIN_LENGTH)
+yandex_params = st.builds(OtpParams, type=st.just(OtpType.YANDEX), secret=st.binary(min_size=16, max_size=16), pin=pins)
+motp_params = st.builds(OtpParams, type=st.just(OtpType.MOTP), secret=secret_bytes, pin=pins)
 
-otp_params = st.one_of(
+# What an otpauth link holds whole: every type but mOTP, whose link never holds the PIN.
+link_params = st.one_of(
     st.builds(
         OtpParams,
         type=st.just(OtpType.TOTP),
         secret=secret_bytes,
-        algorithm=st.sampled_from(Algorithm),
+        algorithm=st.sampled_from(HMAC_ALGORITHMS),
         digits=st.integers(5, 10),
         period=st.integers(1, MAX_PERIOD),
     ),
@@ -29,12 +34,14 @@ otp_params = st.one_of(
         OtpParams,
         type=st.just(OtpType.HOTP),
         secret=secret_bytes,
-        algorithm=st.sampled_from(Algorithm),
+        algorithm=st.sampled_from(HMAC_ALGORITHMS),
         digits=st.integers(5, 10),
         counter=st.integers(0, MAX_COUNTER),
     ),
     st.builds(OtpParams, type=st.just(OtpType.STEAM), secret=secret_bytes),
+    yandex_params,
 )
+otp_params = st.one_of(link_params, motp_params)
 
 
 @st.composite

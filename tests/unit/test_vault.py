@@ -8,7 +8,9 @@ The pages' handling of the same rules is in tests/functional/.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -21,7 +23,7 @@ from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.listing import PAGE_SIZE, PREVIEW_SECONDS, ListQuery, make_clock, next_refresh_ms_of, period_change
 from webauth.models import Account, AuditEvent, Group, User
-from webauth.otp import OtpParams, OtpType, code_at
+from webauth.otp import InvalidParameter, OtpParams, OtpType, code_at
 from webauth.otpauth import AccountSpec, parse_uri
 from webauth.vault import AccountNotFound, DuplicateAccount, Vault
 
@@ -460,3 +462,64 @@ def test_a_blob_opens_only_for_its_user_and_purpose(vault, bobs_vault):
         vault.open_blob("casdoor:pending", sealed)
     with pytest.raises(DecryptionError):
         bobs_vault.open_blob("casdoor:base", sealed)
+
+
+# mOTP and Yandex: the PIN ---------------------------------------------------------------------------
+
+MOTP = AccountSpec("VPN", "alice", OtpParams(OtpType.MOTP, bytes.fromhex("e3152afee62599c8"), pin="1234"))
+
+
+def test_the_pin_is_sealed_apart_from_the_secret(vault):
+    account = vault.add(MOTP)
+    stored = db.session.get(Account, account.id)
+    assert b"1234" not in stored.pin_sealed and vault.params(stored).pin == "1234"
+    # Each opens only in its own place: a PIN cannot be passed off as the secret, nor the reverse.
+    swapped = Account(uuid=stored.uuid, type=stored.type, secret_sealed=stored.pin_sealed, pin_sealed=None,
+                      algorithm=stored.algorithm, digits=stored.digits, period=stored.period, counter=0)
+    with pytest.raises(DecryptionError):
+        vault.params(swapped)
+    assert events("account.add") == [{"account": account.uuid, "source": "manual"}]
+    assert db.session.get(Account, vault.add(spec("GitHub")).id).pin_sealed is None
+
+
+def test_an_account_without_the_pin_its_codes_need_is_not_stored(vault):
+    without = AccountSpec("VPN", "alice", OtpParams(OtpType.MOTP, bytes.fromhex("e3152afee62599c8")))
+    with pytest.raises(InvalidParameter) as error:
+        vault.add(without)
+    assert error.value.field == "pin" and vault.accounts() == []
+    account = vault.add(MOTP)
+    with pytest.raises(InvalidParameter):
+        vault.update(account.uuid, without)
+    assert vault.spec(account).params.pin == "1234" and account.revision == 1
+
+
+def test_a_new_pin_bumps_the_revision_and_is_audited_by_name(vault):
+    account = vault.add(MOTP)
+    vault.update(account.uuid, replace(MOTP, params=replace(MOTP.params, pin="9876")))
+    assert vault.spec(account).params.pin == "9876" and account.revision == 2
+    assert events("account.edit") == [{"account": account.uuid, "fields": ["pin"], "source": "edit"}]
+    # Another type keeps no PIN.
+    vault.update(account.uuid, AccountSpec("VPN", "alice", OtpParams(OtpType.TOTP, b"12345678901234567890")))
+    assert db.session.get(Account, account.id).pin_sealed is None and vault.spec(account).params.pin is None
+
+
+def test_the_pin_is_revealed_and_audited_only_where_there_is_one(vault):
+    account = vault.add(MOTP)
+    assert vault.reveal(account.uuid, "pin").params.pin == "1234"
+    totp = vault.add(spec("GitHub"))
+    with pytest.raises(AccountNotFound):
+        vault.reveal(totp.uuid, "pin")
+    assert events("account.reveal") == [{"account": account.uuid, "what": "pin"}]
+
+
+def test_the_clocks_codes_of_pin_accounts_come_from_their_pin(vault, frozen_clock):
+    """The list's clock computes from stored columns: for mOTP and Yandex it opens the PIN too
+    (Aegis's vectors)."""
+    motp = vault.add(MOTP)
+    yandex_secret = base64.b32decode("LA2V6KMCGYMWWVEW64RNP3JA3IAAAAAAHTSG4HRZPI======")
+    yandex = vault.add(AccountSpec("Yandex", "me", OtpParams(OtpType.YANDEX, yandex_secret, pin="7586")))
+    db.session.commit()
+    for account, at, code in ((motp, 165892298, "e7d8b6"), (yandex, 1581064020, "oactmacq")):
+        frozen_clock.set(at)
+        _state, rows = vault.clock_rows(ListQuery())
+        assert dict(vault.clock_tick(rows, since=None).codes)[account.id] == code

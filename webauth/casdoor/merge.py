@@ -29,7 +29,9 @@ through untouched, every field of them kept; entries created here carry `origin`
 
 Accounts whose parameters Casdoor cannot hold (HOTP, Steam, not SHA1, not 6 digits, not
 30 s) still sync by secret and are listed in `flagged`. Accounts whose issuer, name or
-secret is longer than Casdoor's 100 characters do not sync at all (`local_only`).
+secret is longer than Casdoor's 100 characters do not sync at all (`local_only`), nor do
+mOTP and Yandex accounts (`local_only_type`): Casdoor's app would make TOTP codes of their
+secret, and their PIN has no place there.
 
 Applying a plan (the sync service does it in one transaction): add `additions`; apply
 `updates` (new issuer, name and secret; keep every other field; when `trash_previous`,
@@ -45,7 +47,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
+from webauth.otp import PIN_TYPES, Algorithm, InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret
 
 CASDOOR_FIELD_LIMIT = 100
@@ -84,6 +86,11 @@ class LocalAccount:
     @property
     def key(self) -> Key:
         return (self.issuer, self.name)
+
+    @property
+    def casdoor_holds_type(self) -> bool:
+        """Whether Casdoor's entry can stand for this account at all (its codes come from the secret alone)."""
+        return self.otp_type not in PIN_TYPES
 
     @property
     def casdoor_holds_parameters(self) -> bool:
@@ -135,6 +142,7 @@ class SyncPlan:
     kept_both: tuple[KeptBoth, ...]
     flagged: tuple[str, ...]
     local_only: tuple[str, ...]
+    local_only_type: tuple[str, ...]
     passthrough: tuple[Any, ...]
     remote: tuple[Any, ...]
     remote_changed: bool
@@ -229,8 +237,11 @@ def merge(
     `origin` is this installation's id, written into the entries it creates in Casdoor.
     """
     local_secret = {account.id: decode_secret(account.secret) for account in local}
-    reserved = {a.key for a in local if not _fits_casdoor(a.issuer, a.name, encode_secret(local_secret[a.id]))}
-    local_only = tuple(a.id for a in local if a.key in reserved)
+    too_long = {a.key for a in local if not _fits_casdoor(a.issuer, a.name, encode_secret(local_secret[a.id]))}
+    other_type = {a.key for a in local if not a.casdoor_holds_type}
+    reserved = too_long | other_type
+    local_only = tuple(a.id for a in local if a.key in too_long)
+    local_only_type = tuple(a.id for a in local if a.key in other_type and a.key not in too_long)
     syncable = [a for a in local if a.key not in reserved]
 
     base_secret: dict[Key, bytes] = {}
@@ -364,6 +375,7 @@ def merge(
         kept_both=tuple(kept_both),
         flagged=tuple(a.id for a in syncable if not a.casdoor_holds_parameters and a.id not in trashed),
         local_only=local_only,
+        local_only_type=local_only_type,
         passthrough=passthrough,
         remote=tuple(pushed),
         remote_changed=pushed != [dict(raw) if isinstance(raw, Mapping) else raw for raw in remote],

@@ -171,6 +171,14 @@ class SyncStatus:
                     count,
                 )
             )
+        if count := self.summary.get("not_synced_type"):
+            notes.append(
+                ngettext(
+                    "%(num)d mOTP or Yandex account is kept here only: Casdoor cannot hold its type.",
+                    "%(num)d mOTP or Yandex accounts are kept here only: Casdoor cannot hold their type.",
+                    count,
+                )
+            )
         if count := self.summary.get("unreadable_in_casdoor"):
             notes.append(
                 ngettext(

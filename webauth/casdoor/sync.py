@@ -461,6 +461,7 @@ class _Sync:
     def _mark(self, plan: SyncPlan) -> None:
         reasons = {account_id: "parameters" for account_id in plan.flagged}
         reasons.update({account_id: "too-long" for account_id in plan.local_only})
+        reasons.update({account_id: "type" for account_id in plan.local_only_type})
         db.session.execute(delete(CasdoorMark).where(CasdoorMark.user_id == self.user_id))
         if not reasons:
             return
@@ -480,6 +481,7 @@ class _Sync:
             "sent": pushed,
             "parameters_only": len(plan.flagged),
             "not_synced": len(plan.local_only),
+            "not_synced_type": len(plan.local_only_type),
             "unreadable_in_casdoor": len(plan.passthrough),
         }
         if plan.kept_both:

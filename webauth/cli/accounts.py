@@ -8,11 +8,11 @@ import click
 from flask.cli import AppGroup
 
 from webauth import clock
-from webauth.cli.common import prepare_database, user_named
+from webauth.cli.common import prepare_database, read_stdin_line, user_named
 from webauth.extensions import db
 from webauth.keys import keyring
-from webauth.otp import InvalidParameter, OtpType
-from webauth.otpauth import parse_uri
+from webauth.otp import PIN_TYPES, InvalidParameter, OtpType
+from webauth.otpauth import AccountSpec, parse_uri, with_pin
 from webauth.vault import AccountNotFound, DuplicateAccount, Vault
 
 accounts_cli = AppGroup("accounts", help="Manage a user's accounts.")
@@ -20,19 +20,42 @@ accounts_cli = AppGroup("accounts", help="Manage a user's accounts.")
 
 @accounts_cli.command("add")
 @click.option("--user", "username", required=True, help="The user whose vault gets the account.")
+@click.option(
+    "--pin-stdin",
+    is_flag=True,
+    help="Read the PIN of an mOTP or Yandex account from standard input (an mOTP link never holds it).",
+)
 @click.argument("uri")
-def add_account(username: str, uri: str) -> None:
-    """Add an account from an otpauth:// URI."""
+def add_account(username: str, pin_stdin: bool, uri: str) -> None:
+    """Add an account from an otpauth:// (or motp://) URI."""
     prepare_database()
     vault = Vault(user_named(username), keyring())
     try:
-        account = vault.add(parse_uri(uri), source="cli")
+        spec = _with_pin(parse_uri(uri), pin_stdin)
+        account = vault.add(spec, source="cli")
     except InvalidParameter as error:
         raise click.ClickException(f"cannot add this URI: {error}") from None
     except DuplicateAccount as duplicate:
         raise click.ClickException(f"already in the vault as account {duplicate.existing.uuid}") from None
     db.session.commit()
     click.echo(account.uuid)
+
+
+def _with_pin(spec: AccountSpec, pin_stdin: bool) -> AccountSpec:
+    """The spec with the PIN read from standard input when the link has none (never from an
+    argument, which other users of the machine can read in the process list)."""
+    params = spec.params
+    if not pin_stdin:
+        if params.needs_pin:
+            raise click.ClickException(
+                f"this {params.type.value} link holds no PIN: give it on standard input with --pin-stdin"
+            )
+        return spec
+    if params.type not in PIN_TYPES:
+        raise click.ClickException(f"a {params.type.value} account has no PIN: leave out --pin-stdin")
+    if params.pin is not None:
+        raise click.ClickException("this link holds its own PIN: leave out --pin-stdin")
+    return with_pin(spec, read_stdin_line("PIN"))
 
 
 @accounts_cli.command("list")

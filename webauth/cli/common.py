@@ -32,7 +32,12 @@ def user_named(username: str) -> User:
 
 def read_password() -> str:
     """A password from the first line of standard input (never an argument: those show in `ps`)."""
-    password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        raise click.ClickException("no password on standard input")
-    return password
+    return read_stdin_line("password")
+
+
+def read_stdin_line(what: str) -> str:
+    """A secret (`what`: "password", "PIN") from the first line of standard input, never an argument."""
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise click.ClickException(f"no {what} on standard input")
+    return line

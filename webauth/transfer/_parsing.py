@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from flask_babel import gettext as _
 
-from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
+from webauth.otp import HMAC_ALGORITHMS, Algorithm, InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec
 from webauth.transfer.base import ImportedEntry, PasswordRequired, TransferError, WrongPassword
 from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
@@ -28,7 +28,7 @@ T = TypeVar("T")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _JSON_WHITESPACE = b" \t\r\n"
 _SOURCE_NAMES_LIMIT = 60
-_URI_START = re.compile(r"otpauth(?:-migration)?://", re.IGNORECASE)
+_URI_START = re.compile(r"otpauth(?:-migration)?://|motp:/", re.IGNORECASE)
 _URI_END = re.compile(r"[\s\"'<>]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _INT_TEXT = re.compile(r"-?[0-9]{1,19}")
@@ -248,7 +248,9 @@ def parse_algorithm(name: str, key: str = "algorithm") -> Algorithm:
     """SHA1, SHA256 or SHA512 in any case ("sha-256" too); MD5 and the like cannot compute codes here."""
     cleaned = name.strip().upper().replace("-", "")
     try:
-        return Algorithm(cleaned)
+        if (algorithm := Algorithm(cleaned)) not in HMAC_ALGORITHMS:
+            raise ValueError(cleaned)
+        return algorithm
     except ValueError:
         raise EntryProblem(
             _("%(field)s: %(value)s is not supported; use SHA1, SHA256 or SHA512", field=key, value=repr(cleaned)[:20])
@@ -308,6 +310,9 @@ def _guarded(source: str, make: Callable[[], ImportedEntry]) -> ImportedEntry:
             _SURROGATE.search(text) for text in (spec.issuer, spec.name, spec.note, *spec.groups)
         ):
             raise EntryProblem(_("the entry holds text that is not valid Unicode"))
+        if spec is not None and spec.params.needs_pin:
+            # An mOTP link never holds its PIN: one link added on its own asks for it.
+            raise EntryProblem(_("pin: the account has no PIN; add it on its own to enter its PIN"))
         return entry
     except (EntryProblem, InvalidParameter) as exc:
         return ImportedEntry(source=source, spec=None, problem=str(exc))
@@ -347,7 +352,7 @@ def content_lines(text: str) -> Iterator[tuple[int, str]]:
 
 
 def extract_uri(line: str) -> str | None:
-    """The otpauth or otpauth-migration URI a line holds, or None.
+    """The otpauth, otpauth-migration or motp URI a line holds, or None.
 
     A line that starts with the scheme is the URI, spaces and all (real files have secrets
     written in groups). Some tools write a prefix first (`QR-Code:otpauth-migration://...`,

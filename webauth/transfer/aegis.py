@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt as ScryptKdf
 from flask_babel import gettext as _
 
-from webauth.otp import OtpType
+from webauth.otp import PIN_TYPES, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret
 from webauth.transfer._parsing import (
     EntryProblem,
@@ -52,8 +52,13 @@ MAX_PASSWORD_SLOTS = 8
 _JAVA_INT_MAX = 2**31 - 1
 SUPPORTED_DB_VERSIONS = (1, 2, 3)
 
-_TYPES = {"totp": OtpType.TOTP, "hotp": OtpType.HOTP, "steam": OtpType.STEAM}
-_UNSUPPORTED_TYPES = ("motp", "yandex")
+_TYPES = {
+    "totp": OtpType.TOTP,
+    "hotp": OtpType.HOTP,
+    "steam": OtpType.STEAM,
+    "motp": OtpType.MOTP,
+    "yandex": OtpType.YANDEX,
+}
 _SLOT_PASSWORD = 1
 _DEFAULT_ICON_MIME = "image/jpeg"  # Aegis's own default for entries written before icon_mime existed
 _ICON_MIME = re.compile(r"image/[a-z0-9][a-z0-9.+-]{0,40}")
@@ -169,8 +174,6 @@ def _groups(raw: dict[str, Any], group_names: dict[str, str]) -> tuple[str, ...]
 
 def _entry_spec(raw: dict[str, Any], group_names: dict[str, str]) -> AccountSpec:
     type_name = field_str(raw, "type").lower()
-    if type_name in _UNSUPPORTED_TYPES:
-        raise EntryProblem(_("type: %(type)s accounts are not supported", type=type_name))
     if type_name not in _TYPES:
         raise EntryProblem(_("type: unknown type %(type)s", type=repr(type_name)))
     info = raw.get("info")
@@ -178,7 +181,11 @@ def _entry_spec(raw: dict[str, Any], group_names: dict[str, str]) -> AccountSpec
         raise EntryProblem(_("info: the entry has no OTP parameters"))
     otp_type = _TYPES[type_name]
     secret = decode_secret(field_str(info, "secret"))
-    params = otp_params(otp_type, secret, field_algorithm(info, "algo"), info, allow_text=True)
+    if otp_type in PIN_TYPES:
+        # Aegis fixes these types' algorithm, digits and period (its MotpInfo, YandexInfo); the PIN is in clear.
+        params = OtpParams(type=otp_type, secret=secret, pin=field_str(info, "pin") or None)
+    else:
+        params = otp_params(otp_type, secret, field_algorithm(info, "algo"), info, allow_text=True)
     icon, icon_mime = _icon(raw)
     return AccountSpec(
         issuer=field_str(raw, "issuer"),
@@ -266,6 +273,8 @@ def _entry_json(spec: AccountSpec, group_ids: dict[str, str]) -> dict[str, Any]:
         info["counter"] = params.counter
     else:
         info["period"] = params.period
+    if params.type in PIN_TYPES:
+        info["pin"] = params.pin
     entry: dict[str, Any] = {
         "type": params.type.value,
         "uuid": str(uuid.uuid4()),

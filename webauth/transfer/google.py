@@ -291,6 +291,10 @@ def migration_problem(spec: AccountSpec) -> str | None:
     params = spec.params
     if params.type is OtpType.STEAM:
         return _("Google Authenticator has no Steam accounts")
+    if params.type is OtpType.MOTP:
+        return _("Google Authenticator has no mOTP accounts")
+    if params.type is OtpType.YANDEX:
+        return _("Google Authenticator has no Yandex accounts")
     if params.type is OtpType.TOTP and params.period != 30:
         return _("a %(period)s-second period (Google Authenticator only has 30 seconds)", period=params.period)
     if params.digits not in _DIGIT_CODES:

@@ -94,6 +94,7 @@ def _spec_json(spec: AccountSpec) -> dict[str, Any]:
         "digits": params.digits,
         "period": params.period,
         "counter": params.counter,
+        "pin": params.pin,
         "note": spec.note,
         "groups": list(spec.groups),
         "favorite": spec.favorite,
@@ -110,6 +111,7 @@ def _spec_from(data: dict[str, Any]) -> AccountSpec:
         digits=data["digits"],
         period=data["period"],
         counter=data["counter"],
+        pin=data.get("pin"),
     )
     return AccountSpec(
         issuer=data["issuer"],

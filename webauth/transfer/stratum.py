@@ -1,9 +1,10 @@
 """Authenticator Pro / Stratum backups (jamie-mh/AuthenticatorPro, `doc/BACKUP_FORMAT.md`).
 
 Plain: `{"Authenticators": [{Type, Issuer, Username, Secret, Algorithm, Digits, Period,
-Counter, ...}], "Categories": [{Id, Name}], "AuthenticatorCategories": [{CategoryId,
+Counter, Pin, ...}], "Categories": [{Id, Name}], "AuthenticatorCategories": [{CategoryId,
 AuthenticatorSecret}], ...}`. Type 1 HOTP, 2 TOTP, 3 mOTP, 4 Steam, 5 Yandex; Algorithm
 0 SHA1, 1 SHA256, 2 SHA512. Categories link to an authenticator by its secret, as written.
+An mOTP secret is written in hex, the others in base32; mOTP and Yandex have their `Pin`.
 
 Encrypted (`Core/Backup/Encryption/StrongBackupEncryption.cs`): `AUTHENTICATORPRO`, salt (16),
 IV (12), then AES-256-GCM ciphertext and 16-byte tag; key = Argon2id(password, salt, t=3,
@@ -26,8 +27,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from webauth.otp import Algorithm, OtpParams, OtpType
-from webauth.otpauth import AccountSpec, decode_secret
+from webauth.otp import PIN_TYPES, Algorithm, OtpParams, OtpType
+from webauth.otpauth import AccountSpec, decode_secret, decode_secret_of
 from webauth.transfer._parsing import (
     EntryProblem,
     convert_all,
@@ -45,8 +46,7 @@ from webauth.transfer.kdf import Argon2id, Pbkdf2, derive_once
 
 _WHAT = _l("Authenticator Pro backup")
 
-_TYPES = {1: OtpType.HOTP, 2: OtpType.TOTP, 4: OtpType.STEAM}
-_UNSUPPORTED_TYPES = {3: "mOTP (Mobile-OTP)", 5: "Yandex"}
+_TYPES = {1: OtpType.HOTP, 2: OtpType.TOTP, 3: OtpType.MOTP, 4: OtpType.STEAM, 5: OtpType.YANDEX}
 _ALGORITHMS = {0: Algorithm.SHA1, 1: Algorithm.SHA256, 2: Algorithm.SHA512}
 
 HEADER = b"AUTHENTICATORPRO"
@@ -83,25 +83,26 @@ def _groups_by_secret(backup: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
 def _convert(groups: Mapping[str, tuple[str, ...]], source: str, item: object) -> ImportedEntry:
     authenticator = entry_object(item)
     type_code = field_int(authenticator, "Type")
-    if type_code in _UNSUPPORTED_TYPES:
-        problem = _(
-            "%(type)s accounts are not supported here; keep this one in Stratum", type=_UNSUPPORTED_TYPES[type_code]
-        )
-        return ImportedEntry(source=source, spec=None, problem=problem)
     if type_code not in _TYPES:
         raise EntryProblem(_("Type: %(code)s is not an Authenticator Pro type", code=type_code))
     algorithm_code = field_int(authenticator, "Algorithm", 0)
     if algorithm_code not in _ALGORITHMS:
         raise EntryProblem(_("Algorithm: %(code)s is not an Authenticator Pro algorithm", code=algorithm_code))
     secret_text = field_str(authenticator, "Secret", required=True)
-    params = OtpParams(
-        type=_TYPES[type_code],
-        secret=decode_secret(secret_text),
-        algorithm=_ALGORITHMS[algorithm_code],
-        digits=field_int(authenticator, "Digits", 6),
-        period=field_int(authenticator, "Period", 30),
-        counter=field_int(authenticator, "Counter", 0),
-    )
+    otp_type = _TYPES[type_code]
+    if otp_type in PIN_TYPES:
+        # Stratum fixes the other parameters of these types (its MobileOtp and YandexOtp generators).
+        pin = field_str(authenticator, "Pin") or None
+        params = OtpParams(type=otp_type, secret=decode_secret_of(otp_type, secret_text), pin=pin)
+    else:
+        params = OtpParams(
+            type=otp_type,
+            secret=decode_secret(secret_text),
+            algorithm=_ALGORITHMS[algorithm_code],
+            digits=field_int(authenticator, "Digits", 6),
+            period=field_int(authenticator, "Period", 30),
+            counter=field_int(authenticator, "Counter", 0),
+        )
     spec = AccountSpec(
         issuer=field_str(authenticator, "Issuer"),
         name=field_str(authenticator, "Username"),

@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webauth.vault import AccountNotFound
-from webauth.views.common import group_code, label_hue, render_error
+from webauth.views.common import group_code, label_hue, otp_type_label, render_error
 
 
 def register_blueprints(app: Flask) -> None:
@@ -39,6 +39,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(transfer_views.bp)
     app.add_template_filter(group_code)
     app.add_template_filter(label_hue, "hue")
+    app.add_template_filter(otp_type_label)
     app.add_template_global(get_locale)
 
     @app.errorhandler(CSRFError)

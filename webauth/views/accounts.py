@@ -19,7 +19,7 @@ from webauth.icons import IconError
 from webauth.listing import key_hint
 from webauth.models import Account
 from webauth.otp import InvalidParameter, OtpParams, OtpType
-from webauth.otpauth import AccountSpec, decode_secret, encode_secret, format_uri
+from webauth.otpauth import AccountSpec, decode_secret_of, format_uri, secret_text, with_pin
 from webauth.transfer.base import ImportedEntry
 from webauth.vault import (
     REVEALS,
@@ -55,8 +55,17 @@ def _forms(active: str | None = None) -> tuple[UriForm, ManualForm, ImageForm]:
     return uri_form, manual_form, image_form
 
 
-def _page(uri_form: UriForm, manual_form: ManualForm, image_form: ImageForm, status: int = 200):
-    html = render_template("accounts/new.html", uri_form=uri_form, manual_form=manual_form, image_form=image_form)
+def _page(
+    uri_form: UriForm,
+    manual_form: ManualForm,
+    image_form: ImageForm,
+    status: int = 200,
+    pin_for: AccountSpec | None = None,
+):
+    """The add page; `pin_for` is a link's account whose PIN the link form asks for."""
+    html = render_template(
+        "accounts/new.html", uri_form=uri_form, manual_form=manual_form, image_form=image_form, pin_for=pin_for
+    )
     return html, status
 
 
@@ -110,12 +119,37 @@ def _add_error(error: adding.AddError, *, text: bool) -> tuple[int, str]:
     return status, message()
 
 
-def _found(found: adding.Found, origin: str, fail):
-    """Add one plain account at once; show anything more (several, a transfer, problems) first."""
-    if found.single:
-        response, problem = _store(found.entries[0].spec, origin)
-        return response or fail(409, problem)
-    return _preview(found, origin)
+def _found(found: adding.Found, origin: str, fail, pin: str = ""):
+    """Add one plain account at once; show anything more (several, a transfer, problems) first.
+
+    One mOTP or Yandex link without its PIN takes the PIN typed in the link form (`pin`), or
+    comes back in that form asking for it.
+    """
+    if not found.single:
+        return _preview(found, origin)
+    spec = found.entries[0].spec
+    if spec.params.needs_pin:
+        return _ask_pin(found, spec, origin, pin)
+    response, problem = _store(spec, origin)
+    return response or fail(409, problem)
+
+
+def _ask_pin(found: adding.Found, spec: AccountSpec, origin: str, pin: str):
+    uri_form = UriForm(prefix="uri", formdata=None, uri=found.text, origin=origin)
+    manual_form, image_form = _forms()[1:]
+    if pin:
+        try:
+            spec = with_pin(spec, pin)
+        except InvalidParameter as error:
+            uri_form.pin.errors = [error.message]
+            return _page(uri_form, manual_form, image_form, 422, pin_for=spec)
+        response, problem = _store(spec, origin)
+        if response is not None:
+            return response
+        uri_form.uri.errors = [problem]
+        return _page(uri_form, manual_form, image_form, 409, pin_for=spec)
+    uri_form.pin.errors = [_("The link does not hold this account's PIN: enter it to add the account.")]
+    return _page(uri_form, manual_form, image_form, 422, pin_for=spec)
 
 
 def _preview(found: adding.Found, origin: str, status: int = 200):
@@ -151,7 +185,7 @@ def add_uri():
         found = adding.read_text(uri_form.uri.data)
     except adding.AddError as error:
         return fail(*_add_error(error, text=True))
-    return _found(found, uri_form.origin.data, fail)
+    return _found(found, uri_form.origin.data, fail, uri_form.pin.data or "")
 
 
 @bp.post("/new/image")
@@ -211,18 +245,23 @@ def add_manual():
     if not form.validate():
         return _page(uri_form, form, image_form, 422)
     try:
+        otp_type = OtpType(form.type.data)
         params = OtpParams(
-            type=OtpType(form.type.data),
-            secret=decode_secret(form.secret.data),
+            type=otp_type,
+            secret=decode_secret_of(otp_type, form.secret.data),
             algorithm=form.algorithm.data,
             digits=form.digits.data,
             period=form.period.data,
             counter=form.counter.data,
+            pin=form.pin.data or None,
         )
         spec = AccountSpec(issuer=form.issuer.data or "", name=form.name.data or "", params=params)
     except InvalidParameter as error:
         field = getattr(form, error.field, form.secret)
         field.errors = [*field.errors, error.message]
+        return _page(uri_form, form, image_form, 422)
+    if params.needs_pin:
+        form.pin.errors = [*form.pin.errors, _("An mOTP or Yandex account needs its PIN.")]
         return _page(uri_form, form, image_form, 422)
     response, problem = _store(spec, "manual")
     if problem:
@@ -433,14 +472,16 @@ def detail(uuid: str):
 @login_required
 @reauth_required
 def reveal(uuid: str, what: str):
-    """The secret, the QR code or the otpauth URI, after a recent re-authentication; audited."""
+    """The secret, the QR code, the otpauth URI or the PIN, after a recent re-authentication; audited."""
     if what not in REVEALS:
         abort(404)
     spec = current_vault().reveal(uuid, what)
     db.session.commit()
     if what == "secret":
-        secret = encode_secret(spec.params.secret)
+        secret = secret_text(spec.params)
         value = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    elif what == "pin":
+        value = spec.params.pin
     elif what == "uri":
         value = format_uri(spec)
     else:
@@ -535,11 +576,13 @@ def edit(uuid: str):
     changed = edits.changed(base, submitted)
     if form.secret.data:
         changed.add("secret")
+    if form.pin.data:
+        changed.add("pin")
     guarded = [name for name in edits.GUARDED if name in changed]
     if guarded and not recently_authenticated():
         field = getattr(form, guarded[0])
-        field.errors = [*field.errors, _("Changing the type, the secret key or the counter needs your password: "
-                                         "enter it again, then save.")]
+        field.errors = [*field.errors, _("Changing the type, the secret key, the counter or the PIN needs your "
+                                         "password: enter it again, then save.")]
         return _edit_page(account, form, 403)
     upload = form.icon_file.data
     image = upload.read(adding.MAX_IMAGE_BYTES) if upload else b""
@@ -554,13 +597,16 @@ def edit(uuid: str):
     # Only what the person changed is written; every other field keeps its current value.
     chosen = {name: submitted[name] if name in changed else current[name] for name in edits.FIELDS}
     try:
+        held = vault.params(account)
+        otp_type = OtpType(chosen["type"])
         params = OtpParams(
-            type=OtpType(chosen["type"]),
-            secret=decode_secret(form.secret.data) if form.secret.data else vault.params(account).secret,
+            type=otp_type,
+            secret=decode_secret_of(otp_type, form.secret.data) if form.secret.data else held.secret,
             algorithm=chosen["algorithm"],
             digits=chosen["digits"],
             period=chosen["period"],
             counter=chosen["counter"],
+            pin=form.pin.data or held.pin,
         )
         spec = AccountSpec(
             issuer=chosen["issuer"],

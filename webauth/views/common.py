@@ -99,6 +99,18 @@ def group_code(code: str | None) -> str:
     return f"{code[:split]} {code[split:]}"
 
 
+def otp_type_label(otp_type: str) -> str:
+    """What a type is called on the pages (`type` as the vault stores it)."""
+    labels = {
+        "totp": _("Time-based (TOTP)"),
+        "hotp": _("Counter-based (HOTP)"),
+        "steam": "Steam",
+        "motp": _("mOTP (Mobile-OTP)"),
+        "yandex": _("Yandex Key"),
+    }
+    return labels.get(otp_type, otp_type)
+
+
 def label_hue(label: str) -> int:
     """One of twelve avatar colours, stable for a given label."""
     return sum(label.lower().encode()) % 12

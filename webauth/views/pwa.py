@@ -17,9 +17,9 @@ bp = Blueprint("pwa", __name__)
 # Pages the worker keeps: the offline page only (it holds nothing of any user).
 SHELL_PAGES = ("/offline",)
 # Static files it keeps: every script (so that no page mixes cached and fresh modules), the
-# styles, the app's icons and htmx. Not the QR decoder or the brand icons: the offline page
-# needs neither, and they are large.
-SHELL_STATIC = ("css/*.css", "js/*.js", "icons/*", "vendor/htmx.min.js")
+# styles, the app's icons, htmx, and the MD5 modules otp.js imports for mOTP codes. Not the QR
+# decoder or the brand icons: the offline page needs neither, and they are large.
+SHELL_STATIC = ("css/*.css", "js/*.js", "icons/*", "vendor/htmx.min.js", "vendor/noble-hashes/*.js")
 # What else makes the offline page what it is: its templates and the translations.
 SHELL_SOURCES = (
     "templates/offline.html",
