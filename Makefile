@@ -12,7 +12,7 @@ export FLASK_APP := wsgi
 # Access log without query strings or referrers: Casdoor's return carries a one-time code there.
 ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"
 
-.PHONY: run test test-python test-js setup vendor translations migrate system-test-deps lint messages interop-samples clean mutation
+.PHONY: run test test-python test-js setup vendor static translations migrate system-test-deps lint messages interop-samples clean mutation
 
 run: setup migrate
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
@@ -42,7 +42,7 @@ lint: $(VENV)/.installed node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .
 	node_modules/.bin/eslint .
 
-setup: $(VENV)/.installed vendor translations
+setup: $(VENV)/.installed vendor static translations
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -53,6 +53,10 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 vendor: node_modules/.package-lock.json
 	scripts/vendor.sh
+
+# The static files under content-hashed names, with gzip and brotli copies (static/dist).
+static: vendor $(VENV)/.installed
+	$(PY) -m scripts.build_static
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -76,4 +80,4 @@ interop-samples: $(VENV)/.installed
 	$(PY) -m tests.support.interop_samples
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor
+	rm -rf $(VENV) node_modules static/vendor static/dist

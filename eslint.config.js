@@ -1,12 +1,13 @@
 // ESLint for the project's own JavaScript (`make lint`, so `make test`): the browser modules in
 // static/js, the service worker, the Node tests and this file. Third-party code is not ours
-// to lint: static/vendor is copied from node_modules by scripts/vendor.sh.
+// to lint: static/vendor is copied from node_modules by scripts/vendor.sh, and static/dist holds
+// copies of static/ under content-hashed names (scripts/build_static.py).
 import js from '@eslint/js';
 import globals from 'globals';
 
 export default [
   {
-    ignores: ['static/vendor/', 'node_modules/', '.venv/', 'instance/', 'test-results/', 'mutants/'],
+    ignores: ['static/vendor/', 'static/dist/', 'static/.dist.new/', 'static/.dist.old/', 'node_modules/', '.venv/', 'instance/', 'test-results/', 'mutants/'],
   },
   js.configs.recommended,
   {

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.client import HTTPConnection
@@ -94,13 +94,39 @@ def instance(database_url: str | None = None) -> Iterator[Instance]:
         yield inst
 
 
+# Issuers as people have them: mostly services with a brand icon (some on a dark chip), a few
+# without one (a coloured letter). Each account's name is unique and searchable: "service-0421".
+ISSUERS = (
+    "GitHub", "Google", "Dropbox", "Discord", "GitLab", "Cloudflare", "DigitalOcean", "PayPal", "Facebook",
+    "Twitter", "Apple", "Reddit", "Twitch", "npm", "PyPI", "Docker", "Stripe", "Coinbase", "Binance", "Proton",
+    "Bitwarden", "1Password", "Mailchimp", "Atlassian", "Zoom", "Notion", "Figma", "Shopify", "WordPress",
+    "Okta", "Fastly", "Hetzner", "OVH", "Namecheap", "Tumblr", "Acme Payroll", "City Library", "Home Router",
+)
+
+
+def seed_specs(count: int, username: str) -> list:
+    """`count` accounts as a user might have them: TOTP mostly, an HOTP and a Steam account in every
+    25, a favorite in every 17 (the list shows favorites first)."""
+    from webauth.otp import OtpParams, OtpType
+    from webauth.otpauth import AccountSpec
+
+    specs = []
+    for number in range(count):
+        kind = OtpType.HOTP if number % 25 == 7 else OtpType.STEAM if number % 25 == 13 else OtpType.TOTP
+        specs.append(AccountSpec(
+            issuer="Steam" if kind is OtpType.STEAM else ISSUERS[number % len(ISSUERS)],
+            name=f"{username}.service-{number:04d}@example.com",
+            params=OtpParams(type=kind, secret=os.urandom(20)),
+            favorite=number % 17 == 0,
+        ))
+    return specs
+
+
 def seed_user(inst: Instance, accounts: int) -> str:
-    """A local user with `accounts` TOTP accounts (a few HOTP and Steam among them); returns the username."""
+    """A local user with `accounts` accounts (`seed_specs`), added through the vault; returns the username."""
     from webauth import users
     from webauth.extensions import db
     from webauth.keys import keyring
-    from webauth.otp import OtpParams, OtpType
-    from webauth.otpauth import AccountSpec
     from webauth.vault import Vault
 
     username = f"bench-{secrets.token_hex(4)}"
@@ -108,14 +134,7 @@ def seed_user(inst: Instance, accounts: int) -> str:
     with app.app_context():
         user = users.create_local_user(username, PASSWORD, keyring())
         vault = Vault(user, keyring())
-        for number in range(accounts):
-            kind = OtpType.HOTP if number % 25 == 7 else OtpType.STEAM if number % 25 == 13 else OtpType.TOTP
-            spec = AccountSpec(
-                issuer=f"Service {number:04d}",
-                name=f"{username}@example.com",
-                params=OtpParams(type=kind, secret=os.urandom(20)),
-                favorite=number % 17 == 0,
-            )
+        for spec in seed_specs(accounts, username):
             vault.add(spec, source="bench")
         db.session.commit()
         db.engine.dispose()
@@ -128,42 +147,71 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@contextmanager
-def gunicorn(app_spec: str, env: dict[str, str], probe: str = "/") -> Iterator[tuple[subprocess.Popen, str]]:
-    """`app_spec` under gunicorn as `make run` serves the product; yields the process and base URL."""
+def _start_gunicorn(app_spec: str, env: dict[str, str], probe: str, log: Path) -> tuple[subprocess.Popen, str] | None:
+    """gunicorn on a free port, once it answers `probe`; None when another process took the port first."""
     port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="webauth-bench-gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "gthread",
-         "--threads", str(THREADS), "--bind", f"{LOOPBACK}:{port}", app_spec],
-        cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-    )
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "gthread",
+             "--threads", str(THREADS), "--bind", f"{LOOPBACK}:{port}", app_spec],
+            cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT,
+        )
     base = f"http://{LOOPBACK}:{port}"
-    # `timeout` or a terminal's kill sends SIGTERM: leave through `finally`, so gunicorn stops too.
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    deadline = time.monotonic() + 60
     try:
-        deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {Path(log.name).read_text()[-2000:]}")
+                if "Address already in use" in log.read_text():
+                    return None
+                raise RuntimeError(f"gunicorn exited: {log.read_text()[-2000:]}")
             try:
                 requests.get(base + probe, timeout=1, allow_redirects=False)
-                break
+                return process, base
             except requests.RequestException:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not answer in 30 s") from None
-                time.sleep(0.1)
-        yield process, base
-    finally:
-        process.terminate()
+                    raise RuntimeError("gunicorn did not answer in 60 s") from None
+                time.sleep(0.05)
+    except BaseException:  # also SIGTERM's SystemExit: no gunicorn is left behind
+        _stop(process)
+        raise
+
+
+def _stop(process: subprocess.Popen) -> None:
+    # SIGQUIT: gunicorn's quick shutdown. The measuring is over, so nothing is lost by not
+    # waiting out the workers' keep-alive connections, which a graceful stop (SIGTERM) does.
+    process.send_signal(signal.SIGQUIT)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def gunicorn(app_spec: str, env: dict[str, str], probe: str = "/") -> Iterator[tuple[subprocess.Popen, str]]:
+    """`app_spec` under gunicorn as `make run` serves the product; yields the process and base URL.
+
+    The port is one the system had free a moment before: when another process (a benchmark run
+    beside this one) takes it first, gunicorn starts again on another.
+    """
+    # `timeout` or a terminal's kill sends SIGTERM: leave through `finally`, so gunicorn stops too.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with tempfile.TemporaryDirectory(prefix="webauth-bench-gunicorn-") as folder:
+        log = Path(folder) / "gunicorn.log"
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
-        os.unlink(log.name)
-        signal.signal(signal.SIGTERM, previous)
+            for _attempt in range(5):
+                started = _start_gunicorn(app_spec, env, probe, log)
+                if started is not None:
+                    break
+            else:
+                raise RuntimeError("gunicorn found no free port in 5 attempts")
+            process, base = started
+            try:
+                yield process, base
+            finally:
+                _stop(process)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def sign_in(base: str, username: str) -> str:
@@ -183,12 +231,31 @@ def sign_in(base: str, username: str) -> str:
 
 
 def clock_url(base: str, headers: dict[str, str]) -> str:
-    """The URL of the list's clock (`#codes-clock`): what an open page asks at each boundary."""
+    """The URL of the list's clock (`#codes-clock`): what an open page asks at each boundary and
+    preview, with the time its codes were computed (`at`) left off (`with_at` puts one back)."""
     listed = requests.get(f"{base}/", headers=headers, timeout=10, allow_redirects=False)
     found = re.search(r'id="codes-clock"[^>]* hx-get="([^"]+)"', listed.text)
     if listed.status_code != 200 or found is None:
         raise RuntimeError(f"the list has no clock (status {listed.status_code})")
-    return f"{base}{html.unescape(found.group(1))}"
+    return re.sub(r"&at=\d+", "", f"{base}{html.unescape(found.group(1))}")
+
+
+# Every account the benchmarks seed has a 30-second period (TOTP and Steam).
+CLOCK_PERIOD = 30
+PREVIEW_SECONDS = 10
+
+
+def tick_at(now: float, period: int = CLOCK_PERIOD) -> int:
+    """The `at` of the tick an open page sends at this moment: at a boundary it showed the codes
+    of the period before (new codes come), in the last seconds the codes of this period without
+    their preview (the next codes come). Either way the clock sends one thing for every account."""
+    second = int(now)
+    phase = second % period
+    return second - period if phase < period - PREVIEW_SECONDS else second - phase
+
+
+def with_at(url: str, at: int) -> str:
+    return f"{url}&at={at}"
 
 
 # Load ---------------------------------------------------------------------------------------
@@ -205,16 +272,20 @@ class Load:
     p99_ms: float
     errors: int  # non-2xx answers, socket errors and timeouts
     timeouts: int = 0  # of which: requests given up after 5 s (a saturated server, not a failing one)
+    server_cpu_ms: float | None = None  # the server's CPU time per request (`load(server=...)`)
+    load_after: float | None = None  # the machine's load average (1 minute) when the run ended
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
     def line(self, label: str) -> str:
+        cpu = f"   server CPU {self.server_cpu_ms:5.2f} ms/request" if self.server_cpu_ms is not None else ""
+        machine_load = f", load {self.load_after:.1f}" if self.load_after is not None else ""
         return (
             f"{label:<22} {self.rps:9.0f} req/s   p50 {self.p50_ms:7.2f} ms   p99 {self.p99_ms:7.2f} ms   "
-            f"errors {self.errors} (timeouts {self.timeouts})   ({self.requests} requests in {self.seconds:.1f} s, "
-            f"{self.tool})"
+            f"errors {self.errors} (timeouts {self.timeouts}){cpu}   "
+            f"({self.requests} requests in {self.seconds:.1f} s, {self.tool}{machine_load})"
         )
 
 
@@ -230,10 +301,22 @@ for line in string.gmatch(headers_text, "[^\\n]+") do
 end
 local limit = tonumber(os.getenv("BENCH_LIMIT_PER_THREAD") or "0")
 local markers = os.getenv("BENCH_MARKERS")
+-- With BENCH_CLOCK_PERIOD, each request is the list's clock as an open page sends it at this
+-- moment (bench._common.tick_at): new codes at a boundary, next codes in the last seconds.
+local period = tonumber(os.getenv("BENCH_CLOCK_PERIOD") or "0")
+local preview = tonumber(os.getenv("BENCH_PREVIEW_SECONDS") or "0")
 local threads = 0
 function setup(thread)
   threads = threads + 1
   thread:set("number", threads)
+end
+if period > 0 then
+  request = function()
+    local now = os.time()
+    local phase = now % period
+    local at = phase < period - preview and now - period or now - phase
+    return wrk.format(nil, wrk.path .. "&at=" .. at)
+  end
 end
 local seen = 0
 function response(status, headers, body)
@@ -267,13 +350,28 @@ def ensure_wrk() -> str | None:
     return shutil.which("wrk")
 
 
-def load(url: str, headers: dict[str, str], *, connections: int, seconds: float, max_requests: int) -> Load:
-    """GET `url` from `connections` keep-alive connections until `seconds` pass or `max_requests` are answered."""
+def load(url: str, headers: dict[str, str], *, connections: int, seconds: float, max_requests: int,
+         clock: bool = False, server: Sequence[int] = ()) -> Load:
+    """GET `url` from `connections` keep-alive connections until `seconds` pass or `max_requests`
+    are answered. With `clock`, each request carries the `at` of the list's clock as pages send
+    it at that moment (`tick_at`). With `server` (its processes), the CPU time they spent per
+    request is measured too."""
     if urlsplit(url).hostname != LOOPBACK:
         raise ValueError("benchmarks load loopback only")
+    before = cpu_seconds(list(server))
+    result = _load(url, headers, connections=connections, seconds=seconds, max_requests=max_requests, clock=clock)
+    if server and result.requests:
+        result.server_cpu_ms = (cpu_seconds(list(server)) - before) * 1000 / result.requests
+    result.load_after = os.getloadavg()[0]
+    return result
+
+
+def _load(url: str, headers: dict[str, str], *, connections: int, seconds: float, max_requests: int,
+          clock: bool) -> Load:
     wrk = ensure_wrk()
     if wrk is None:
-        return _python_load(url, headers, connections=connections, seconds=seconds, max_requests=max_requests)
+        return _python_load(url, headers, connections=connections, seconds=seconds, max_requests=max_requests,
+                            clock=clock)
     threads = min(2, connections)
     with tempfile.TemporaryDirectory(prefix="webauth-bench-wrk-") as folder:
         script = Path(folder) / "bench.lua"
@@ -285,6 +383,8 @@ def load(url: str, headers: dict[str, str], *, connections: int, seconds: float,
             "BENCH_HEADERS": "\n".join(f"{name}: {value}" for name, value in headers.items()),
             "BENCH_LIMIT_PER_THREAD": str(max(1, max_requests // threads)),
             "BENCH_MARKERS": str(markers),
+            "BENCH_CLOCK_PERIOD": str(CLOCK_PERIOD if clock else 0),
+            "BENCH_PREVIEW_SECONDS": str(PREVIEW_SECONDS),
         }
         process = subprocess.Popen(
             [wrk, "-t", str(threads), "-c", str(connections), "-d", f"{max(1, math.ceil(seconds))}s", "--timeout", "5s",
@@ -312,7 +412,8 @@ def load(url: str, headers: dict[str, str], *, connections: int, seconds: float,
                 data["status"] + data["timeout"] + data["socket"], data["timeout"])
 
 
-def _python_load(url: str, headers: dict[str, str], *, connections: int, seconds: float, max_requests: int) -> Load:
+def _python_load(url: str, headers: dict[str, str], *, connections: int, seconds: float, max_requests: int,
+                 clock: bool = False) -> Load:
     """A plain load generator for machines without wrk: one thread per keep-alive connection.
 
     It measures the same things as the wrk run but is slower than the server it drives on a
@@ -336,7 +437,7 @@ def _python_load(url: str, headers: dict[str, str], *, connections: int, seconds
             began = time.perf_counter()
             timed_out = False
             try:
-                conn.request("GET", target, headers=headers)
+                conn.request("GET", with_at(target, tick_at(time.time())) if clock else target, headers=headers)
                 answer = conn.getresponse()
                 answer.read()
                 failed = answer.status >= 300
@@ -362,6 +463,45 @@ def _python_load(url: str, headers: dict[str, str], *, connections: int, seconds
     return Load("python", len(latencies), elapsed, cuts[49] * 1000, cuts[98] * 1000, errors[0], errors[1])
 
 
+def workers_of(master: int) -> list[int]:
+    """The process ids whose parent is `master` (gunicorn's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a process that ended while we looked
+        if int(fields[1]) == master:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time these processes have used (from /proc), in seconds.
+
+    On a machine shared with other work, requests per second follow the load; the CPU time a
+    request costs the server does not, so it is the steadier figure to compare two requests by.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
+def goal(label: str, figure: str, target: str, met: bool) -> str:
+    """One line of a benchmark's verdict: the figure, its goal beside it, and whether it is met."""
+    return f"  {label:<40} {figure:>14}   goal {target:<16} {'met' if met else 'MISSED'}"
+
+
 def machine() -> str:
     """Cores, memory and CPU model, for the figures' context."""
     memory_kib = 0
@@ -373,10 +513,9 @@ def machine() -> str:
          if line.startswith("model name")),
         "unknown CPU",
     )
-    load_average = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return (
         f"{os.cpu_count()} cores ({model}), {memory_kib / 1024 / 1024:.1f} GiB memory, "
-        f"Python {sys.version.split()[0]}; load average before the run {load_average}"
+        f"Python {sys.version.split()[0]}; load average before the run {load_average()}"
     )
 
 

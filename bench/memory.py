@@ -14,22 +14,9 @@ import datetime
 import time
 from pathlib import Path
 
-from bench._common import clock_url, gunicorn, instance, load, machine, seed_user, sign_in
+from bench._common import clock_url, gunicorn, instance, load, machine, seed_user, sign_in, workers_of
 
 STAGES = (0.01, 0.1, 0.5, 1.0)  # shares of --requests after which memory is read
-
-
-def workers_of(master: int) -> list[int]:
-    """The process ids whose parent is `master` (gunicorn's workers)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # a process that ended while we looked
-        if int(fields[1]) == master:
-            found.append(int(stat.parent.name))
-    return sorted(found)
 
 
 def rss_mib(pid: int) -> float:
@@ -46,7 +33,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=2400, help="time cap for all the requests")
     parser.add_argument("--database-url", help="default: SQLite in a temporary instance folder")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still work? (figures not judged)")
     args = parser.parse_args()
+    if args.smoke:
+        args.requests, args.accounts, args.connections = 40, 5, 2
 
     print(f"worker memory, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine()}")
@@ -69,7 +59,7 @@ def main() -> None:
                     print(f"stopped at the time limit (--seconds {args.seconds:g}) after {sent} requests")
                     break
                 result = load(url, headers, connections=args.connections, seconds=left,
-                              max_requests=max(1, target - sent))
+                              max_requests=max(1, target - sent), clock=True)
                 sent += result.requests
                 errors += result.errors
                 print(f"{sent:>9}  " + "  ".join(f"{rss_mib(pid):>11.1f} MiB" for pid in workers))

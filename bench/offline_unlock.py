@@ -65,7 +65,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still work? (figures not judged)")
     args = parser.parse_args()
+    if args.smoke:
+        args.accounts, args.runs = 3, 1
 
     print(f"offline unlock benchmark, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine()}")
@@ -77,7 +80,7 @@ def main() -> None:
     print(f"{args.accounts} accounts, {len(times)} unlocks (PBKDF2-SHA256 600,000 iterations included)")
     print(f"unlock to first code: median {median:.0f} ms, min {min(times):.0f} ms, max {max(times):.0f} ms")
     print(f"goal: under {GOAL_MS:.0f} ms: {'met' if median < GOAL_MS else 'MISSED'}")
-    sys.exit(0 if median < GOAL_MS else 1)
+    sys.exit(0 if median < GOAL_MS or args.smoke else 1)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,10 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=500)
     parser.add_argument("--database-url", help="e.g. postgresql+psycopg://... (default: SQLite in a temp folder)")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added to every Casdoor answer")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still work? (figures not judged)")
     args = parser.parse_args()
+    if args.smoke:
+        args.accounts = 10
 
     from tests.support.casdoor_server import CasdoorServer
 

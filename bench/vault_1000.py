@@ -34,7 +34,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=50, help="requests timed per case")
     parser.add_argument("--seconds", type=float, default=120, help="time cap per case")
     parser.add_argument("--database-url", help="default: SQLite in a temporary instance folder")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes: does it still work? (figures not judged)")
     args = parser.parse_args()
+    if args.smoke:
+        args.accounts, args.count, args.seconds = 60, 2, 10
 
     print(f"vault of {args.accounts} accounts, {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {machine()}")
@@ -53,7 +56,7 @@ def main() -> None:
         tick = time_requests(client, clock, HTMX, args.count, args.seconds)
         grown = time_requests(client, more, HTMX, args.count, args.seconds)
         everything = time_requests(client, f"/?show={args.accounts}", {}, max(5, args.count // 5), args.seconds)
-        rows = listed.count('data-testid="code"')
+        rows = listed.count('<button class="code"')
         print(page.line(f"full page ({rows} rows)"))
         print(fragment.line("the list (htmx)"))
         print(tick.line("the clock (codes only)"))
@@ -63,12 +66,13 @@ def main() -> None:
               f"(p50 {page.p50:.1f} ms, p99 {page.p99:.1f} ms)")
 
         # What the search box sends (htmx, debounced): a term matching one account of the seeded
-        # vault, one matching ten, and one matching every account (the list then shows a page).
+        # vault (each name has its number, bench._common.seed_specs), one matching ten, and one
+        # matching every account (the list then shows a page).
         number = min(421, args.accounts - 1)
-        for term in (f"Service {number:04d}", f"Service {number:04d}"[:-1], "service"):
+        for term in (f"service-{number:04d}", f"service-{number:04d}"[:-1], "service"):
             path = f"/?q={term}"
             answer = client.get(path, headers=HTMX)
-            shown = answer.get_data(as_text=True).count('data-testid="code"')
+            shown = answer.get_data(as_text=True).count('<button class="code"')
             if answer.status_code != 200 or not 0 < shown < args.accounts:
                 print(f"search: not measured: {path} answered {answer.status_code} with {shown} of {args.accounts} "
                       "accounts, so the app does not search yet")

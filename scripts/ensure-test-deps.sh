@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install what the browser and deployment tests need when it is missing: Debian's Chromium
-# (Playwright cannot download its own browser here), nginx and Caddy (tests/deploy runs the
+# (Playwright cannot download its own browser here), nginx with its brotli module and Caddy (tests/deploy runs the
 # files of deploy/ with them) and systemd-analyze (it checks the units). Needs root, as on
 # the CI and developer machines.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/sbin/nginx ] || missing+=(nginx)
+# The site of deploy/nginx sends the static files' brotli copies (brotli_static).
+[ -e /usr/lib/nginx/modules/ngx_http_brotli_static_module.so ] || missing+=(libnginx-mod-http-brotli-static)
 command -v caddy >/dev/null || missing+=(caddy)
 command -v systemd-analyze >/dev/null || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0

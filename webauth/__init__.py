@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webauth import keys, security_headers, templating
+from webauth import assets, keys, security_headers, templating
 from webauth.config import ROOT, instance_path, load_config
 from webauth.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     htmx.init_app(app)
     babel.init_app(app, locale_selector=_select_locale, default_translation_directories=str(ROOT / "translations"))
+    assets.init_app(app)  # static files under content-hashed names, compressed ahead of time
     templating.init_app(app)  # after Babel: cheap strings and URLs for templates, see templating.py
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -15,7 +15,7 @@ import fcntl
 import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,10 +217,21 @@ def seal_secret(dek: bytes, user_id: int, account_uuid: str, secret: bytes) -> b
 
 
 def open_secret(dek: bytes, user_id: int, account_uuid: str, sealed: bytes) -> bytes:
-    if len(sealed) < 1 + NONCE_BYTES + 16 or sealed[0] != SEALED_VERSION:
-        raise DecryptionError("the sealed secret has an unknown format")
-    nonce, ciphertext = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
-    try:
-        return AESGCM(dek).decrypt(nonce, ciphertext, _secret_aad(user_id, account_uuid))
-    except InvalidTag:
-        raise DecryptionError("the sealed secret does not open for this user and account") from None
+    return secret_opener(dek, user_id)(account_uuid, sealed)
+
+
+def secret_opener(dek: bytes, user_id: int) -> Callable[[str, bytes], bytes]:
+    """`open_secret` for the secrets of one user, with one AES-GCM context for all of them: the
+    code list opens every shown account's secret at each period boundary."""
+    aead = AESGCM(dek)
+
+    def open_one(account_uuid: str, sealed: bytes) -> bytes:
+        if len(sealed) < 1 + NONCE_BYTES + 16 or sealed[0] != SEALED_VERSION:
+            raise DecryptionError("the sealed secret has an unknown format")
+        nonce, ciphertext = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
+        try:
+            return aead.decrypt(nonce, ciphertext, _secret_aad(user_id, account_uuid))
+        except InvalidTag:
+            raise DecryptionError("the sealed secret does not open for this user and account") from None
+
+    return open_one

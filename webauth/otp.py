@@ -252,13 +252,34 @@ def hotp_value(secret: bytes, counter: int, algorithm: Algorithm = Algorithm.SHA
 
 
 def format_value(value: int, params: OtpParams) -> str:
-    if params.type is OtpType.STEAM:
+    return _formatted(value, params.type, params.digits)
+
+
+def _formatted(value: int, kind: OtpType, digits: int) -> str:
+    if kind is OtpType.STEAM:
         chars = []
         for _ in range(STEAM_DIGITS):
             value, index = divmod(value, len(STEAM_ALPHABET))
             chars.append(STEAM_ALPHABET[index])
         return "".join(chars)
-    return str(value % 10**params.digits).zfill(params.digits)
+    return str(value % 10**digits).zfill(digits)
+
+
+_DIGEST_NAMES = {algorithm.value: _DIGESTS[algorithm]().name for algorithm in HMAC_ALGORITHMS}
+
+
+def stored_code(secret: bytes, kind: str, algorithm: str, digits: int, moving: int) -> str:
+    """What `code_at` computes, from the columns of a stored account (`type`, `algorithm`,
+    `digits`) at its moving factor (the time step, or the HOTP counter).
+
+    Those columns were checked by `OtpParams` when the account was stored; the list's clock
+    computes a code for every account shown at each boundary, and building `OtpParams` again
+    for each cost more than the HMAC itself.
+    """
+    mac = hmac.digest(secret, struct.pack(">Q", moving), _DIGEST_NAMES[algorithm])
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
+    return _formatted(value, OtpType.STEAM if kind == OtpType.STEAM else OtpType.TOTP, digits)
 
 
 def time_step(params: OtpParams, at: float) -> int:

@@ -4,7 +4,7 @@ The code list is rendered again at each period boundary for every open page, and
 in it asks for half a dozen translated strings and as many URLs. Through Flask-Babel and
 Flask those cost about a hundred Python calls each, most of it finding again what the request
 already found: the catalog for its locale, the URL rules for the same account. Profiling the
-fragment of 50 accounts (bench/codes_fragment.py) showed them as most of its time. Python code
+fragment of 50 accounts (bench/clock.py) showed them as most of its time. Python code
 keeps calling Flask-Babel and `flask.url_for` as usual; only the template callables change.
 
 - Strings: the request's catalog is looked up once and kept in the slot Flask-Babel itself
@@ -13,7 +13,8 @@ keeps calling Flask-Babel and `flask.url_for` as usual; only the template callab
 - URLs: a URL relative to the site depends on the endpoint, its arguments and the script root
   only, so it is built once per process and then reused (bounded, least recently used first
   out). External URLs (which depend on the Host header), blueprint-relative endpoints and
-  anything unusual go to Flask as before.
+  anything unusual go to Flask as before. A static file's URL is its content-hashed name when
+  the static files are built (assets.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from flask_babel import get_translations
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup, escape
+
+from webauth import assets
 
 # Enough for every URL of a few thousand accounts' rows; a URL is about 100 bytes.
 URL_CACHE_SIZE = 32_768
@@ -92,7 +95,10 @@ def _install_gettext(app: Flask) -> None:
 
 
 def _install_url_for(app: Flask) -> None:
-    build = app.url_for
+    def build(endpoint: str, **values: Any) -> str:
+        if endpoint == "static" and "filename" in values:  # the content-hashed name, when built (assets.py)
+            values["filename"] = assets.built_name(values["filename"], app)
+        return app.url_for(endpoint, **values)
 
     @lru_cache(maxsize=URL_CACHE_SIZE)
     def cached(endpoint: str, script_root: str, values: tuple[tuple[str, Any], ...]) -> str:

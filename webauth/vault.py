@@ -24,7 +24,7 @@ import contextlib
 import hashlib
 import hmac
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -39,7 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from webauth import audit, icons
-from webauth.crypto import Keyring, open_secret, seal_secret
+from webauth.crypto import Keyring, open_secret, seal_secret, secret_opener
 from webauth.extensions import db
 from webauth.listing import ListQuery, VaultListing
 from webauth.locking import hold_transaction_lock
@@ -135,16 +135,24 @@ class Vault(VaultListing):
             raise AccountNotFound(account_uuid)
         return account
 
+    @cached_property
+    def _opener(self) -> Callable[[str, bytes], bytes]:
+        return secret_opener(self._data_key, self.user.id)
+
+    def open_sealed(self, account_uuid: str, sealed: bytes) -> bytes:
+        """A stored secret of this user's, opened (it opens only under the account it was sealed for)."""
+        return self._opener(account_uuid, sealed)
+
+    def open_pin(self, account_uuid: str, sealed: bytes) -> str:
+        """A stored PIN (mOTP, Yandex) of this user's, opened; it never opens as a secret, nor a secret as it."""
+        return self._opener(_pin_purpose(account_uuid), sealed).decode()
+
     def params(self, account: Account) -> OtpParams:
-        """The account's OTP parameters with its secret (and PIN) opened; `account` may also be a
-        row with the same columns (`code_rows`)."""
-        secret = open_secret(self._data_key, self.user.id, account.uuid, account.secret_sealed)
-        pin = None
-        if account.pin_sealed is not None:
-            pin = open_secret(self._data_key, self.user.id, _pin_purpose(account.uuid), account.pin_sealed).decode()
+        """The account's OTP parameters with its secret (and PIN) opened."""
+        pin = None if account.pin_sealed is None else self.open_pin(account.uuid, account.pin_sealed)
         return OtpParams(
             type=OtpType(account.type),
-            secret=secret,
+            secret=self.open_sealed(account.uuid, account.secret_sealed),
             algorithm=Algorithm(account.algorithm),
             digits=account.digits,
             period=account.period,

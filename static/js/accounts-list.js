@@ -5,10 +5,11 @@
  *   each account's code button, so Enter copies, as a click does).
  * - Reordering, when the list is in the user's own order (`#codes[data-reorder]`): drag an
  *   account by its icon (pointer events, so mouse, pen and touch alike), or Alt+↑ / Alt+↓.
- *   The server stores the order (`POST …/move` with the account it now stands before) and
- *   answers with the list, which replaces this one. While a drag is under way the list's
- *   timed refresh waits, so the row under the finger does not vanish.
- * - Copying a code tells the server it was used, for the "Recently used" order.
+ *   The server stores the order (`POST …/move`, the list's `data-move-url`, with the account
+ *   it now stands before) and answers with the list, which replaces this one. While a drag is
+ *   under way the list's timed refresh waits, so the row under the finger does not vanish.
+ * - Copying a code tells the server it was used (the list's `data-used-url`), for the
+ *   "Recently used" order.
  * - Forms with `data-confirm` ask before they submit (deleting for good).
  * - After a search, a live region says how many accounts are shown.
  *
@@ -31,15 +32,21 @@ function isEditable(element) {
 
 const items = () => [...document.querySelectorAll('#codes .account-list > .account')];
 const codeButton = (item) => item && item.querySelector('button.code');
+const uuidOf = (item) => item.id.slice('account-'.length);
+
+/** An account's URL from the list's template for it (`UUID` standing for the account's). */
+function accountUrl(template, item) {
+  return template ? template.replace('UUID', uuidOf(item)) : '';
+}
 
 /**
  * Move `item` on the server to stand before `before`, or with none after `after`: a long list
  * shows only its first rows, so below its last row shown is not the end of the vault.
  */
 function saveMove(item, before, after) {
-  const url = item.dataset.moveUrl;
+  const url = accountUrl(document.getElementById('codes')?.dataset.moveUrl, item);
   if (!url) return Promise.resolve();
-  const values = before ? { before: before.dataset.uuid } : { after: after ? after.dataset.uuid : '' };
+  const values = before ? { before: uuidOf(before) } : { after: after ? uuidOf(after) : '' };
   return window.htmx.ajax('POST', url, { source: item, target: '#codes', swap: 'outerHTML', values }).catch(() => {
     const list = document.getElementById('codes');
     const toast = document.getElementById('toast');
@@ -95,7 +102,7 @@ function initDrag() {
   let drag = null;
 
   document.addEventListener('pointerdown', (event) => {
-    const handle = event.target.closest && event.target.closest('#codes[data-reorder] [data-drag-handle]');
+    const handle = event.target.closest && event.target.closest('#codes[data-reorder] .account > .avatar');
     if (!handle || event.button !== 0) return;
     const item = handle.closest('.account');
     event.preventDefault();
@@ -140,6 +147,10 @@ function initDrag() {
     if (heldBack && !saving && list) window.htmx.trigger(list, 'refresh');
     heldBack = false;
   };
+  // The browser's own dragging of an icon image would take the pointer away.
+  document.addEventListener('dragstart', (event) => {
+    if (event.target.closest && event.target.closest('#codes .account > .avatar')) event.preventDefault();
+  });
   document.addEventListener('pointerup', (event) => finish(event, true));
   document.addEventListener('pointercancel', (event) => finish(event, false));
 
@@ -154,10 +165,10 @@ function initDrag() {
 
 function initUsed() {
   document.addEventListener('click', (event) => {
-    const button = event.target.closest && event.target.closest('button[data-copy]');
-    const item = button && button.closest('[data-used-url]');
-    if (!item) return;
-    fetch(item.dataset.usedUrl, {
+    const button = event.target.closest && event.target.closest('#codes .account button.code');
+    const url = button && accountUrl(document.getElementById('codes').dataset.usedUrl, button.closest('.account'));
+    if (!url) return;
+    fetch(url, {
       method: 'POST',
       headers: { 'X-CSRFToken': csrfToken() },
       credentials: 'same-origin',

@@ -52,9 +52,9 @@ function buildItem(template, account, copyLabel) {
     account,
     item,
     button,
-    digits: item.querySelector('.code-digits'),
+    digits: button.firstElementChild,
     next: item.querySelector('.next-code'),
-    nextDigits: item.querySelector('[data-testid="next-code"]'),
+    nextDigits: item.querySelector('.next-code > b'),
   };
 }
 
@@ -121,7 +121,6 @@ export class CodeList {
     entry.button.title = current.problem || '';
     if (account.type === 'hotp') return;
     const remaining = secondsRemaining(account.period, nowMs);
-    entry.item.dataset.remainingMs = String(Math.round(remaining * 1000));
     const preview = remaining <= PREVIEW_SECONDS && current.code;
     entry.next.hidden = !preview;
     if (preview) {
@@ -135,7 +134,7 @@ export class CodeList {
     for (const bar of this.list.querySelectorAll('.ring-bar')) {
       for (const animation of bar.getAnimations()) animation.cancel();
     }
-    startRings(this.list);
+    startRings(this.list, this.now());
   }
 
   /** Recompute at once: for when the page becomes visible again after a sleep. */

@@ -167,6 +167,8 @@ def start_nginx(name: str, site: str, folder: Path, port: int, cafile: Path) -> 
     prefix = folder / name
     for sub in ("logs", "tmp"):
         (prefix / sub).mkdir(parents=True)
+    # Debian's module files load `modules/...` from the prefix, which links there in /usr/share/nginx.
+    (prefix / "modules").symlink_to("/usr/lib/nginx/modules")
     (prefix / "site.conf").write_text(site)
     temp_paths = "\n".join(
         f"    {kind}_temp_path {prefix}/tmp/{kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -175,6 +177,7 @@ def start_nginx(name: str, site: str, folder: Path, port: int, cafile: Path) -> 
         f"""# What Debian's /etc/nginx/nginx.conf gives a site, for a server started by a test.
 user {getpass.getuser()};
 worker_processes 1;
+include /etc/nginx/modules-enabled/*.conf;
 pid {prefix}/nginx.pid;
 error_log {prefix}/logs/error.log;
 events {{ worker_connections 256; }}
@@ -293,7 +296,9 @@ class Client:
         self.context = ssl.create_default_context(cafile=str(deployment.cafile))
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None):
+    def request(self, method: str, path: str, body: dict | None = None, headers: dict | None = None,
+                raw: bool = False):
+        """The response and its body, as text (or, with `raw`, the bytes as sent)."""
         connection = http.client.HTTPSConnection(
             "localhost", self.port, context=self.context, source_address=(self.source, 0), timeout=30
         )
@@ -306,7 +311,8 @@ class Client:
             sent["Content-Type"] = "application/x-www-form-urlencoded"
         connection.request(method, path, body=encoded, headers=sent)
         response = connection.getresponse()
-        text = response.read().decode(errors="replace")
+        data = response.read()
+        text = data if raw else data.decode(errors="replace")
         for header in response.headers.get_all("Set-Cookie") or []:
             name, _, rest = header.partition("=")
             self.cookies[name] = rest.split(";", 1)[0]
@@ -344,7 +350,7 @@ def test_chromium_signs_in_over_https_and_installs_the_app(deployment, app, make
             assert first.headers["strict-transport-security"] == "max-age=63072000; includeSubDomains"
             assert page.evaluate("performance.getEntriesByType('navigation')[0].nextHopProtocol") == "h2"
             browser_sign_in(page, "alice", TEST_PASSWORD)
-            expect(page.get_by_test_id("code").first).to_have_text(re.compile(r"^\d{3} \d{3}$"))
+            expect(page.locator("#codes .code").first).to_have_text(re.compile(r"^\d{3} \d{3}$"))
             wait_for_worker(page)
             shell = page.evaluate("caches.keys()")
             assert len(shell) == 1 and shell[0].startswith("webauth-shell-")
@@ -398,11 +404,22 @@ def test_single_sign_on_through_nginx_believes_only_the_forward_auth_server(depl
 def test_nginx_serves_static_files_limits_bodies_and_logs_no_query_strings(deployment, app, make_user):
     make_user("alice")
     client = Client(deployment, "127.0.0.1")
-    # The static files come from nginx, revalidated by ETag, with HSTS; the worker from the app.
-    response, _ = client.request("GET", "/static/css/app.css", headers={"Accept-Encoding": "gzip"})
-    assert response.status == 200 and response.headers["Cache-Control"] == "no-cache"
-    assert response.headers["Content-Encoding"] == "gzip" and response.headers["ETag"]
-    assert response.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    # The static files come from nginx, with HSTS; the worker from the app. Under the
+    # content-hashed names the pages use, kept a year and sent as the copy made at set-up.
+    _, page = client.request("GET", "/login")
+    styles = re.search(r'href="(/static/dist/css/app\.[0-9a-f]{12}\.css)"', page).group(1)
+    built = (ROOT / styles.lstrip("/")).read_bytes()
+    for accepted, encoding in (("gzip, deflate, br", "br"), ("gzip", "gzip"), ("identity", None)):
+        response, body = client.request("GET", styles, headers={"Accept-Encoding": accepted}, raw=True)
+        assert response.status == 200 and response.headers.get("Content-Encoding") == encoding, accepted
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert response.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+        assert "Accept-Encoding" in response.headers.get("Vary", "")
+        assert body == (ROOT / (styles.lstrip("/") + {"br": ".br", "gzip": ".gz", None: ""}[encoding])).read_bytes()
+    assert body == built
+    # By their plain names, revalidated by ETag.
+    response, _ = client.request("GET", "/static/css/app.css")
+    assert response.status == 200 and response.headers["Cache-Control"] == "no-cache" and response.headers["ETag"]
     again, _ = client.request("GET", "/static/css/app.css", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status == 304
     worker, source = client.request("GET", "/service-worker.js")

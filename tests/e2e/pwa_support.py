@@ -10,13 +10,25 @@ import time
 import requests
 from playwright.sync_api import Page, expect
 
+from tests.conftest import ROOT
+from webauth.assets import DIST, load_manifest
+
 PIN = "5820-tulip"
 
+
+def module_url(name: str) -> str:
+    """A module's URL as the pages import it: its content-hashed name (webauth/assets.py), the
+    one the service worker keeps for offline use (the plain name is fetched from the network)."""
+    hashed = load_manifest(ROOT / "static").get(name)
+    return f"/static/{DIST}/{hashed}" if hashed else f"/static/{name}"
+
+
+STORE = module_url("js/offline-store.js")
 # Reads this device's copy through the app's own store module (opening the database by hand
 # would create it without its object store).
-READ_COPY = "() => import('/static/js/offline-store.js').then((store) => store.readCopy())"
+READ_COPY = f"() => import('{STORE}').then((store) => store.readCopy())"
 # The note a copy deleted offline leaves for the server (offline-store.js, `wipeCopy`).
-READ_ENDED = "() => import('/static/js/offline-store.js').then((store) => store.readEnded())"
+READ_ENDED = f"() => import('{STORE}').then((store) => store.readEnded())"
 SHELL_CACHE_URLS = """async () => {
   const entries = {};
   for (const name of await caches.keys()) {

@@ -54,7 +54,7 @@ TOTP_ACCOUNTS = [
 ]
 CODES_ON_PAGE = """() => Object.fromEntries([...document.querySelectorAll('#offline-accounts li, #codes li')]
   .map((item) => [item.id.replace('account-', ''),
-                  item.querySelector('[data-testid=code]').textContent.replace(/ /g, '')]))"""
+                  item.querySelector('.code').textContent.replace(/\\s/g, '')]))"""
 
 
 def add_accounts(app, username: str = "alice") -> dict[str, str]:
@@ -173,7 +173,9 @@ def test_codes_offline_equal_pyotps_and_the_blob_opens_in_python(app, alice, app
     unlock_ms = open_offline(page, PIN)
     print(f"\noffline unlock to first code: {unlock_ms:.0f} ms (PBKDF2-SHA256, 600,000 iterations, included)")
     assert_codes_match(page, labels)
-    expect(page.locator(f"#account-{next(iter(labels))} .ring-bar")).to_have_count(1)
+    ring = page.locator(f"#account-{next(iter(labels))} .timer")
+    expect(ring).to_have_count(1)
+    assert ring.evaluate("(timer) => timer.getAnimations().length") == 1  # the countdown turns
 
     page.get_by_label("Search accounts").fill("ech")
     expect(page.locator("#offline-accounts li:visible")).to_have_count(1)

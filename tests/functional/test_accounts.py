@@ -358,7 +358,7 @@ def test_the_order_is_stored_on_the_server(app, several, signed_in):
 def test_reordering_is_offered_only_in_the_users_own_order(several, signed_in):
     assert "data-reorder" in signed_in.get("/?sort=manual", headers=HTMX).get_data(as_text=True)
     html = signed_in.get("/?sort=issuer", headers=HTMX).get_data(as_text=True)
-    assert "data-reorder" not in html and "data-drag-handle" not in html
+    assert "data-reorder" not in html and "data-move-url" not in html
 
 
 def test_other_users_cannot_touch_an_account(app, signed_in, make_user):
@@ -374,11 +374,20 @@ def test_other_users_cannot_touch_an_account(app, signed_in, make_user):
 
 def test_the_list_is_accessible(app, several, signed_in):
     html = signed_in.get("/").get_data(as_text=True)
-    uuid = several["github"]
-    assert f'aria-describedby="digits-{uuid} left-{uuid}"' in html
-    assert re.search(rf'id="left-{uuid}">\d+ seconds? left<', html)  # "1 second left" in the last second
-    assert re.search(rf'id="copy-{uuid}"', html)  # focus stays on it across refreshes
-    assert 'aria-label="Favorite: GitHub"' in html and 'aria-pressed="false"' in html
+    row = re.search(rf'<li class="account" id="account-{several["github"]}" data-period="30">(.*?)</li>', html,
+                    re.DOTALL).group(1)
+    key = re.search(r'<span id="c(\d+)">', row).group(1)
+    # The copy button is named by the account and described by its code and the seconds left,
+    # which the clock says once for every account of the period.
+    assert re.search(rf'<button class="code" type="button" id="copy-{key}" aria-label="Copy the code for GitHub" '
+                     rf'aria-describedby="c{key} left-30">', row)  # the id keeps the focus across refreshes
+    assert re.search(r'<span id="left-30">\d+ seconds? left</span>', html)  # "1 second left" in the last second
+    assert 'aria-label="Favorite: GitHub"' in row and 'aria-pressed="false"' in row
+    assert 'aria-label="Delete GitHub"' in row
+    # The time left is shown once for the page, hidden from screen readers (the clock says it).
+    countdown = r'<p class="countdown" data-period="30"><span class="countdown-bar"><span></span></span></p>'
+    assert re.search(r'<div id="codes-countdown" class="countdowns" aria-hidden="true">\s*' + countdown, html)
+    assert '<ul class="account-list" aria-label="Accounts">' in html
     assert '<label for="list-sort">Order</label>' in html
     assert 'role="status" aria-live="polite"' in html
 

@@ -12,10 +12,11 @@ import pytest
 from PIL import Image
 
 from tests.conftest import csrf_from
+from webauth.assets import static_url
 from webauth.views import pwa
 
 ROOT = Path(__file__).resolve().parents[2]
-IMPORT = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(\s*)['"](\.\.?/[\w./-]+\.js)['"]""")
+IMPORT = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(\s*)['"]((?:\.\.?/|/static/)[\w./-]+\.js)['"]""")
 
 
 def worker_source(client) -> str:
@@ -67,11 +68,13 @@ def test_the_worker_is_versioned_by_the_shell_and_allowed_the_whole_site(client)
     assert f'const SHELL_VERSION = "{pwa.shell_version()}";' in source
 
 
-def test_the_shell_is_only_the_offline_page_and_static_files(client):
+def test_the_shell_is_only_the_offline_page_and_static_files(app, client):
     files = shell_files(client)
     assert files[0] == "/offline" and len(files) == len(set(files))
-    assert all(path.startswith("/static/") for path in files[1:]), files
-    every_script = {f"/static/js/{path.name}" for path in (ROOT / "static" / "js").glob("*.js")}
+    # The worker keeps the very URLs the pages use: the content-hashed names (webauth/assets.py).
+    assert all(path.startswith("/static/dist/") for path in files[1:]), files
+    with app.test_request_context():
+        every_script = {static_url(f"js/{path.name}") for path in (ROOT / "static" / "js").glob("*.js")}
     assert every_script <= set(files), "a page would mix cached and fresh modules"
     assert not any("simple-icons" in path or "jsQR" in path for path in files)
     for path in files:
@@ -80,12 +83,16 @@ def test_the_shell_is_only_the_offline_page_and_static_files(client):
         response.close()
 
 
-def test_the_version_follows_the_shell_and_nothing_else(tmp_path, monkeypatch):
+def test_the_version_follows_the_shell_and_nothing_else(app, tmp_path, monkeypatch):
     """A change to a cached file installs a new worker; a change elsewhere does not."""
     for name, text in {
-        "static/js/app.js": "1", "static/css/app.css": "a{}", "static/vendor/htmx.min.js": "h",
-        "static/vendor/simple-icons/icons/x.svg": "<svg/>", "templates/offline.html": "page",
-        "templates/pwa/shell.html": "shell", "templates/codes/index.html": "list",
+        "static/js/app.js": "1",
+        "static/css/app.css": "a{}",
+        "static/vendor/htmx.min.js": "h",
+        "static/vendor/simple-icons/icons/x.svg": "<svg/>",
+        "templates/offline.html": "page",
+        "templates/pwa/shell.html": "shell",
+        "templates/codes/index.html": "list",
     }.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
@@ -96,10 +103,12 @@ def test_the_version_follows_the_shell_and_nothing_else(tmp_path, monkeypatch):
         pwa.shell_urls.cache_clear()
         return pwa.shell_version()
 
-    first = version()
-    assert pwa.shell_urls() == (
-        "/offline", "/static/css/app.css", "/static/js/app.js", "/static/vendor/htmx.min.js"
-    )
+    with app.test_request_context():
+        first = version()
+        assert pwa.shell_urls() == (
+            "/offline",
+            *(static_url(name) for name in ("css/app.css", "js/app.js", "vendor/htmx.min.js")),
+        )
     for name in ("static/vendor/simple-icons/icons/x.svg", "templates/codes/index.html"):
         (tmp_path / name).write_text("changed")
         assert version() == first, name
@@ -116,19 +125,25 @@ def test_the_offline_page_works_from_the_shell_alone(client):
     """Every script the offline page loads, and every module they import, is in the shell."""
     files = set(shell_files(client))
     html = client.get("/offline").get_data(as_text=True)
-    pending = re.findall(r'<script[^>]+src="(/static/js/[^"]+)"', html)
-    assert pending == ["/static/js/offline-page.js"]
+    pending = re.findall(r'<script[^>]+src="(/static/dist/js/[^"]+)"', html)
+    assert [re.sub(r"\.[0-9a-f]{12}\.", ".", path) for path in pending] == ["/static/dist/js/offline-page.js"]
     seen = set()
-    while pending:
+    while pending:  # the modules as built: their imports name the hashed modules they load
         path = pending.pop()
         if path in seen:
             continue
         seen.add(path)
         assert path in files, f"{path} is not cached, so the offline page breaks offline"
-        source = (ROOT / path.lstrip("/")).read_text()
+        source = client.get(path).get_data(as_text=True)
         folder = posixpath.dirname(path)
         pending += [posixpath.normpath(posixpath.join(folder, name)) for name in IMPORT.findall(source)]
-    assert {"/static/js/otp.js", "/static/js/offline-crypto.js", "/static/vendor/noble-hashes/legacy.js"} <= seen
+    plain = {re.sub(r"\.[0-9a-f]{12}\.", ".", path) for path in seen}
+    expected = {
+        "/static/dist/js/otp.js",
+        "/static/dist/js/offline-crypto.js",
+        "/static/dist/vendor/noble-hashes/legacy.js",
+    }
+    assert expected <= plain
     for asset in re.findall(r'(?:href|src)="(/static/[^"]+)"', html):
         assert asset in files, asset
 

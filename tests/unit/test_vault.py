@@ -21,7 +21,7 @@ from tests.support.qr_images import png
 from webauth.crypto import DecryptionError
 from webauth.extensions import db
 from webauth.keys import keyring
-from webauth.listing import PAGE_SIZE, PREVIEW_SECONDS, ListQuery, next_refresh_ms_of
+from webauth.listing import PAGE_SIZE, PREVIEW_SECONDS, ListQuery, make_clock, next_refresh_ms_of, period_change
 from webauth.models import Account, AuditEvent, Group, User
 from webauth.otp import InvalidParameter, OtpParams, OtpType, code_at
 from webauth.otpauth import AccountSpec, parse_uri
@@ -33,8 +33,9 @@ OTHER = b"abcdefghijklmnopqrst"
 
 def spec(issuer: str, name: str = "alice", secret: bytes = SECRET, **fields) -> AccountSpec:
     kind = fields.pop("type", OtpType.TOTP)
-    counter = fields.pop("counter", 0)
-    return AccountSpec(issuer, name, OtpParams(kind, secret + issuer.encode(), counter=counter), **fields)
+    counter, period = fields.pop("counter", 0), fields.pop("period", 30)
+    params = OtpParams(kind, secret + issuer.encode(), counter=counter, period=period)
+    return AccountSpec(issuer, name, params, **fields)
 
 
 @pytest.fixture
@@ -361,6 +362,57 @@ def test_the_list_refreshes_at_the_next_boundary_or_preview():
     assert next_refresh_ms_of([], at=0.0) is None
 
 
+START = 1_800_000_000  # a multiple of 30 and 60
+
+
+@pytest.mark.parametrize(
+    ("since", "now", "expected"),
+    [
+        (START + 1, START + 5.0, None),  # the same codes, no preview yet
+        (START + 1, START + 20.05, (False, True, False)),  # the preview starts: next codes only
+        (START + 20, START + 25.0, None),  # the preview is already on the page
+        (START + 25, START + 30.05, (True, False, True)),  # a boundary: new codes, the previews go
+        (START + 5, START + 50.0, (True, True, False)),  # a boundary missed, in the next preview: both
+        (START - 3600, START + 1.0, (True, False, True)),  # a page asleep for an hour
+        (None, START + 1.0, (True, False, True)),  # a page that does not say
+        (None, START + 21.0, (True, True, False)),
+    ],
+)
+def test_the_clock_sends_what_changed_in_a_period_since_the_page_was_drawn(since, now, expected):
+    change = period_change(30, since, now)
+    assert (change and (change.codes, change.previews, change.clears)) == expected
+
+
+def test_a_clock_that_missed_a_change_asks_at_once():
+    assert make_clock([30], START + 5.0).refresh_ms == 15_050
+    assert make_clock([30], START + 5.0, shown_at=START + 1).refresh_ms == 15_050
+    assert make_clock([30, 60], START + 31.0, shown_at=START + 29).refresh_ms == 0  # 30 s codes changed
+    assert make_clock([60], START + 31.0, shown_at=START + 29).refresh_ms == 19_050  # 60 s codes did not
+    assert make_clock([30, 60], START + 31.0).seconds_left() == [(30, 29), (60, 29)]
+    assert make_clock([], START).refresh_ms is None
+
+
+def test_the_clocks_codes_are_the_vaults_and_only_for_the_periods_that_changed(vault, frozen_clock):
+    half = vault.add(spec("Half"))
+    whole = vault.add(spec("Whole", period=60))
+    steam = vault.add(spec("Steam", type=OtpType.STEAM))
+    vault.add(spec("Counter", type=OtpType.HOTP))
+    db.session.commit()
+    frozen_clock.set(START + 30.5)
+    state, rows = vault.clock_rows(ListQuery())
+    assert state == vault.list_state(ListQuery())  # the same signature as the page's
+    assert sorted(row.uuid for row in rows) == sorted([half.uuid, whole.uuid, steam.uuid])  # no counter
+    tick = vault.clock_tick(rows, since=START + 25)
+    expected = {account.id: code_at(vault.params(account), START + 30.5) for account in (half, steam)}
+    assert dict(tick.codes) == expected and tick.previews == [] and tick.cleared == [30]
+    assert tick.clock.periods == (30, 60) and tick.clock.shown_at == START + 30
+    frozen_clock.set(START + 50.5)
+    tick = vault.clock_tick(rows, since=START + 31)  # both periods end in 9.5 s: next codes, for all
+    accounts = (half, whole, steam)
+    assert tick.codes == [] and tick.cleared == []
+    assert dict(tick.previews) == {account.id: code_at(vault.params(account), START + 60) for account in accounts}
+
+
 # The list's state ----------------------------------------------------------------------------------
 
 CHANGES = {
@@ -460,10 +512,14 @@ def test_the_pin_is_revealed_and_audited_only_where_there_is_one(vault):
     assert events("account.reveal") == [{"account": account.uuid, "what": "pin"}]
 
 
-def test_the_listed_codes_of_pin_accounts_come_from_their_pin(vault):
-    vault.add(MOTP)
+def test_the_clocks_codes_of_pin_accounts_come_from_their_pin(vault, frozen_clock):
+    """The list's clock computes from stored columns: for mOTP and Yandex it opens the PIN too
+    (Aegis's vectors)."""
+    motp = vault.add(MOTP)
     yandex_secret = base64.b32decode("LA2V6KMCGYMWWVEW64RNP3JA3IAAAAAAHTSG4HRZPI======")
-    vault.add(AccountSpec("Yandex", "me", OtpParams(OtpType.YANDEX, yandex_secret, pin="7586")))
-    rows = {row.issuer: vault.params(row) for row in vault.code_rows(ListQuery())}
-    assert code_at(rows["VPN"], 165892298) == "e7d8b6"
-    assert code_at(rows["Yandex"], 1581064020) == "oactmacq"
+    yandex = vault.add(AccountSpec("Yandex", "me", OtpParams(OtpType.YANDEX, yandex_secret, pin="7586")))
+    db.session.commit()
+    for account, at, code in ((motp, 165892298, "e7d8b6"), (yandex, 1581064020, "oactmacq")):
+        frozen_clock.set(at)
+        _state, rows = vault.clock_rows(ListQuery())
+        assert dict(vault.clock_tick(rows, since=None).codes)[account.id] == code

@@ -4,10 +4,11 @@ Three requests keep an open list current, each answering with the partials the p
 is made of:
 
 - `index`: the page, or with htmx the list (`#codes`), after a search, an action or a wake-up;
-- `tick`: at each period boundary and preview, only the codes of the accounts shown (htmx
-  out-of-band swaps of each row's code cell), unless the vault changed since the list was
-  drawn (`seen`, the signature of `Vault.list_state`), in which case the whole list instead. Every open
-  page asks this every 20 to 30 s, so it renders a few hundred bytes a row, not the row;
+- `tick`: the list's clock, at each period boundary and preview: only the digits that changed
+  since the codes on the page were computed (`at`), each swapped out of band into its place
+  (listing.ClockTick), unless the vault changed since the list was drawn (`seen`, the
+  signature of `Vault.list_state`), in which case the whole list instead. Every open page asks
+  this every 20 to 30 s, so it is the cheapest request that shows anything of the vault;
 - `more`: the next page of rows, when the reader scrolls to the end of a long list.
 """
 
@@ -19,7 +20,7 @@ from flask import Blueprint, redirect, request, session, url_for
 from flask_login import login_required
 
 from webauth import clock
-from webauth.listing import PAGE_SIZE, SORTS, ListQuery, ListState, next_refresh_ms, next_refresh_ms_of
+from webauth.listing import PAGE_SIZE, SORTS, ListQuery, ListState, make_clock
 from webauth.offline import vault_revision, whole_vault_revision
 from webauth.vault import AccountNotFound
 from webauth.views.common import current_vault, page_or_fragment, wants_fragment
@@ -72,6 +73,19 @@ def grown(query: ListQuery) -> ListQuery:
     return ListQuery(text=query.text, group=query.group, sort=query.sort, show=query.show + PAGE_SIZE)
 
 
+# How far back a page may say its codes were computed (`at`); anything else means "send everything".
+_LONGEST_WAIT_SECONDS = 24 * 3600
+
+
+def shown_at(now: float) -> int | None:
+    """When the codes on the page were computed, as the page says (`at`, whole seconds), if plausible."""
+    try:
+        value = int(request.args.get("at", ""))
+    except ValueError:
+        return None
+    return value if now - _LONGEST_WAIT_SECONDS <= value <= now else None
+
+
 def render_codes(undo: str | None = None, query: ListQuery | None = None, state: ListState | None = None):
     """The list as a full page, or as the fragment the page itself includes when htmx asks.
 
@@ -87,7 +101,8 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, state:
         revision = vault_revision(accounts)
     else:
         revision = whole_vault_revision(vault, state.signature)
-    views = vault.codes(accounts)
+    now = clock.now()
+    views = vault.codes(accounts, at=now)
     undo_account = None
     if undo:
         try:
@@ -99,7 +114,7 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, state:
         "codes/index.html",
         "partials/codes.html",
         views=views,
-        refresh_ms=next_refresh_ms(views),
+        clock=make_clock((view.period for view in views if view.remaining is not None), now),
         undo=undo_account,
         query=query,
         args=list_args(query),
@@ -136,13 +151,12 @@ def tick():
     if not wants_fragment():
         return redirect(url_for("codes.index", **list_args(query)))
     vault = current_vault()
-    state = vault.list_state(query)
+    state, rows = vault.clock_rows(query)
     if request.args.get("seen") != state.signature:
         return _whole_list(query, state)
-    views = vault.codes(vault.code_rows(query))
+    tick = vault.clock_tick(rows, shown_at(clock.now()))
     return page_or_fragment(
-        None, "partials/codes_tick.html", views=views, refresh_ms=next_refresh_ms(views),
-        args=list_args(query), signature=state.signature,
+        None, "partials/codes_tick.html", tick=tick, clock=tick.clock, args=list_args(query), signature=state.signature,
     )
 
 
@@ -160,10 +174,11 @@ def more():
         return _whole_list(query, state)
     accounts, more = vault.shown(query, start=shown.show)
     now = clock.now()
-    # The clock now covers every row shown: its delay comes from their periods, at the same moment.
-    refresh_ms = next_refresh_ms_of((row.period for row in vault.code_rows(query)), now)
+    # The clock now covers every row shown, the rows above still showing the codes of `at`:
+    # if those changed meanwhile, it asks at once.
+    list_clock = make_clock((row.period for row in vault.code_rows(query)), now, shown_at(now))
     response = page_or_fragment(
-        None, "partials/codes_more.html", views=vault.codes(accounts, at=now), refresh_ms=refresh_ms,
+        None, "partials/codes_more.html", views=vault.codes(accounts, at=now), clock=list_clock,
         query=query, args=list_args(query), next_args=list_args(grown(query)), signature=state.signature, more=more,
         twins=vault.twin_hints(accounts),
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, send_file
 
+from webauth.assets import static_url
 from webauth.config import ROOT
 
 bp = Blueprint("pwa", __name__)
@@ -35,9 +36,10 @@ def _static_files() -> list[Path]:
 
 @cache
 def shell_urls() -> tuple[str, ...]:
-    """The URLs the worker caches at install; nothing else ever enters its cache."""
+    """The URLs the worker caches at install, nothing else ever entering its cache: the static
+    files under the content-hashed names the pages use (assets.py)."""
     static = ROOT / "static"
-    return (*SHELL_PAGES, *(f"/static/{path.relative_to(static).as_posix()}" for path in _static_files()))
+    return (*SHELL_PAGES, *(static_url(path.relative_to(static).as_posix()) for path in _static_files()))
 
 
 @cache
