@@ -8,7 +8,8 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, flash, g, make_response, redirect, request, session, url_for
+from flask import Flask, Request, current_app, flash, g, make_response, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import login_url, login_user, logout_user
 
 from webauth import settings, users
@@ -18,11 +19,24 @@ from webauth.models import SessionRecord, User
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - the name of a session field, not a secret
 # The method of a session the reverse proxy's header started (proxy_auth.py).
 PROXY_METHOD = "proxy"
+# The API's paths: bearer tokens only, never the session cookie (views/api/guard.py).
+COOKIELESS_PREFIX = "/api/"
 # Set in the cookie after signing out of a proxy session: no automatic sign-in until asked for.
 PROXY_PAUSED_KEY = "proxy_paused"
 
 
+class CookielessSessions(SecureCookieSessionInterface):
+    """The signed cookie session, except under `COOKIELESS_PREFIX`: there a request gets an
+    empty session that is never saved, so the cookie is neither believed nor set."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith(COOKIELESS_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = CookielessSessions()
     login_manager.user_loader(_load_user)
     login_manager.unauthorized_handler(_sign_in_first)
 

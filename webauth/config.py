@@ -140,6 +140,10 @@ def load_config(instance: Path) -> dict[str, Any]:
         # Failed sign-ins per username from browsers that never signed in as that user: a short
         # window, so nobody can keep a user out for long (views/signin_limits.py).
         "WEBAUTH_LOGIN_USER_RATE_LIMIT": env.get("WEBAUTH_LOGIN_USER_RATE_LIMIT", "5 per minute"),
+        # The REST API (docs/api.md): calls per token (or per address without a valid token), and
+        # refused tokens per address.
+        "WEBAUTH_API_RATE_LIMIT": env.get("WEBAUTH_API_RATE_LIMIT", "120 per minute; 3000 per hour"),
+        "WEBAUTH_API_REFUSAL_RATE_LIMIT": env.get("WEBAUTH_API_REFUSAL_RATE_LIMIT", "20 per minute; 200 per hour"),
         "WEBAUTH_HTTPS": https,
         "WEBAUTH_PROXY_HOPS": _int("WEBAUTH_PROXY_HOPS", 0),
         # The address people open (behind a proxy, the proxy's): passkeys are bound to its host

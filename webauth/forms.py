@@ -23,6 +23,7 @@ from webauth.adding import MAX_TEXT_LENGTH, ORIGINS
 from webauth.icons import MAX_ICON_BYTES
 from webauth.otp import MAX_COUNTER, MAX_DIGITS, MAX_PERIOD, MAX_PIN_LENGTH, MIN_DIGITS
 from webauth.otpauth import MAX_LABEL_LENGTH, MAX_NOTE_LENGTH
+from webauth.tokens import MAX_NAME_LENGTH as MAX_TOKEN_NAME_LENGTH
 from webauth.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
@@ -132,3 +133,30 @@ class EditForm(ManualForm):
 
 class GroupForm(FlaskForm):
     name = StringField(_l("New name"), validators=[DataRequired(), Length(max=MAX_LABEL_LENGTH)])
+
+
+# Personal access tokens -------------------------------------------------------------------------
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=MAX_TOKEN_NAME_LENGTH)])
+    scope = RadioField(
+        _l("Access"),
+        choices=[
+            SelectChoice("read", _l("Read accounts and codes")),
+            SelectChoice("write", _l("Read, add, change and delete accounts")),
+        ],
+        default="read",
+        validators=[InputRequired(), AnyOf(["read", "write"])],
+    )
+    days = SelectField(
+        _l("Expires after"),
+        choices=[
+            SelectChoice("7", _l("7 days")),
+            SelectChoice("30", _l("30 days")),
+            SelectChoice("90", _l("90 days")),
+            SelectChoice("365", _l("a year")),
+        ],
+        default="90",
+        coerce=int,
+    )

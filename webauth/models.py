@@ -495,3 +495,30 @@ class BackupPlan(db.Model):
     # A kind (see backups/status.py), or None when the last attempt went well.
     last_error: Mapped[str | None] = mapped_column(String(32))
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# Personal access tokens -------------------------------------------------------------------------
+
+
+class AccessToken(db.Model):
+    """A personal access token: what a script or an extension shows the API instead of a session.
+
+    Only the SHA-256 of the token is stored (the token is 256 random bits, so a fast hash is
+    as good as a slow one): a database dump lets nobody call the API. Revoking deletes the row,
+    so the next request with the token is refused in every process; the audit keeps the record.
+    """
+
+    __tablename__ = "access_tokens"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_access_tokens_user_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "read" (codes and accounts) or "write" (also add, change, delete).
+    scope: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Written at most once a minute per token (tokens.LAST_USE_RESOLUTION), not on every call.
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_ip: Mapped[str] = mapped_column(String(64), default="")

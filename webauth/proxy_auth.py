@@ -33,7 +33,14 @@ from flask_login import current_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from webauth import audit, users
-from webauth.auth_session import PROXY_METHOD, PROXY_PAUSED_KEY, SESSION_TOKEN_KEY, current_session, sign_in
+from webauth.auth_session import (
+    COOKIELESS_PREFIX,
+    PROXY_METHOD,
+    PROXY_PAUSED_KEY,
+    SESSION_TOKEN_KEY,
+    current_session,
+    sign_in,
+)
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.models import SessionRecord
@@ -139,8 +146,8 @@ def logout_url(record: SessionRecord | None) -> str | None:
 
 def follow_proxy() -> None:
     """Before each request: end a proxy session the proxy no longer vouches for; start one on a page load."""
-    if request.endpoint in PASSIVE_ENDPOINTS:
-        return
+    if request.endpoint in PASSIVE_ENDPOINTS or request.path.startswith(COOKIELESS_PREFIX):
+        return  # the API answers bearer tokens, never a proxy's header
     name = vouched_name()
     if current_user.is_authenticated:
         record = current_session()

@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from webauth.vault import AccountNotFound
+from webauth.views.api.problems import is_api_request
 from webauth.views.common import group_code, label_hue, otp_type_label, render_error
 
 
@@ -29,16 +30,19 @@ def register_blueprints(app: Flask) -> None:
         proxy,
         pwa,
         registration,
+        tokens,
     )
     from webauth.views import transfer as transfer_views
+    from webauth.views.api import routes as api_routes
 
     modules = (
-        auth, codes, accounts, pwa, admin, me, registration, ops, offline, passkeys, casdoor, casdoor_connect, icons,
-        backups,
+        auth, codes, accounts, pwa, admin, me, tokens, registration, ops, offline, passkeys, casdoor,
+        casdoor_connect, icons, backups,
     )
     for module in (*modules, proxy):
         app.register_blueprint(module.bp)
     app.register_blueprint(transfer_views.bp)
+    app.register_blueprint(api_routes.bp)
     app.add_template_filter(group_code)
     app.add_template_filter(label_hue, "hue")
     app.add_template_filter(otp_type_label)
@@ -55,6 +59,10 @@ def register_blueprints(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
+        """Error pages for 4xx; the API answers every error, a 500 too, as problem details."""
+        if error.code is not None and error.code >= 400 and is_api_request():
+            headers = {name: value for name, value in error.get_headers() if name.lower() == "allow"}
+            return render_error(error.code, headers=headers)
         if error.code is None or error.code < 400 or error.code >= 500:
             return error
         return render_error(error.code)

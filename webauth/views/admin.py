@@ -31,9 +31,10 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from webauth import admin, casdoor, offline, settings
+from webauth import admin, casdoor, offline, settings, tokens
 from webauth.auth_session import current_session
 from webauth.config import MAX_SESSION_HOURS
+from webauth.extensions import db
 from webauth.models import User
 from webauth.passkeys import credentials as passkeys
 from webauth.views.common import page_or_fragment, render_error
@@ -136,6 +137,8 @@ def user(user_id: int):
         accounts=admin.account_count(subject),
         can_sync=admin.can_sync(subject),
         is_self=subject.id == current_user.id,
+        tokens=tokens.tokens_of(subject),
+        now=tokens.now(),
     )
 
 
@@ -147,6 +150,21 @@ def revoke_session(user_id: int, session_id: int):
     except admin.NotFound:
         raise HTTPNotFound() from None
     flash(_("The session is ended: its next request is signed out."), "success")
+    return _back_to(subject)
+
+
+@bp.post("/users/<int:user_id>/tokens/<int:token_id>/revoke")
+def revoke_token(user_id: int, token_id: int):
+    """Revoke one of the user's API tokens: the program using it is refused from its next call."""
+    subject = _user_or_404(user_id)
+    try:
+        token = tokens.get(subject, token_id)
+    except LookupError:
+        raise HTTPNotFound() from None
+    name = token.name
+    tokens.revoke(subject, token, by="admin")
+    db.session.commit()
+    flash(_("Revoked the token %(name)s: programs using it are refused from now on.", name=name), "success")
     return _back_to(subject)
 
 

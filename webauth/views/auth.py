@@ -39,7 +39,9 @@ def require_setup():
     Not when only Casdoor signs people in (WEBAUTH_LOCAL_LOGIN=0): the first Casdoor user
     comes in through the sign-in page, an administrator if Casdoor says so.
     """
-    if request.endpoint in SETUP_EXEMPT or current_user.is_authenticated or not settings.local_login_enabled():
+    if request.endpoint in SETUP_EXEMPT or request.blueprint == "api":
+        return None  # the API answers for itself: without users there is no token, so a 401
+    if current_user.is_authenticated or not settings.local_login_enabled():
         return None
     if users.has_users():
         return None

@@ -6,7 +6,8 @@ One helper per concern, so a rule fixed here holds on every page:
 - `page_or_fragment`: a page and the partial it includes come from the same templates; htmx
   gets the partial, any other request (a boosted one too: `HX-Boosted` navigates) the page,
   and the answer always says it depends on `HX-Request` (`Vary`), for any cache in between.
-- `render_error`: the error page, or its fragment for htmx, with the same rule.
+- `render_error`: the error page, or its fragment for htmx, with the same rule; under /api/,
+  RFC 9457 problem details instead (views/api/problems.py).
 - `safe_next`: where a `next` parameter may send the browser: a path of this site, nothing else.
 - `json_response`, `json_problem`: the JSON answers scripts call for (the offline copy, passkeys),
   never cached; a problem names its `error` for the script to act on, and says why in words.
@@ -27,6 +28,7 @@ from werkzeug.wrappers import Response
 from webauth.keys import keyring
 from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.vault import Vault
+from webauth.views.api.problems import API_MESSAGES, is_api_request, problem
 
 ERROR_MESSAGES = {
     400: _l("The request could not be understood."),
@@ -69,7 +71,15 @@ def page_or_fragment(page_template: str | None, fragment_template: str, /, statu
     return response
 
 
-def render_error(status: int, message: str | None = None) -> Response:
+def render_error(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
+    """The error page or fragment; under /api/ the same error as RFC 9457 problem details.
+
+    `headers` go on the answer when they matter to a client (a 405's Allow), for the API only:
+    pages say it in words.
+    """
+    if is_api_request():
+        text = message or str(API_MESSAGES.get(status) or ERROR_MESSAGES.get(status) or _("Something went wrong."))
+        return problem(status, text, headers=headers)
     text = message or str(ERROR_MESSAGES.get(status, _("Something went wrong.")))
     return page_or_fragment("error.html", "partials/error.html", status, error_status=status, message=text)
 

@@ -1,0 +1,187 @@
+"""The endpoints of /api/v1: accounts and their codes, the token in use, the contract and its page.
+
+Every change goes through the token user's `Vault` and is committed here, as a page does:
+the same duplicate rule, trash, revisions and audit events, and the same Casdoor sync after
+the response (casdoor/triggers.py notes the committed account events of any request).
+Shared accounts (issue 17) do not exist yet; when they do, they belong in `_account` the way
+the pages show them (code only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, jsonify, render_template, request, url_for
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response
+
+from webauth import clock
+from webauth.extensions import csrf, db
+from webauth.listing import MAX_SEARCH_LENGTH, CodeView, ListQuery
+from webauth.models import Account
+from webauth.otp import OtpType
+from webauth.vault import DuplicateAccount
+from webauth.views.api import bodies, openapi
+from webauth.views.api.guard import current_token, init_blueprint, writes
+from webauth.views.api.problems import problem
+from webauth.views.common import current_vault
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+init_blueprint(bp)
+# No cookie is read under /api/ (auth_session.CookielessSessions): a cross-site request carries
+# nothing the API honours, so there is nothing for a CSRF token to protect.
+csrf.exempt(bp)
+
+
+@bp.errorhandler(bodies.BodyError)
+def _body_error(error: bodies.BodyError) -> Response:
+    extensions = {"errors": error.errors} if error.errors else {}
+    return problem(error.status, error.detail, **extensions)
+
+
+def _account(view: CodeView) -> dict[str, Any]:
+    """An account as `flask accounts list --json` prints it; never its secret."""
+    account = view.account
+    row: dict[str, Any] = {
+        "id": account.uuid,
+        "type": account.type,
+        "issuer": account.issuer,
+        "name": account.name,
+        "algorithm": account.algorithm,
+        "digits": account.digits,
+        "groups": [group.name for group in account.groups],
+        "favorite": account.favorite,
+        "note": account.note,
+        "code": view.code,
+    }
+    if account.type == OtpType.HOTP.value:
+        row["counter"] = account.counter
+    else:
+        row["period"] = account.period
+        row["remaining"] = round(view.remaining, 3)
+    return row
+
+
+def _code(view: CodeView) -> dict[str, Any]:
+    row = {key: value for key, value in _account(view).items() if key in ("code", "period", "remaining", "counter")}
+    return {"id": view.account.uuid, **row}
+
+
+def _view_of(account: Account) -> CodeView:
+    return current_vault().codes([account], at=clock.now())[0]
+
+
+def _duplicate(error: DuplicateAccount) -> Response:
+    label = error.existing.issuer or error.existing.name
+    detail = _("This account is already in your vault (%(label)s).", label=label)
+    return problem(409, detail, existing=error.existing.uuid)
+
+
+# Reading ---------------------------------------------------------------------------------------
+
+
+@bp.get("/accounts")
+def list_accounts():
+    text, group = request.args.get("q", ""), request.args.get("group", "")
+    if len(text) > MAX_SEARCH_LENGTH or len(group) > MAX_SEARCH_LENGTH:
+        name = "q" if len(text) > MAX_SEARCH_LENGTH else "group"
+        detail = _("must be at most %(limit)s characters long", limit=MAX_SEARCH_LENGTH)
+        return problem(422, _("Some input is not valid."), errors=[{"pointer": f"?{name}", "detail": detail}])
+    vault = current_vault()
+    views = vault.codes(vault.accounts(ListQuery(text=text, group=group)), at=clock.now())
+    return jsonify([_account(view) for view in views])
+
+
+@bp.get("/accounts/<id>")
+def get_account(id: str):
+    return jsonify(_account(_view_of(current_vault().get(id))))
+
+
+@bp.get("/accounts/<id>/code")
+def get_code(id: str):
+    vault = current_vault()
+    view = _view_of(vault.get(id))
+    vault.mark_used(id)
+    db.session.commit()
+    return jsonify(_code(view))
+
+
+@bp.get("/token")
+def get_token():
+    token = current_token()
+    return jsonify(
+        {
+            "name": token.name,
+            "scope": token.scope,
+            "user": current_vault().user.username,
+            "created_at": token.created_at.isoformat(),
+            "expires_at": token.expires_at.isoformat(),
+        }
+    )
+
+
+# Changing --------------------------------------------------------------------------------------
+
+
+@bp.post("/accounts")
+@writes
+def add_account():
+    spec = bodies.new_account(bodies.read_object())
+    try:
+        account = current_vault().add(spec, source="api")
+    except DuplicateAccount as error:
+        return _duplicate(error)
+    db.session.commit()
+    response = jsonify(_account(_view_of(account)))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.get_account", id=account.uuid)
+    return response
+
+
+@bp.patch("/accounts/<id>")
+@writes
+def change_account(id: str):
+    vault = current_vault()
+    account = vault.get(id)
+    body = bodies.read_object()
+    spec = bodies.changed_account(vault.spec(account), body)
+    try:
+        account = vault.update(id, spec, source="api", groups=spec.groups if "groups" in body else None)
+    except DuplicateAccount as error:
+        return _duplicate(error)
+    db.session.commit()
+    return jsonify(_account(_view_of(account)))
+
+
+@bp.delete("/accounts/<id>")
+@writes
+def delete_account(id: str):
+    current_vault().delete(id, source="api")
+    db.session.commit()
+    return "", 204
+
+
+@bp.post("/accounts/<id>/next")
+@writes
+def next_code(id: str):
+    vault = current_vault()
+    if vault.get(id).type != OtpType.HOTP.value:
+        return problem(409, _("Only HOTP accounts have a next code; this one is time-based."))
+    account = vault.advance_hotp(id)
+    vault.mark_used(id)
+    db.session.commit()
+    return jsonify(_code(_view_of(account)))
+
+
+# The contract ----------------------------------------------------------------------------------
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    return jsonify(openapi.document())
+
+
+@bp.get("/docs")
+def reference():
+    """The document as a page to read: server-rendered, no script, under the strict CSP."""
+    return render_template("api/reference.html", doc=openapi.document())
