@@ -39,9 +39,13 @@ class Api:
         return self.client.delete(f"/api/v1{path}", headers=self.headers(kwargs.pop("headers", None)), **kwargs)
 
 
-def make_token(app: Flask, username: str = "alice", name: str = "script", **options) -> str:
+def make_token(app: Flask, username: str = "alice", name: str = "script", *, user_id: int | None = None, **options) -> str:
+    """A new token of the user (by name, or by id), as `tokens create` makes it."""
     with app.app_context():
-        user = db.session.scalar(db.select(User).where(User.username == username))
+        if user_id is not None:
+            user = db.session.get(User, user_id)
+        else:
+            user = db.session.scalar(db.select(User).where(User.username == username))
         _token, raw = tokens.create(user, name, **options)
         db.session.commit()
         return raw
