@@ -39,7 +39,9 @@ class Api:
         return self.client.delete(f"/api/v1{path}", headers=self.headers(kwargs.pop("headers", None)), **kwargs)
 
 
-def make_token(app: Flask, username: str = "alice", name: str = "script", *, user_id: int | None = None, **options) -> str:
+def make_token(
+    app: Flask, username: str = "alice", name: str = "script", *, user_id: int | None = None, **options
+) -> str:
     """A new token of the user (by name, or by id), as `tokens create` makes it."""
     with app.app_context():
         if user_id is not None:

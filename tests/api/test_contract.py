@@ -59,3 +59,30 @@ def test_every_operation_keeps_to_the_document(label, app, client, user) -> None
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
     keeps_to_the_document()
+
+
+def test_the_document_follows_the_code_it_describes() -> None:
+    """Types, algorithms and limits come from the domain: a new OTP type appears without a second edit."""
+    from webauth.otp import MAX_DIGITS, MIN_DIGITS, Algorithm, OtpType
+
+    schemas = openapi.document()["components"]["schemas"]
+    assert schemas["Account"]["properties"]["type"]["enum"] == [kind.value for kind in OtpType]
+    assert schemas["AccountChange"]["properties"]["algorithm"]["enum"] == [a.value for a in Algorithm]
+    digits = schemas["NewAccountFromFields"]["properties"]["digits"]
+    assert (digits["minimum"], digits["maximum"]) == (MIN_DIGITS, MAX_DIGITS)
+
+
+def test_the_reference_page_is_the_document_to_read_under_the_strict_policy(client) -> None:
+    answer = client.get("/api/v1/docs")
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and answer.mimetype == "text/html"
+    assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+    assert "<script" not in html and "<style" not in html and " style=" not in html
+    document = openapi.document()
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                assert f"{method.upper()} /api/v1{path}" in html
+                assert operation["summary"] in html
+    for name in document["components"]["schemas"]:
+        assert f'id="schema-{name}"' in html

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import click
 from flask.cli import AppGroup
@@ -28,8 +29,7 @@ def create_token(username: str, name: str, read_only: bool, days: int) -> None:
     except tokens.TokenError as error:
         raise click.ClickException(error.message) from None
     db.session.commit()
-    expiry = f"{token.expires_at:%Y-%m-%d %H:%M} UTC"
-    click.echo(f"created {token.scope} token {token.name!r} for {user.username}, expiring {expiry}")
+    click.echo(f"created {token.scope} token {token.name!r} for {user.username}, expiring {_moment(token.expires_at)}")
     click.echo("it is shown this once:")
     click.echo(raw)
 
@@ -40,27 +40,32 @@ def create_token(username: str, name: str, read_only: bool, days: int) -> None:
 def list_tokens(username: str, as_json: bool) -> None:
     """The user's tokens: name, scope, expiry and last use (never the tokens themselves)."""
     prepare_database()
-    rows = [
-        {
-            "name": token.name,
-            "scope": token.scope,
-            "created_at": token.created_at.isoformat(),
-            "expires_at": token.expires_at.isoformat(),
-            "expired": tokens.is_expired(token),
-            "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
-            "last_used_ip": token.last_used_ip or None,
-        }
-        for token in tokens.tokens_of(user_named(username))
-    ]
+    found = tokens.tokens_of(user_named(username))
     if as_json:
+        rows = [
+            {
+                "name": token.name,
+                "scope": token.scope,
+                "created_at": token.created_at.isoformat(),
+                "expires_at": token.expires_at.isoformat(),
+                "expired": tokens.is_expired(token),
+                "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
+                "last_used_ip": token.last_used_ip or None,
+            }
+            for token in found
+        ]
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    for row in rows:
-        state = "expired" if row["expired"] else f"expires {row['expires_at'][:16]}"
+    for token in found:
+        state = "expired" if tokens.is_expired(token) else f"expires {_moment(token.expires_at)}"
         used = "never used"
-        if row["last_used_at"]:
-            used = f"last used {row['last_used_at'][:16]} from {row['last_used_ip']}"
-        click.echo(f"{row['name']}  {row['scope']:5}  {state}  {used}")
+        if token.last_used_at is not None:
+            used = f"last used {_moment(token.last_used_at)} from {token.last_used_ip}"
+        click.echo(f"{token.name}  {token.scope:5}  {state}  {used}")
+
+
+def _moment(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 @tokens_cli.command("revoke")
