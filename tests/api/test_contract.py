@@ -6,12 +6,12 @@ CI (the `derandomized` profile of tests/conftest.py); WEBAUTH_API_EXAMPLES explo
 from __future__ import annotations
 
 import os
-from markupsafe import escape
 
 import hypothesis
 import pytest
 import schemathesis
 from hypothesis import strategies as st
+from markupsafe import escape
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
