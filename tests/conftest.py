@@ -91,7 +91,10 @@ def quick_password_hashing() -> Iterator[None]:
 
 
 # Modules whose messages reach the user from pure code (importers, the otpauth parser).
-_MESSAGE_MODULES = ["webauth.otp", "webauth.otpauth", "webauth.transfer._parsing", "webauth.transfer.registry"]
+_MESSAGE_MODULES = [
+    "webauth.otp", "webauth.otpauth", "webauth.transfer._parsing", "webauth.transfer.registry", "webauth.tokens",
+    "webauth.views.api.bodies", "webauth.views.api.guard",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -261,3 +261,12 @@ def test_the_last_use_is_written_at_most_once_a_minute(app, api, frozen_clock) -
     frozen_clock.advance(31)
     api.get("/accounts")
     assert last_used() == first + timedelta(seconds=61)
+
+
+def test_problems_speak_the_token_users_language(app, api) -> None:
+    with app.app_context():
+        db.session.execute(sa.update(User).values(locale="zh_Hans"))
+        db.session.commit()
+    problem = _problem(api.post("/accounts", json={"secret": "JBSWY3DP", "colour": "red"}), 422)
+    assert problem["errors"] == [{"pointer": "#/colour", "detail": "不是此处可用的字段"}]
+    assert "请" in _problem(api.client.get("/api/v1/accounts", headers={"Accept-Language": "zh-CN"}), 401)["detail"]
