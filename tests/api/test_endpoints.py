@@ -194,3 +194,21 @@ def test_reading_through_the_api_does_not_sync(casdoor_app, casdoor) -> None:
     casdoor.reset_counts()
     api.get("/accounts").close()
     assert casdoor.request_count("/api/update-user") == 0 and casdoor.request_count("/api/get-user") == 0
+
+
+def test_next_codes_asked_at_once_are_all_different(app, api) -> None:
+    """Scripts on several machines pressing "next" together: each gets its own counter."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    added = _add(api, secret=HOTP_SECRET, type="hotp", name="h")
+
+    def press(_index: int) -> int:
+        answer = Api(app.test_client(), api.token).post(f"/accounts/{added['id']}/next")
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return answer.get_json()["counter"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        counters = list(pool.map(press, range(8)))
+
+    assert sorted(counters) == list(range(1, 9))
+    assert _account(app, added["id"]).counter == 8

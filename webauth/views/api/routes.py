@@ -168,9 +168,11 @@ def next_code(id: str):
     if vault.get(id).type != OtpType.HOTP.value:
         return problem(409, _("Only HOTP accounts have a next code; this one is time-based."))
     account = vault.advance_hotp(id)
+    # This request's counter, read before the commit: afterwards the row may already hold another's.
+    answer = _code(_view_of(account))
     vault.mark_used(id)
     db.session.commit()
-    return jsonify(_code(_view_of(account)))
+    return jsonify(answer)
 
 
 # The contract ----------------------------------------------------------------------------------
