@@ -88,6 +88,31 @@ def test_no_answer_sets_a_cookie_even_for_a_signed_in_browser(app, client, user)
     assert "Set-Cookie" not in client.get("/api/v1/docs").headers
 
 
+def test_answers_do_not_depend_on_cookies(app, api) -> None:
+    """No `Vary: Cookie`: the session is not even opened under /api/, so no cache keys on it."""
+    api.client.set_cookie("webauth_session", "anything")
+    for answer in (api.get("/accounts"), api.client.get("/api/v1/accounts")):
+        assert "cookie" not in answer.headers.get("Vary", "").lower()
+
+
+def test_the_proxys_user_header_signs_nobody_in_under_the_api(app_config, app, user) -> None:
+    """Single sign-on from the proxy is for pages: a script behind the proxy still needs a token."""
+    from ipaddress import ip_network
+
+    from webauth import create_app
+
+    proxy = {"WEBAUTH_TRUSTED_PROXIES": (ip_network("127.0.0.1/32"),), "WEBAUTH_REMOTE_USER_HEADER": "Remote-User"}
+    sso = create_app({**app_config, **proxy})
+    client = sso.test_client()
+    headers = {"Remote-User": "alice", "Sec-Fetch-Mode": "navigate"}
+    assert client.get("/", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 200
+    answer = client.get("/api/v1/accounts", headers=headers, environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    _problem(answer, 401)
+    assert "Set-Cookie" not in answer.headers
+    with sso.app_context():
+        db.engine.dispose()
+
+
 # 403, 404 --------------------------------------------------------------------------------------
 
 
