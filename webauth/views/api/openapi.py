@@ -4,7 +4,7 @@ The ranges (digits, period, counter, lengths), the types and algorithms come fro
 `otpauth.py` and `tokens.py`, so a new OTP type or a changed limit shows here without a second
 edit. The test suite holds the code to it: schemathesis calls every operation with data drawn
 from this document and fails on a 5xx or on any answer the document does not describe
-(tests/api/test_contract.py), and the request bodies are read against the same limits
+(tests/api/test_api_contract.py), and the request bodies are read against the same limits
 (views/api/bodies.py).
 """
 
