@@ -32,6 +32,11 @@ def _added(api: Api) -> str:
 # 401 -------------------------------------------------------------------------------------------
 
 
+def test_before_the_first_administrator_the_api_is_a_401_not_the_set_up_page(client) -> None:
+    _problem(client.get("/api/v1/accounts"), 401)
+    assert client.get("/api/v1/openapi.json").status_code == 200
+
+
 def test_no_token_is_a_401_with_a_bare_bearer_challenge(client, user) -> None:
     answer = client.get("/api/v1/accounts")
     _problem(answer, 401)

@@ -18,11 +18,11 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from webauth.auth_session import COOKIELESS_PREFIX
 from webauth.extensions import limiter
 from webauth.views.api.bodies import MAX_BODY_BYTES
 
 MEDIA_TYPE = "application/problem+json"
-PREFIX = "/api/"
 # RFC 6750: which authentication a client should retry with.
 REALM = 'Bearer realm="webauth"'
 # Where the API's words differ from the pages' (views/common.py's ERROR_MESSAGES).
@@ -36,7 +36,7 @@ API_MESSAGES = {
 
 def is_api_request() -> bool:
     """A request for the API (known route or not): its errors are problem details, never pages."""
-    return request.path.startswith(PREFIX)
+    return request.path.startswith(COOKIELESS_PREFIX)
 
 
 def problem(status: int, detail: str, *, headers: dict[str, str] | None = None, **extensions: Any) -> Response:
