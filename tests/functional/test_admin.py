@@ -104,14 +104,16 @@ def test_the_admin_rules_are_all_there():
     assert {endpoint for endpoint, _method in ADMIN_RULES} == {
         "admin.index", "admin.users", "admin.user", "admin.revoke_session", "admin.revoke_sessions",
         "admin.disable", "admin.enable", "admin.delete", "admin.sync", "admin.audit", "admin.audit_csv",
-        "admin.settings_page", "admin.end_device", "admin.remove_passkey",
+        "admin.settings_page", "admin.end_device", "admin.remove_passkey", "admin.revoke_token",
     }
 
 
 @pytest.mark.parametrize(("endpoint", "method"), ADMIN_RULES, ids=[f"{m} {e}" for e, m in ADMIN_RULES])
 def test_every_admin_route_and_fragment_is_forbidden_to_a_non_admin(app, user, bob, bob_client, endpoint, method):
     [bob_session] = session_ids(app, "bob")
-    values = {"user_id": bob.id, "session_id": bob_session, "device_uuid": "0" * 36, "passkey_uuid": "0" * 36}
+    values = {
+        "user_id": bob.id, "session_id": bob_session, "device_uuid": "0" * 36, "passkey_uuid": "0" * 36, "token_id": 1,
+    }
     [rule] = [rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint]
     url = rule.build({name: values[name] for name in rule.arguments})[1]
     token = csrf_from(bob_client.get("/").get_data(as_text=True))
