@@ -17,6 +17,7 @@ from typing import Any
 from flask import request
 from flask_babel import gettext as _
 
+from webauth import edits
 from webauth.otp import MAX_COUNTER, MAX_DIGITS, MAX_PERIOD, MIN_DIGITS, Algorithm, InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import (
     MAX_LABEL_LENGTH,
@@ -46,6 +47,10 @@ _EDITABLE = {"issuer", "name", "note", "groups", "favorite"}
 _PARAMETERS = {"type", "secret", "algorithm", "digits", "period", "counter"}
 URI_FIELDS = frozenset({"uri", "note", "groups", "favorite"})
 ACCOUNT_FIELDS = frozenset(_EDITABLE | _PARAMETERS)
+# The pages ask for the password before these change (an HOTP counter set to a future time step
+# shows codes not yet asked for); a token is no password entry, so the API leaves them alone.
+GUARDED = frozenset(edits.GUARDED)
+CHANGE_FIELDS = ACCOUNT_FIELDS - GUARDED
 
 
 @dataclass
@@ -79,7 +84,13 @@ def check_fields(body: dict[str, Any], allowed: frozenset[str]) -> None:
     """Refuse unknown fields and fields of the wrong type or size, all at once."""
     errors = []
     for name, value in body.items():
-        message = _field_problem(name, value) if name in allowed else _("is not a field here")
+        if name in allowed:
+            message = _field_problem(name, value)
+        elif name in GUARDED and allowed == CHANGE_FIELDS:
+            message = _("cannot be changed with a token: change the type, the secret key or the counter on the "
+                        "account's edit page, after entering your password")
+        else:
+            message = _("is not a field here")
         if message:
             errors.append({"pointer": f"#/{name}", "detail": message})
     if errors:
@@ -154,17 +165,18 @@ def new_account(body: dict[str, Any]) -> AccountSpec:
 
 
 def changed_account(current: AccountSpec, body: dict[str, Any]) -> AccountSpec:
-    """`current` with the fields a PATCH names replaced; groups are the caller's to pass on."""
-    check_fields(body, ACCOUNT_FIELDS)
+    """`current` with the fields a PATCH names replaced (never type, secret or counter: `GUARDED`);
+    groups are the caller's to pass on."""
+    check_fields(body, CHANGE_FIELDS)
     now = current.params
     with _as_field_error():
         params = OtpParams(
-            type=OtpType(body.get("type", now.type.value)),
-            secret=decode_secret(body["secret"]) if "secret" in body else now.secret,
+            type=now.type,
+            secret=now.secret,
             algorithm=Algorithm(body.get("algorithm", now.algorithm.value)),
             digits=body.get("digits", now.digits),
             period=body.get("period", now.period),
-            counter=body.get("counter", now.counter),
+            counter=now.counter,
         )
         return AccountSpec(
             issuer=body.get("issuer", current.issuer),

@@ -117,9 +117,15 @@ _SCHEMAS: dict[str, Any] = {
     },
     "AccountChange": {
         "type": "object",
-        "description": "The fields to change; the others keep their values.",
+        "description": (
+            "The fields to change; the others keep their values. The type, the secret key and the counter are "
+            "not among them: the pages ask for the password before they change, and a token is no password."
+        ),
         "additionalProperties": False,
-        "properties": {**_PARAMETERS, **_EDITABLE},
+        "properties": {
+            **{name: _PARAMETERS[name] for name in ("algorithm", "digits", "period")},
+            **_EDITABLE,
+        },
     },
     "Token": {
         "type": "object",
@@ -163,6 +169,14 @@ _ACCOUNT_ID = {
     "description": "The account's id.",
     "schema": {"type": "string", "maxLength": 36},
 }
+_ETAG = {"ETag": {"description": "The account's revision, for `If-Match`.", "schema": {"type": "string"}}}
+_IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "The `ETag` the change starts from: a 412 instead of overwriting a change made since.",
+    "schema": {"type": "string", "maxLength": 64},
+}
 _HEADERS_429 = {"Retry-After": {"description": "Seconds to wait.", "schema": {"type": "integer", "minimum": 1}}}
 _HEADERS_401 = {"WWW-Authenticate": {"description": "`Bearer`, with the reason.", "schema": {"type": "string"}}}
 
@@ -175,6 +189,7 @@ def _errors(*statuses: int) -> dict[str, Any]:
         403: _problem("The token is read-only."),
         404: _problem("No such account (another user's accounts do not exist here)."),
         409: _problem("The vault holds this account already, or the account is not HOTP."),
+        412: _problem("`If-Match` names a revision the account has moved on from: read it again."),
         413: _problem(f"The body is larger than {MAX_BODY_BYTES} bytes."),
         415: _problem("The body is not `application/json`."),
         422: _problem("The body or a parameter is not valid: `errors` says which field, and why."),
@@ -192,7 +207,7 @@ _WRITE = {"security": [{"token": ["write"]}]}
 
 
 def _paths() -> dict[str, Any]:
-    account = _json("The account.", _ref("Account"))
+    account = _json("The account.", _ref("Account"), headers=_ETAG)
     new_account = {
         "required": True,
         "content": {JSON: {"schema": {"oneOf": [_ref("NewAccountFromUri"), _ref("NewAccountFromFields")]}}},
@@ -227,7 +242,10 @@ def _paths() -> dict[str, Any]:
                     "201": _json(
                         "Added.",
                         _ref("Account"),
-                        headers={"Location": {"description": "The account's URL.", "schema": {"type": "string"}}},
+                        headers={
+                            "Location": {"description": "The account's URL.", "schema": {"type": "string"}},
+                            **_ETAG,
+                        },
                     ),
                     **_errors(400, 403, 409, 413, 415, 422),
                 },
@@ -244,9 +262,10 @@ def _paths() -> dict[str, Any]:
             ),
             "patch": _operation(
                 "Change an account",
-                "Only the fields given change. Changing `type` or `secret` re-seals the secret.",
-                {"200": account, **_errors(400, 403, 404, 409, 413, 415, 422)},
+                "Only the fields given change, and only when `If-Match` (if sent) is the account's current `ETag`.",
+                {"200": account, **_errors(400, 403, 404, 409, 412, 413, 415, 422)},
                 operationId="changeAccount",
+                parameters=[_IF_MATCH],
                 requestBody=change,
                 **_WRITE,
             ),

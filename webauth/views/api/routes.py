@@ -20,7 +20,7 @@ from webauth.extensions import csrf, db
 from webauth.listing import MAX_SEARCH_LENGTH, CodeView, ListQuery
 from webauth.models import Account
 from webauth.otp import OtpType
-from webauth.vault import DuplicateAccount
+from webauth.vault import DuplicateAccount, StaleRevision
 from webauth.views.api import bodies, openapi
 from webauth.views.api.guard import current_token, init_blueprint, writes
 from webauth.views.api.problems import problem
@@ -92,9 +92,24 @@ def list_accounts():
     return jsonify([_account(view) for view in views])
 
 
+def _with_etag(account: Account) -> Response:
+    """The account as JSON, with its revision as `ETag` for a later `If-Match`."""
+    response = jsonify(_account(_view_of(account)))
+    response.set_etag(str(account.revision))
+    return response
+
+
+def _if_match() -> int | None:
+    """The revision `If-Match` names: None without the header, -1 for one that names no revision."""
+    if "If-Match" not in request.headers or request.if_match.star_tag:
+        return None
+    tags = request.if_match.as_set()
+    return int(next(iter(tags))) if len(tags) == 1 and next(iter(tags)).isdigit() else -1
+
+
 @bp.get("/accounts/<id>")
 def get_account(id: str):
-    return jsonify(_account(_view_of(current_vault().get(id))))
+    return _with_etag(current_vault().get(id))
 
 
 @bp.get("/accounts/<id>/code")
@@ -132,7 +147,7 @@ def add_account():
     except DuplicateAccount as error:
         return _duplicate(error)
     db.session.commit()
-    response = jsonify(_account(_view_of(account)))
+    response = _with_etag(account)
     response.status_code = 201
     response.headers["Location"] = url_for("api.get_account", id=account.uuid)
     return response
@@ -145,12 +160,18 @@ def change_account(id: str):
     account = vault.get(id)
     body = bodies.read_object()
     spec = bodies.changed_account(vault.spec(account), body)
+    groups = spec.groups if "groups" in body else None
     try:
-        account = vault.update(id, spec, source="api", groups=spec.groups if "groups" in body else None)
+        account = vault.update(id, spec, source="api", groups=groups, revision=_if_match())
     except DuplicateAccount as error:
         return _duplicate(error)
+    except StaleRevision as error:
+        detail = _("The account changed since you read it (it is at revision %(revision)d now): read it again, "
+                   "then change it.", revision=error.account.revision)
+        db.session.rollback()
+        return problem(412, detail)
     db.session.commit()
-    return jsonify(_account(_view_of(account)))
+    return _with_etag(account)
 
 
 @bp.delete("/accounts/<id>")
