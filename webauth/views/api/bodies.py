@@ -18,7 +18,17 @@ from flask import request
 from flask_babel import gettext as _
 
 from webauth import edits
-from webauth.otp import MAX_COUNTER, MAX_DIGITS, MAX_PERIOD, MIN_DIGITS, Algorithm, InvalidParameter, OtpParams, OtpType
+from webauth.otp import (
+    MAX_COUNTER,
+    MAX_DIGITS,
+    MAX_PERIOD,
+    MAX_PIN_LENGTH,
+    MIN_DIGITS,
+    Algorithm,
+    InvalidParameter,
+    OtpParams,
+    OtpType,
+)
 from webauth.otpauth import (
     MAX_LABEL_LENGTH,
     MAX_NOTE_LENGTH,
@@ -26,6 +36,7 @@ from webauth.otpauth import (
     AccountSpec,
     decode_secret,
     parse_uri,
+    with_pin,
 )
 
 # A request body is a few hundred bytes; anything near this is not an account.
@@ -41,15 +52,16 @@ _STRINGS = {
     "issuer": (0, MAX_LABEL_LENGTH),
     "name": (0, MAX_LABEL_LENGTH),
     "note": (0, MAX_NOTE_LENGTH),
+    "pin": (0, MAX_PIN_LENGTH),
 }
 _CHOICES = {"type": [kind.value for kind in OtpType], "algorithm": [algorithm.value for algorithm in Algorithm]}
 _EDITABLE = {"issuer", "name", "note", "groups", "favorite"}
-_PARAMETERS = {"type", "secret", "algorithm", "digits", "period", "counter"}
-URI_FIELDS = frozenset({"uri", "note", "groups", "favorite"})
+_PARAMETERS = {"type", "secret", "algorithm", "digits", "period", "counter", "pin"}
+URI_FIELDS = frozenset({"uri", "pin", "note", "groups", "favorite"})
 ACCOUNT_FIELDS = frozenset(_EDITABLE | _PARAMETERS)
 # The pages ask for the password before these change (an HOTP counter set to a future time step
 # shows codes not yet asked for); a token is no password entry, so the API leaves them alone.
-GUARDED = frozenset(edits.GUARDED)
+GUARDED = frozenset({*edits.GUARDED, "pin"})
 CHANGE_FIELDS = ACCOUNT_FIELDS - GUARDED
 
 
@@ -132,8 +144,10 @@ def new_account(body: dict[str, Any]) -> AccountSpec:
     """The account a POST describes: an otpauth URI (with note, groups, favorite) or its fields."""
     if "uri" in body:
         check_fields(body, URI_FIELDS)
-        with _as_field_error():
+        with as_field_error():
             parsed = parse_uri(body["uri"])
+            if body.get("pin"):
+                parsed = with_pin(parsed, body["pin"])
             return AccountSpec(
                 issuer=parsed.issuer,
                 name=parsed.name,
@@ -145,7 +159,7 @@ def new_account(body: dict[str, Any]) -> AccountSpec:
     check_fields(body, ACCOUNT_FIELDS)
     if "secret" not in body:
         raise invalid("secret", _("an account needs its secret key (or send its otpauth URI as uri)"))
-    with _as_field_error():
+    with as_field_error():
         params = OtpParams(
             type=OtpType(body.get("type", OtpType.TOTP.value)),
             secret=decode_secret(body["secret"]),
@@ -153,6 +167,7 @@ def new_account(body: dict[str, Any]) -> AccountSpec:
             digits=body.get("digits", 6),
             period=body.get("period", 30),
             counter=body.get("counter", 0),
+            pin=body.get("pin"),
         )
         return AccountSpec(
             issuer=body.get("issuer", ""),
@@ -169,7 +184,7 @@ def changed_account(current: AccountSpec, body: dict[str, Any]) -> AccountSpec:
     groups are the caller's to pass on."""
     check_fields(body, CHANGE_FIELDS)
     now = current.params
-    with _as_field_error():
+    with as_field_error():
         params = OtpParams(
             type=now.type,
             secret=now.secret,
@@ -177,6 +192,7 @@ def changed_account(current: AccountSpec, body: dict[str, Any]) -> AccountSpec:
             digits=body.get("digits", now.digits),
             period=body.get("period", now.period),
             counter=now.counter,
+            pin=now.pin,
         )
         return AccountSpec(
             issuer=body.get("issuer", current.issuer),
@@ -189,7 +205,7 @@ def changed_account(current: AccountSpec, body: dict[str, Any]) -> AccountSpec:
 
 
 @contextmanager
-def _as_field_error() -> Iterator[None]:
+def as_field_error() -> Iterator[None]:
     """Turn the domain's `InvalidParameter` into a 422 that points at the field."""
     try:
         yield

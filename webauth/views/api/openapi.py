@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from webauth.otp import MAX_COUNTER, MAX_DIGITS, MAX_PERIOD, MIN_DIGITS, Algorithm, OtpType
+from webauth.otp import MAX_COUNTER, MAX_DIGITS, MAX_PERIOD, MAX_PIN_LENGTH, MIN_DIGITS, Algorithm, OtpType
 from webauth.otpauth import MAX_LABEL_LENGTH, MAX_NOTE_LENGTH, MAX_URI_LENGTH
 from webauth.views.api.bodies import MAX_BODY_BYTES, MAX_GROUPS, MAX_SECRET_LENGTH
 
@@ -52,6 +52,12 @@ _PARAMETERS = {
         "writeOnly": True,
     },
     "algorithm": {"type": "string", "enum": [algorithm.value for algorithm in Algorithm]},
+    "pin": {
+        "type": "string",
+        "maxLength": MAX_PIN_LENGTH,
+        "description": "The PIN of an mOTP or Yandex account (their links hold none). Write-only.",
+        "writeOnly": True,
+    },
     "digits": {"type": "integer", "minimum": MIN_DIGITS, "maximum": MAX_DIGITS},
     "period": {"type": "integer", "minimum": 1, "maximum": MAX_PERIOD, "description": "Seconds (time-based types)."},
     "counter": {"type": "integer", "minimum": 0, "maximum": MAX_COUNTER, "description": "The HOTP counter."},
@@ -102,6 +108,7 @@ _SCHEMAS: dict[str, Any] = {
         "additionalProperties": False,
         "properties": {
             "uri": {"type": "string", "minLength": 1, "maxLength": MAX_URI_LENGTH, "description": "otpauth://..."},
+            "pin": _PARAMETERS["pin"],
             "note": _EDITABLE["note"],
             "groups": _EDITABLE["groups"],
             "favorite": _EDITABLE["favorite"],
