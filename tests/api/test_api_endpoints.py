@@ -242,3 +242,14 @@ def test_next_codes_asked_at_once_are_all_different(app, api) -> None:
 
     assert sorted(counters) == list(range(1, 9))
     assert _account(app, added["id"]).counter == 8
+
+
+def test_an_motp_account_comes_with_its_pin_and_never_gives_it_back(app, api) -> None:
+    without = api.post("/accounts", json={"secret": TOTP_SECRET, "type": "motp", "name": "vpn"})
+    assert without.status_code == 422 and without.get_json()["errors"][0]["pointer"] == "#/pin"
+    answer = api.post("/accounts", json={"secret": TOTP_SECRET, "type": "motp", "name": "vpn", "pin": "4711"})
+    body = answer.get_json()
+    assert answer.status_code == 201 and body["type"] == "motp" and body["code"]
+    assert "4711" not in answer.get_data(as_text=True) and "pin" not in body
+    change = api.patch(f"/accounts/{body['id']}", json={"pin": "1234"})
+    assert change.status_code == 422 and change.get_json()["errors"][0]["pointer"] == "#/pin"
