@@ -93,7 +93,7 @@ def quick_password_hashing() -> Iterator[None]:
 # Modules whose messages reach the user from pure code (importers, the otpauth parser).
 _MESSAGE_MODULES = [
     "webauth.otp", "webauth.otpauth", "webauth.transfer._parsing", "webauth.transfer.registry", "webauth.tokens",
-    "webauth.views.api.bodies", "webauth.views.api.guard",
+    "webauth.views.api.bodies", "webauth.views.api.guard", "webauth.users", "webauth.admin",
 ]
 
 

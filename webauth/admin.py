@@ -20,7 +20,7 @@ from typing import Any, Generic, TypeVar
 
 from flask import Flask, current_app
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import aliased
 
 from webauth import audit, offline, settings, users
@@ -267,11 +267,33 @@ def set_disabled(user: User, disabled: bool, actor: User) -> int:
     if user.disabled == disabled:
         return 0
     user.disabled = disabled
-    ended = _end_sessions(user.id) if disabled else 0
+    ended = users.end_sessions(user.id) if disabled else 0
     event = "admin.user.disable" if disabled else "admin.user.enable"
     audit.record(event, user=user, details={"sessions_ended": ended} if disabled else {})
     db.session.commit()
     return ended
+
+
+def password_resettable(user: User) -> bool:
+    """Whether a reset here makes sense: not for a Casdoor-only user, whose password lives in Casdoor.
+
+    Giving such a user a local password would also change who decides their role
+    (users.apply_casdoor_claims), which a password reset should not do on the side.
+    """
+    return bool(user.password_hash) or not user.oidc_subject
+
+
+def reset_password(user: User, password: str, actor: User) -> int:
+    """An administrator resets another user's password; it must be changed at their next sign-in.
+
+    Returns how many of the user's sessions ended. Their own password an administrator changes
+    on their account page, with the current one.
+    """
+    if user.id == actor.id:
+        raise AdminError(_("Change your own password on your account page."))
+    if not password_resettable(user):
+        raise AdminError(_("This user signs in with Casdoor: reset their password in Casdoor."))
+    return users.reset_password(user, password, by="admin")
 
 
 def delete_user(user: User, confirmation: str, actor: User) -> int:
@@ -307,13 +329,6 @@ def active_sessions(user: User) -> list[SessionRecord]:
     )
 
 
-def _end_sessions(user_id: int, keep: int | None = None) -> int:
-    query = update(SessionRecord).where(SessionRecord.user_id == user_id, SessionRecord.revoked_at.is_(None))
-    if keep is not None:
-        query = query.where(SessionRecord.id != keep)
-    return db.session.execute(query.values(revoked_at=utcnow())).rowcount
-
-
 def revoke_session(user: User, session_id: int, *, event: str) -> None:
     """End one of `user`'s sessions; an id belonging to someone else is `NotFound`.
 
@@ -333,7 +348,7 @@ def revoke_session(user: User, session_id: int, *, event: str) -> None:
 
 def revoke_sessions(user: User, *, event: str, keep: int | None = None) -> int:
     """End all of `user`'s sessions but `keep`; returns how many were still open."""
-    ended = _end_sessions(user.id, keep)
+    ended = users.end_sessions(user.id, keep)
     audit.record(event, user=user, details={"count": ended})
     db.session.commit()
     return ended

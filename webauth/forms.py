@@ -54,6 +54,42 @@ class SetupForm(FlaskForm):
     )
 
 
+def _new_password_field(label: str) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[
+            DataRequired(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=_l("Use at least %(min)d characters.", min=MIN_PASSWORD_LENGTH),
+            ),
+        ],
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    """A user's own change: the current password proves it is them, even in a session left open."""
+
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+    password = _new_password_field(_l("New password"))
+    confirm = PasswordField(
+        _l("Repeat the new password"), validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))]
+    )
+    end_others = BooleanField(_l("Sign out my other sessions"), default=True)
+
+
+class ResetPasswordForm(FlaskForm):
+    """An administrator's reset of another user's password, to be changed at their next sign-in."""
+
+    password = _new_password_field(_l("New password"))
+    confirm = PasswordField(
+        _l("Repeat the new password"), validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))]
+    )
+
+
 class UriForm(FlaskForm):
     # One link, several (one per line), or Google Authenticator transfer links; the camera sends them here too.
     uri = TextAreaField(_l("otpauth:// link"), validators=[DataRequired(), Length(max=MAX_TEXT_LENGTH)])

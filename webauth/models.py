@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -76,6 +77,9 @@ class User(UserMixin, db.Model):
     passkey_handle: Mapped[bytes | None] = mapped_column(LargeBinary(64), unique=True, index=True)
     # "Passkey only": the password no longer signs this user in (webauth/passkeys/credentials.py).
     passkey_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set by an administrator's password reset: until the user picks a password of their own,
+    # every page but the change-password page is closed to them (webauth/views/me.py).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     accounts: Mapped[list[Account]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -64,9 +65,9 @@ def find_user(username: str) -> User | None:
 
 def check_password_policy(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError("password", f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise UserError("password", _("The password must have at least %(num)d characters.", num=MIN_PASSWORD_LENGTH))
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise UserError("password", f"The password must have at most {MAX_PASSWORD_LENGTH} characters.")
+        raise UserError("password", _("The password must have at most %(num)d characters.", num=MAX_PASSWORD_LENGTH))
 
 
 def is_configured_admin_name(username: str) -> bool:
@@ -85,10 +86,11 @@ def _checked_local_name(username: str) -> str:
     username = username.strip()
     if not USERNAME_PATTERN.fullmatch(username):
         raise UserError(
-            "username", "Use 1 to 64 letters, digits and . _ @ + - for the username, starting with a letter or digit."
+            "username",
+            _("Use 1 to 64 letters, digits and . _ @ + - for the username, starting with a letter or digit."),
         )
     if find_user(username) is not None:
-        raise UserError("username", "This username is taken.")
+        raise UserError("username", _("This username is taken."))
     return username
 
 
@@ -102,7 +104,7 @@ def create_local_user(
     """
     username = _checked_local_name(username)
     if self_service and is_configured_admin_name(username):
-        raise UserError("username", "This username is taken.")
+        raise UserError("username", _("This username is taken."))
     check_password_policy(password)
     user = User(username=username, display_name=username, password_hash=_hasher.hash(password), is_admin=is_admin)
     return _add_user(user, keyring)
@@ -142,11 +144,11 @@ def create_proxy_user(username: str, keyring: Keyring) -> User:
     only once an operator made them here.
     """
     if not USERNAME_PATTERN.fullmatch(username):
-        raise UserError("username", "The proxy's user name is not a valid username here.")
+        raise UserError("username", _("The proxy's user name is not a valid username here."))
     if is_configured_admin_name(username):
-        raise UserError("username", "The proxy's user name is an administrator's name; an operator must create it.")
+        raise UserError("username", _("The proxy's user name is an administrator's name; an operator must create it."))
     if find_user(username) is not None:
-        raise UserError("username", "This username is taken.")
+        raise UserError("username", _("This username is taken."))
     return _add_user(User(username=username, display_name=username, password_hash=None), keyring)
 
 
@@ -154,8 +156,60 @@ def set_password(user: User, password: str) -> None:
     """Give a user a (new) password; their sessions are left alone (the CLI's `users set-password`)."""
     check_password_policy(password)
     user.password_hash = _hasher.hash(password)
+    user.must_change_password = False
     audit.record("user.password", user=user)
     db.session.commit()
+
+
+def has_local_password(user: User) -> bool:
+    """Whether the user can prove a password here (a Casdoor-only or proxy user cannot)."""
+    return bool(user.password_hash)
+
+
+def change_password(user: User, current: str, new: str, *, keep_session: int | None, end_others: bool) -> int:
+    """The user's own change: the current password first, then the new one; returns sessions ended.
+
+    Only the user's other sessions end, and only when asked (`end_others`); the session in
+    use (`keep_session`) stays signed in. A wrong current password is refused before the new
+    one is even looked at, so the form cannot be used to test passwords against the policy.
+    """
+    if not has_local_password(user):
+        raise UserError("current_password", _("You have no password here to change."))
+    if not verify_password(user, current):
+        raise UserError("current_password", _("This is not your current password."))
+    check_password_policy(new)
+    if verify_password(user, new):
+        raise UserError("password", _("Choose a password different from the current one."))
+    user.password_hash = _hasher.hash(new)
+    forced = user.must_change_password
+    user.must_change_password = False
+    ended = end_sessions(user.id, keep=keep_session) if end_others else 0
+    audit.record("user.password.change", user=user, details={"sessions_ended": ended, "after_reset": forced})
+    db.session.commit()
+    return ended
+
+
+def reset_password(user: User, new: str, *, by: str) -> int:
+    """An administrator's (or operator's) reset: a password to hand over, changed at the next sign-in.
+
+    Every session of the user ends, since whoever held them may be why the password is
+    reset; `by` ("admin" or "cli") goes in the audit event. Returns the sessions ended.
+    """
+    check_password_policy(new)
+    user.password_hash = _hasher.hash(new)
+    user.must_change_password = True
+    ended = end_sessions(user.id)
+    audit.record("user.password.reset", user=user, details={"by": by, "sessions_ended": ended})
+    db.session.commit()
+    return ended
+
+
+def end_sessions(user_id: int, keep: int | None = None) -> int:
+    """End every open session of a user but `keep` (in the caller's transaction); returns how many."""
+    query = update(SessionRecord).where(SessionRecord.user_id == user_id, SessionRecord.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(SessionRecord.id != keep)
+    return db.session.execute(query.values(revoked_at=utcnow())).rowcount
 
 
 def _add_user(user: User, keyring: Keyring, *, commit: bool = True) -> User:
@@ -163,7 +217,7 @@ def _add_user(user: User, keyring: Keyring, *, commit: bool = True) -> User:
     user.kek_id, user.wrapped_dek = "", b""
     db.session.add(user)
     db.session.flush()
-    user.kek_id, user.wrapped_dek, _ = keyring.new_data_key(user.id)
+    user.kek_id, user.wrapped_dek, _dek = keyring.new_data_key(user.id)
     audit.record("user.create", user=user, details={"admin": user.is_admin})
     if commit:
         db.session.commit()
@@ -245,9 +299,9 @@ def apply_casdoor_claims(user: User, organization: str, casdoor_id: str, display
 def link_oidc(user: User, issuer: str, subject: str) -> None:
     """Tie an existing user to an OpenID Connect identity (in the caller's transaction)."""
     if find_oidc_user(issuer, subject) not in (None, user):
-        raise UserError("casdoor", "This Casdoor account is already linked to another user here.")
+        raise UserError("casdoor", _("This Casdoor account is already linked to another user here."))
     if user.oidc_subject is not None and (user.oidc_issuer, user.oidc_subject) != (issuer, subject):
-        raise UserError("casdoor", "Your account here is linked to another Casdoor user.")
+        raise UserError("casdoor", _("Your account here is linked to another Casdoor user."))
     user.oidc_issuer, user.oidc_subject = issuer, subject
     audit.record("user.link", user=user, details={"provider": "casdoor"})
 
@@ -372,8 +426,10 @@ def clear_reauthentication(record: SessionRecord) -> None:
 
 
 def recently_authenticated(record: SessionRecord | None, seconds: int) -> bool:
-    return record is not None and record.reauth_at is not None and (
-        utcnow() - record.reauth_at <= timedelta(seconds=seconds)
+    return (
+        record is not None
+        and record.reauth_at is not None
+        and (utcnow() - record.reauth_at <= timedelta(seconds=seconds))
     )
 
 

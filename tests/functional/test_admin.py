@@ -104,7 +104,7 @@ def test_the_admin_rules_are_all_there():
     assert {endpoint for endpoint, _method in ADMIN_RULES} == {
         "admin.index", "admin.users", "admin.user", "admin.revoke_session", "admin.revoke_sessions",
         "admin.disable", "admin.enable", "admin.delete", "admin.sync", "admin.audit", "admin.audit_csv",
-        "admin.settings_page", "admin.end_device", "admin.remove_passkey", "admin.revoke_token",
+        "admin.settings_page", "admin.end_device", "admin.remove_passkey", "admin.revoke_token", "admin.reset_password",
     }
 
 

@@ -33,15 +33,33 @@ def create_user(username: str, admin: bool, password_stdin: bool) -> None:
 @users_cli.command("set-password")
 @click.argument("username")
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
-def set_user_password(username: str, password_stdin: bool) -> None:
-    """Give a user a new password, read from standard input (e.g. one created by single sign-on)."""
+@click.option(
+    "--force-change",
+    is_flag=True,
+    help="A reset: end the user's sessions and make them choose a new password at their next sign-in.",
+)
+def set_user_password(username: str, password_stdin: bool, force_change: bool) -> None:
+    """Give a user a new password, read from standard input (e.g. one created by single sign-on).
+
+    Without --force-change the password is the user's own and their sessions stay; with it,
+    it is a reset, as from the admin console.
+    """
     prepare_database()
     user = user_named(username)
+    password = sys.stdin.readline().rstrip("\r\n")
     try:
-        users.set_password(user, sys.stdin.readline().rstrip("\r\n"))
+        if force_change:
+            ended = users.reset_password(user, password, by="cli")
+        else:
+            users.set_password(user, password)
     except users.UserError as error:
         raise click.ClickException(error.message) from None
-    click.echo(f"set the password of {user.username}")
+    if force_change:
+        click.echo(
+            f"reset the password of {user.username}: {ended} session(s) ended; a new one is due at the next sign-in"
+        )
+    else:
+        click.echo(f"set the password of {user.username}")
 
 
 @users_cli.command("passkeys")

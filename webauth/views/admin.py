@@ -35,8 +35,10 @@ from webauth import admin, casdoor, offline, settings, tokens
 from webauth.auth_session import current_session
 from webauth.config import MAX_SESSION_HOURS
 from webauth.extensions import db
+from webauth.forms import ResetPasswordForm
 from webauth.models import User
 from webauth.passkeys import credentials as passkeys
+from webauth.users import UserError
 from webauth.views.common import page_or_fragment, render_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -262,6 +264,47 @@ def delete(user_id: int):
     elif form.errors:
         status = 422
     return render_template("admin/delete.html", subject=subject, form=form), status
+
+
+@bp.route("/users/<int:user_id>/password", methods=["GET", "POST"])
+def reset_password(user_id: int):
+    """Give another user a password to hand over; they must change it at their next sign-in.
+
+    Their sessions end at once. Administrators change their own password on their account
+    page, with their current password; a Casdoor-only user's password lives in Casdoor.
+    """
+    subject = _user_or_404(user_id)
+    if subject.id == current_user.id:
+        return redirect(url_for("me.password"))
+    if not admin.password_resettable(subject):
+        return render_error(
+            409,
+            _("%(name)s signs in with Casdoor and has no password here: reset it in Casdoor.", name=subject.username),
+        )
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            ended = admin.reset_password(subject, form.password.data, current_user._get_current_object())
+        except (UserError, admin.AdminError) as error:
+            form.password.errors.append(error.message)
+            status = 422
+        else:
+            flash(
+                ngettext(
+                    "The password of %(name)s is reset and %(num)d session ended. "
+                    "They must choose a new password when they next sign in.",
+                    "The password of %(name)s is reset and %(num)d sessions ended. "
+                    "They must choose a new password when they next sign in.",
+                    ended,
+                    name=subject.username,
+                ),
+                "success",
+            )
+            return _back_to(subject)
+    elif form.errors:
+        status = 422
+    return render_template("admin/password.html", subject=subject, form=form), status
 
 
 @bp.post("/users/<int:user_id>/sync")
