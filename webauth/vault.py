@@ -103,6 +103,27 @@ class PlannedAddition:
         return self.duplicate_of is None and not self.repeated
 
 
+@dataclass(frozen=True)
+class PlanCounts:
+    """What a preview says of a batch, counted once each: so the result after adding says the same.
+
+    An account repeated in the batch counts as `repeated` (added once, or not at all when the
+    vault has it), never again as `in_vault`.
+    """
+
+    new: int
+    in_vault: int
+    repeated: int
+
+    @classmethod
+    def of(cls, planned: Sequence[PlannedAddition]) -> PlanCounts:
+        return cls(
+            new=sum(1 for item in planned if item.is_new),
+            in_vault=sum(1 for item in planned if item.duplicate_of is not None and not item.repeated),
+            repeated=sum(1 for item in planned if item.repeated),
+        )
+
+
 class Vault(VaultListing):
     """The one door to a user's accounts (see the module's docstring); the list's reading is in `VaultListing`."""
 

@@ -91,6 +91,20 @@ def test_pasted_transfer_links_and_several_links_get_a_preview(app, signed_in):
     assert sorted(stored(app)) == [("A", "a"), ("B", "b")]
 
 
+def test_a_link_repeated_in_the_paste_is_reported_as_such_not_as_already_in_the_vault(app, signed_in):
+    links = [link(f"Service{n}", "alice", secret) for n, secret in enumerate([SECRET, OTHER, THIRD] * 3)]
+    links[8] = links[3]  # 9 links, one of them twice
+    preview = send_text(signed_in, "\n".join(links)).get_data(as_text=True)
+    assert "8 new accounts can be added." in preview and "Repeated above: left out" in preview
+    assert "Already in your vault" not in preview
+    confirm_preview(signed_in, preview)
+    page = signed_in.get("/").get_data(as_text=True)
+    assert "Added 8 accounts." in page
+    assert "1 account appeared twice in what you gave; the repeat was left out." in page
+    assert "already in your vault" not in page
+    assert len(stored(app)) == 8
+
+
 def test_the_camera_sends_its_links_through_the_link_form(app, signed_in):
     response = send_text(signed_in, link("GitHub", "alice"), origin="camera")
     assert response.status_code == 302

@@ -115,7 +115,7 @@ def test_an_administrator_resets_a_password_which_must_then_be_changed(app, sign
     bob = make_user("bob")
     bobs_phone = app.test_client()
     sign_in(bobs_phone, "bob")
-    assert 'href="/admin/users/%d/password"' % bob.id in signed_in.get(f"/admin/users/{bob.id}").get_data(as_text=True)
+    assert f'href="/admin/users/{bob.id}/password"' in signed_in.get(f"/admin/users/{bob.id}").get_data(as_text=True)
     response = _reset(signed_in, bob.id)
     assert response.status_code == 302
     assert bobs_phone.get("/").status_code == 302  # the reset ended bob's sessions

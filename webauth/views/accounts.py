@@ -27,6 +27,7 @@ from webauth.vault import (
     CounterRewind,
     DuplicateAccount,
     IconChange,
+    PlanCounts,
     PlannedAddition,
     StaleRevision,
 )
@@ -220,18 +221,31 @@ def confirm():
     except adding.AddError as error:
         return render_error(*_add_error(error, text=True))
     specs = [entry.spec for entry in found.entries if entry.spec is not None]
-    added, skipped = current_vault().add_many(specs, source=form.origin.data)
+    vault = current_vault()
+    counts = PlanCounts.of(vault.plan_additions(specs))
+    added, skipped = vault.add_many(specs, source=form.origin.data)
     db.session.commit()
+    # What add_many skipped beyond the repeats the preview showed, the vault had (or got meanwhile).
+    in_vault = skipped - counts.repeated
     if added:
         flash(ngettext("Added %(num)d account.", "Added %(num)d accounts.", len(added)), "success")
-    if skipped:
+    if in_vault:
         flash(
             ngettext(
                 "%(num)d account was already in your vault and was not added again.",
                 "%(num)d accounts were already in your vault and were not added again.",
-                skipped,
+                in_vault,
             ),
             "success" if added else "error",
+        )
+    if counts.repeated:
+        flash(
+            ngettext(
+                "%(num)d account appeared twice in what you gave; the repeat was left out.",
+                "%(num)d accounts appeared twice in what you gave; the repeats were left out.",
+                counts.repeated,
+            ),
+            "info",
         )
     for account in added:
         _twin_note(account)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+from collections import Counter
 from dataclasses import dataclass
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, send_file, url_for
@@ -285,14 +286,17 @@ def confirm(token: str):
     if row.stage != pending.STAGE_PREVIEW:
         return redirect(url_for("transfer.review", token=row.uuid), 303)
     entries = pending.load_entries(payload)
+    # The preview's statuses, read again now: the summary counts what the preview showed.
+    rows = _preview_rows(entries)
     picked = set()
     for value in request.form.getlist("pick"):
-        if value.isdigit() and int(value) < len(entries):
+        if value.isdigit() and int(value) < len(entries) and rows[int(value)].selectable:
             picked.add(int(value))
-    specs = [entries[index].spec for index in sorted(picked) if entries[index].spec is not None]
+    specs = [entries[index].spec for index in sorted(picked)]
     if not specs:
         return _preview_page(row, entries, 422, _("Tick at least one account to import."))
-    problems = sum(1 for entry in entries if entry.spec is None)
+    statuses = Counter(item.status for item in rows)
+    problems = statuses["problem"]
     format_id = row.format_id or "unknown"
     # Consuming the pending import joins the transaction that adds the accounts.
     pending.discard(row, commit=False)
@@ -301,9 +305,11 @@ def confirm(token: str):
     db.session.commit()
     summary = {
         "added": len(added),
-        "duplicates": duplicates,
+        # Those the preview marked, and any ticked one another device added in the meantime.
+        "duplicates": statuses["duplicate"] + duplicates,
+        "repeated": statuses["repeated"],
         "problems": problems,
-        "left_out": len(entries) - problems - len(specs),
+        "left_out": statuses["new"] + statuses["trashed"] - len(specs),
         "entries": len(entries),
     }
     return _no_store(make_response(render_template("transfer/summary.html", summary=summary, added=added)))
