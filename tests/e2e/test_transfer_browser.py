@@ -90,10 +90,20 @@ def test_encrypted_backup_then_restore_into_another_vault(app, page, browser, li
     page.get_by_role("link", name="Export or back up").click()
     expect(page.get_by_role("heading", name="Export and back up", exact=True)).to_be_visible()
     page.get_by_label("Backup password").fill(BACKUP_PASSWORD)
+    page.get_by_label("Repeat the password").fill("not the same password")
+    page.get_by_role("button", name="Download the encrypted backup").click()
+    expect(page.get_by_text("The passwords differ.")).to_be_visible()
+    page.console_errors.clear()  # the refusal is a 422 document, which Chromium logs
+    page.get_by_label("Backup password").fill(BACKUP_PASSWORD)
     page.get_by_label("Repeat the password").fill(BACKUP_PASSWORD)
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download the encrypted backup").click()
     download = download_info.value
+    # The download leaves the page in place: no stale refusal, no password left in the fields.
+    expect(page.get_by_text("The passwords differ.")).to_have_count(0)
+    expect(page.get_by_label("Backup password")).to_have_value("")
+    expect(page.get_by_label("Repeat the password")).to_have_value("")
+    expect(page.get_by_text("The encrypted backup is downloading.")).to_be_visible()
     assert re.fullmatch(r"webauth-backup-\d{8}-encrypted\.json", download.suggested_filename)
     backup = tmp_path / download.suggested_filename
     download.save_as(backup)
