@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -53,6 +54,17 @@ def _clean_text(value: str, field_name: str, limit: int) -> str:
 def clean_group_name(name: str) -> str:
     """A group name as `AccountSpec` keeps it (NFC, trimmed, no control characters, within the limit)."""
     return _clean_text(name, "groups", MAX_LABEL_LENGTH)
+
+
+def clean_group_names(names: Iterable[str]) -> list[str]:
+    """Group names as they are kept: each cleaned (`clean_group_name`), empty ones and repeats
+    that differ only in case left out, in their first order."""
+    cleaned: list[str] = []
+    for name in names:
+        name = clean_group_name(name)
+        if name and name.casefold() not in {seen.casefold() for seen in cleaned}:
+            cleaned.append(name)
+    return cleaned
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ The caller owns the transaction: no method commits or rolls back. A view, a comm
 import or a sync makes its changes through the vault and commits once, so what belongs
 together (an HOTP step and its use, a whole import with the pending upload it consumes, a
 sync's plan with its new base) is stored together or not at all. What the code
-list reads (its query, its state, its refresh timing) is in listing.py, which `Vault` inherits.
+list reads (its query, its state, its refresh timing) is in listing.py, and adding a batch at
+once (an import) in batches.py; `Vault` inherits both.
 
 Two browsers, or a browser and a sync, change the same vault at the same time. Each change
 that reads before it writes (is this account there already? which position is last? is it
@@ -24,7 +25,7 @@ import contextlib
 import hashlib
 import hmac
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -39,13 +40,14 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from webauth import audit, icons
+from webauth.batches import VaultBatches
 from webauth.crypto import Keyring, open_secret, seal_secret, secret_opener
 from webauth.extensions import db
 from webauth.listing import ListQuery, VaultListing
 from webauth.locking import hold_transaction_lock
 from webauth.models import Account, AccountIcon, Group, User, account_groups, utcnow
 from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
-from webauth.otpauth import AccountSpec, clean_group_name
+from webauth.otpauth import AccountSpec, clean_group_name, clean_group_names
 
 # What a re-authenticated user may see of an account's secret (the PIN: mOTP and Yandex accounts).
 REVEALS = ("secret", "qr", "uri", "pin")
@@ -88,43 +90,7 @@ class IconChange:
     image: bytes | None = None
 
 
-@dataclass(frozen=True)
-class PlannedAddition:
-    """One account of a batch to add (an image with several QR codes, a Google transfer)."""
-
-    spec: AccountSpec
-    # The same account already in the vault, if any.
-    duplicate_of: Account | None = None
-    # The same account appears earlier in the batch.
-    repeated: bool = False
-
-    @property
-    def is_new(self) -> bool:
-        return self.duplicate_of is None and not self.repeated
-
-
-@dataclass(frozen=True)
-class PlanCounts:
-    """What a preview says of a batch, counted once each: so the result after adding says the same.
-
-    An account repeated in the batch counts as `repeated` (added once, or not at all when the
-    vault has it), never again as `in_vault`.
-    """
-
-    new: int
-    in_vault: int
-    repeated: int
-
-    @classmethod
-    def of(cls, planned: Sequence[PlannedAddition]) -> PlanCounts:
-        return cls(
-            new=sum(1 for item in planned if item.is_new),
-            in_vault=sum(1 for item in planned if item.duplicate_of is not None and not item.repeated),
-            repeated=sum(1 for item in planned if item.repeated),
-        )
-
-
-class Vault(VaultListing):
+class Vault(VaultListing, VaultBatches):
     """The one door to a user's accounts (see the module's docstring); the list's reading is in `VaultListing`."""
 
     def __init__(self, user: User, keyring: Keyring) -> None:
@@ -330,7 +296,7 @@ class Vault(VaultListing):
         digest = self._fingerprint(spec.params)
         with self._unique(digest, spec.issuer, spec.name):
             if groups is not None:
-                names = _clean_groups(groups)
+                names = clean_group_names(groups)
                 if [name.casefold() for name in names] != [name.casefold() for name in current.groups]:
                     self._assign_groups(account, names)
                     changed.append("groups")
@@ -599,96 +565,6 @@ class Vault(VaultListing):
         current.kind, current.digest, current.updated_at = kind, digest, utcnow()
         current.mime, current.data = ("image/png", image) if kind == "custom" else (None, None)
         return True
-
-    # Adding several at once ---------------------------------------------------------------
-
-    def plan_additions(self, specs: Sequence[AccountSpec]) -> list[PlannedAddition]:
-        """Which accounts of a batch are new, already in the vault, or repeated in the batch.
-
-        A duplicate is what `find_duplicate` would find (same type and secret, by fingerprint,
-        issuer and name among the live accounts), here answered with one query for the batch.
-        """
-        live: dict[tuple[str, str, str], int] = {}
-        columns = self._query().with_only_columns(Account.id, Account.secret_digest, Account.issuer, Account.name)
-        for account_id, digest, issuer, name in db.session.execute(columns.order_by(Account.id)):
-            live.setdefault((digest, issuer, name), account_id)
-        planned: list[PlannedAddition] = []
-        seen: set[tuple[str, str, str]] = set()
-        for spec in specs:
-            key = (self._fingerprint(spec.params), spec.issuer, spec.name)
-            duplicate = db.session.get(Account, live[key]) if key in live else None
-            planned.append(PlannedAddition(spec, duplicate, key in seen))
-            seen.add(key)
-        return planned
-
-    def add_many(
-        self, specs: Iterable[AccountSpec], *, source: str, details: dict | None = None
-    ) -> tuple[list[Account], int]:
-        """Add a whole import in the caller's transaction: all of it or, on any failure, none of it.
-
-        Accounts the vault holds already (same type, secret, issuer and name), and repeats
-        within `specs`, are skipped and counted; returns (accounts added, duplicates skipped).
-        Groups, notes, favorites and icons come along (an icon that is not a usable image is
-        left out, as in `add`). One audit event `import` records the counts and `source` (the
-        format), with `details` from the caller (counts only, never a name or a secret).
-        """
-        self.lock()
-        specs = list(specs)
-        try:
-            with db.session.begin_nested():
-                added, duplicates = self._add_batch(specs)
-                db.session.flush()
-        except IntegrityError:
-            # Under the vault's lock only a writer that skips it (a database console) gets here:
-            # read the vault again and skip what it holds now, as for any duplicate.
-            with db.session.begin_nested():
-                added, duplicates = self._add_batch(specs)
-                db.session.flush()
-        counts = {"format": source, "added": len(added), "duplicates": duplicates}
-        audit.record("import", user=self.user, details={**(details or {}), **counts})
-        return added, duplicates
-
-    def _add_batch(self, specs: Sequence[AccountSpec]) -> tuple[list[Account], int]:
-        seen = {
-            tuple(row)
-            for row in db.session.execute(
-                self._query().with_only_columns(Account.secret_digest, Account.issuer, Account.name)
-            )
-        }
-        position = self._next_position() - 1
-        groups = {
-            group.name.casefold(): group
-            for group in db.session.scalars(select(Group).where(Group.user_id == self.user.id))
-        }
-        added: list[Account] = []
-        duplicates = 0
-        for spec in specs:
-            params = spec.params
-            digest = self._fingerprint(params)
-            if (digest, spec.issuer, spec.name) in seen:
-                duplicates += 1
-                continue
-            seen.add((digest, spec.issuer, spec.name))
-            position += 1
-            account = self._new_account(spec, digest, position)
-            chosen: list[Group] = []
-            for name in _clean_groups(spec.groups):
-                group = groups.get(name.casefold())
-                if group is None:
-                    group = groups[name.casefold()] = Group(user_id=self.user.id, name=name)
-                chosen.append(group)
-            account.groups = chosen
-            added.append(account)
-        return added, duplicates
-
-
-def _clean_groups(names: Iterable[str]) -> list[str]:
-    cleaned: list[str] = []
-    for name in names:
-        name = clean_group_name(name)
-        if name and name.casefold() not in {seen.casefold() for seen in cleaned}:
-            cleaned.append(name)
-    return cleaned
 
 
 def _changed_fields(before: AccountSpec, after: AccountSpec) -> list[str]:

@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webauth import adding, edits, qr
 from webauth.auth_session import reauth_required, recently_authenticated
+from webauth.batches import PlanCounts, PlannedAddition
 from webauth.extensions import db, limiter
 from webauth.forms import ConfirmForm, EditForm, GroupForm, ImageForm, ManualForm, UriForm
 from webauth.icons import IconError
@@ -27,8 +28,6 @@ from webauth.vault import (
     CounterRewind,
     DuplicateAccount,
     IconChange,
-    PlanCounts,
-    PlannedAddition,
     StaleRevision,
 )
 from webauth.views.codes import render_codes
