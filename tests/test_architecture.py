@@ -209,3 +209,16 @@ def test_the_foundation_imports_nothing_above_it() -> None:
         f"{module} -> {target}" for module in FOUNDATION for target in graph[module] if target not in FOUNDATION
     )
     assert offenders == []
+
+
+# A module past this is split along the seams it has (the developers' guide: "under about 600").
+MODULE_LINES = 600
+
+
+def test_no_module_is_over_600_lines() -> None:
+    long = {
+        str(path.relative_to(ROOT)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text().splitlines())) > MODULE_LINES
+    }
+    assert long == {}, f"split these along their seams: {long}"

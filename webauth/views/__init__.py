@@ -14,7 +14,8 @@ from webauth.views.common import group_code, label_hue, otp_type_label, render_e
 
 
 def register_blueprints(app: Flask) -> None:
-    from webauth.views import (
+    from webauth.views import (  # account_page: its routes join the accounts blueprint before it is registered
+        account_page,  # noqa: F401
         accounts,
         admin,
         auth,
