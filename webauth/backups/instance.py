@@ -17,7 +17,6 @@ import contextlib
 import io
 import json
 import os
-import secrets
 import sqlite3
 import tempfile
 import zipfile
@@ -29,6 +28,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from webauth.backups import files
 from webauth.crypto import Keyring
 
 MAGIC = b"WEBAUTH-INSTANCE-BACKUP-1\n"
@@ -135,18 +135,8 @@ def _is_empty_database(path: Path) -> bool:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
+    """Write `data` as `path`, mode 0600, whole or not at all (as the scheduled backups' files)."""
+    files.write_atomically(path.parent, path.name, data)
 
 
 def restore(data: bytes, passphrase: str, instance: Path, database: Path) -> Restored:
