@@ -6,7 +6,7 @@ The server shares the test database, so tests arrange data through the domain la
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
@@ -100,6 +100,19 @@ def browser_sign_in(page: Page, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/")
+
+
+def copy_and_read_clipboard(page: Page, shown_code: Callable[[], str], press: Callable[[], None]) -> None:
+    """Press a copy button and check the clipboard holds the code the page showed.
+
+    The page may roll over to the next period between the press and the read, so the copied
+    code must be the one shown just before the press or just after the read: never anything else.
+    """
+    before = shown_code()
+    press()
+    expect(page.get_by_text("Copied")).to_be_visible()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied in {before, shown_code()}
 
 
 @pytest.fixture
