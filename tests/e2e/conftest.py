@@ -100,6 +100,17 @@ def browser_sign_in(page: Page, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in", exact=True).click()
     page.wait_for_url("**/")
+    wait_for_scripts(page)
+
+
+def wait_for_scripts(page: Page) -> None:
+    """Wait until the page's own script (static/js/app.js, a deferred module) has run.
+
+    The server-rendered page is there before its listeners are: a key pressed or a row dragged
+    in between does nothing. app.js marks <html> with the `js` class in the same task that wires
+    every behaviour, so once the class is there, they all are.
+    """
+    page.wait_for_function("document.documentElement.classList.contains('js')")
 
 
 def copy_and_read_clipboard(page: Page, shown_code: Callable[[], str], press: Callable[[], None]) -> None:

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, browser_sign_in, copy_and_read_clipboard
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, browser_sign_in, copy_and_read_clipboard, wait_for_scripts
 from tests.support.qr_images import qr_image, qr_png, qr_sheet, write_y4m
 from webauth.extensions import db
 from webauth.keys import keyring
@@ -189,6 +189,7 @@ def test_drag_to_reorder_then_delete_and_undo(app, alice, page):
     expect(page.locator("#codes .account .issuer")).to_have_text(expected)
     page.reload()
     expect(page.locator("#codes .account .issuer")).to_have_text(expected)
+    wait_for_scripts(page)
 
     # The keyboard does the same: Alt+↑ moves the focused account up.
     page.get_by_role("button", name="Copy the code for Charlie").focus()
