@@ -62,7 +62,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile --use-fuzzy -d translations
+	$(VENV)/bin/pybabel compile -d translations
 
 migrate: $(VENV)/.installed
 	$(VENV)/bin/flask db upgrade heads
@@ -73,7 +73,7 @@ system-test-deps:
 # Maintainers: re-extract the strings after changing templates or code, then translate.
 messages: $(VENV)/.installed
 	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
-	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations
+	$(VENV)/bin/pybabel update --no-fuzzy-matching --ignore-obsolete -i translations/messages.pot -d translations
 
 # Maintainers: write the import tests' samples of other apps' formats again (tests/fixtures/interop/SOURCES.md).
 interop-samples: $(VENV)/.installed
