@@ -5,14 +5,20 @@ never readable by others even briefly), flushed to the disk, then renamed over i
 and the folder itself flushed so the rename survives a power cut. A crash before the rename
 leaves the earlier backups as they were; the temporary file it leaves behind is never taken for
 a backup, and the next run removes it.
+
+`user_lock` keeps two runs for the same user (two app servers' schedulers, cron and "Back up
+now") from interleaving: one writes, prunes and records its outcome, then the other starts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import secrets
+import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -63,6 +69,30 @@ def user_folder(root: Path, folder: str) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def user_lock(root: Path, user_id: int) -> Iterator[None]:
+    """Hold an exclusive `flock` on the user's lock file (`root/.locks/user-ID.lock`), across the
+    processes of this machine, for as long as the block runs.
+
+    The lock is a file of its own, beside the user's folder, so removing the folder (a deleted
+    user) never frees it. A root the server cannot write gives no lock: the run then fails on
+    the folder anyway, writing nothing.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        locks = root / ".locks"
+        locks.mkdir(exist_ok=True, mode=0o700)
+        fd = os.open(locks / f"user-{user_id}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 def listing(folder: Path) -> list[BackupFile]:
     """The folder's backups, oldest first (temporary files are not backups)."""
     if not folder.is_dir():
@@ -82,8 +112,12 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(folder: Path, name: str, data: bytes) -> Path:
-    """Write `data` as `folder/name`, mode 0600, whole or not at all."""
+def write_atomically(folder: Path, name: str, data: bytes, *, replace: bool = True) -> Path:
+    """Write `data` as `folder/name`, mode 0600, whole or not at all.
+
+    Without `replace`, FileExistsError when `folder/name` exists, even when it appeared while
+    this was written: the file is linked into place, which never overwrites.
+    """
     final = folder / name
     temp = folder / f".{name}.{secrets.token_hex(4)}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -92,7 +126,11 @@ def write_atomically(folder: Path, name: str, data: bytes) -> Path:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temp, final)
+        if replace:
+            os.replace(temp, final)
+        else:
+            os.link(temp, final)
+            temp.unlink()
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()
@@ -110,6 +148,18 @@ def remove_leftovers(folder: Path) -> int:
                 os.unlink(entry.path)
                 removed += 1
     return removed
+
+
+def remove_folder(root: Path, folder: str) -> int:
+    """Delete a user's whole folder under `root` (a deleted user); returns how many backups it held."""
+    if not folder or folder.startswith(".") or "/" in folder:
+        raise ValueError(f"{folder!r} is not a user's backup folder")
+    path = root / folder
+    if not path.is_dir():
+        return 0
+    count = len(listing(path))
+    shutil.rmtree(path)
+    return count
 
 
 def prune(folder: Path, keep: int) -> list[str]:

@@ -1,9 +1,17 @@
 """Writing the backups: each user with a backup password gets an Aegis vault in their folder, and
 on their WebDAV targets, when their vault changed since the last backup.
 
-`backup_user` does one user inside the caller's transaction (the command commits per user, so a
-failure of one never undoes another's record). It never needs the backup password: the vault is
-sealed under the user's backup master key and carries the slot made from the password.
+`backup_user` does one user in a transaction of its own, which it commits (so a failure of one
+never undoes another's record). It never needs the backup password: the vault is sealed under
+the user's backup master key and carries the slot made from the password.
+
+Two runs for the same user at once (two app servers' schedulers, cron and "Back up now") take
+turns: each holds the user's lock (`files.user_lock`, and on PostgreSQL the plan's row lock,
+for app servers on other machines) from reading the plan to committing its outcome. The second
+then reads what the first recorded: it finds the vault backed up already, or writes the newer
+state under a later name, so retention never deletes the other's file and the record never goes
+back in time. Nothing is written to the database before the commit, so on SQLite no write lock
+is held while a backup uploads to a slow WebDAV server.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
 from webauth import audit
 from webauth.backups import files
@@ -61,7 +70,8 @@ class BackupSettings:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one user's run did: "written", "unchanged", "failed", or "no-password"."""
+    """What one user's run did: "written", "unchanged", "failed", "no-password", or "deleted"
+    (the user was deleted while the run waited or ran; their files go with them)."""
 
     username: str
     result: str
@@ -101,12 +111,38 @@ def _fail(user: User, plan: BackupPlan, kind: str, now: datetime, **result: Any)
 
 
 def backup_user(user: User, keyring: Keyring, settings: BackupSettings, now: datetime) -> Outcome:
-    """Back up `user`'s vault if it changed since the last backup (or a WebDAV upload is owed)."""
-    # Locked (on PostgreSQL) until the caller commits: a second run for the same user, from the
-    # timer and "Back up now" at once, waits and then finds the vault backed up already.
-    plan = db.session.get(BackupPlan, user.id, with_for_update=True)
+    """Back up `user`'s vault if it changed since the last backup (or a WebDAV upload is owed), and commit.
+
+    The caller's transaction is committed first: nothing of it is held while this waits for the
+    user's lock.
+    """
+    try:
+        user_id, username = user.id, user.username
+        db.session.commit()
+    except ObjectDeletedError:
+        db.session.rollback()
+        return Outcome("", "deleted")
+    with files.user_lock(settings.root, user_id):
+        try:
+            with db.session.no_autoflush:
+                outcome = _backup_locked(user, keyring, settings, now)
+            db.session.commit()
+        except (StaleDataError, ObjectDeletedError):
+            # Deleted meanwhile (on SQLite nothing locks the row): the deletion removes the
+            # folder once this run lets go of the lock.
+            db.session.rollback()
+            return Outcome(username, "deleted")
+    return outcome
+
+
+def _backup_locked(user: User, keyring: Keyring, settings: BackupSettings, now: datetime) -> Outcome:
+    # A fresh read under the lock: what a run that held it before us recorded. On PostgreSQL the
+    # row stays locked until the commit, for runs on other machines.
+    plan = db.session.get(BackupPlan, user.id, with_for_update=True, populate_existing=True)
     if plan is None:
         return Outcome(user.username, "no-password")
+    # Never back in time: a run that waited for another names its file after that one's.
+    now = max([now, *(at for at in (plan.last_attempt_at, plan.last_backup_at) if at is not None)])
     plan.last_attempt_at = now
     vault = Vault(user, keyring)
     digest = state_digest(user, plan)

@@ -85,27 +85,31 @@ def run_backups(username: str | None, run_all: bool) -> None:
     if bool(username) == run_all:
         raise click.UsageError("give either --user NAME or --all")
     settings = BackupSettings.from_config(current_app.config)
-    targets = planned_users() if run_all else [user_named(username or "")]
+    # Names read now: a user deleted during the run is not there to ask any more.
+    chosen = planned_users() if run_all else [user_named(username or "")]
+    targets = [(user, user.id, user.username) for user in chosen]
     failed = 0
-    for user in targets:
+    for user, user_id, name in targets:
         try:
             outcome = backup_user(user, keyring(), settings, utcnow())
-            db.session.commit()
         except Exception:
             # One user's unexpected failure must not cost everyone else their backup.
             db.session.rollback()
-            log.exception("backup of user %s failed", user.id)
-            click.echo(f"{user.username}: failed: unexpected error (see the log)", err=True)
+            log.exception("backup of user %s failed", user_id)
+            click.echo(f"{name}: failed: unexpected error (see the log)", err=True)
             failed += 1
             continue
+        if outcome.result == "deleted":
+            click.echo(f"{name}: deleted meanwhile, nothing kept")
+            continue
         if outcome.result == "no-password":
-            raise click.ClickException(f"{user.username} has no backup password: set one with `backups password`")
+            raise click.ClickException(f"{name} has no backup password: set one with `backups password`")
         if outcome.result == "written":
-            click.echo(f"{user.username}: wrote {outcome.file} ({outcome.accounts} accounts, {outcome.size} bytes)")
+            click.echo(f"{name}: wrote {outcome.file} ({outcome.accounts} accounts, {outcome.size} bytes)")
         elif outcome.result == "unchanged":
-            click.echo(f"{user.username}: unchanged since {outcome.file}")
+            click.echo(f"{name}: unchanged since {outcome.file}")
         if outcome.error:
-            click.echo(f"{user.username}: failed: {outcome.error}", err=True)
+            click.echo(f"{name}: failed: {outcome.error}", err=True)
             failed += 1
     if failed:
         sys.exit(1)
