@@ -129,6 +129,29 @@ def test_a_short_passphrase_and_an_existing_file_are_refused(source, tmp_path):
     assert exists.exit_code != 0 and out.read_text() == "keep me"
 
 
+def test_two_backups_to_the_same_file_at_once_never_overwrite_each_other(source, tmp_path, monkeypatch):
+    """Two operators run `backup instance --out` to one name: both find it free; the other run's
+    file lands while this one seals its own. This one refuses; the other's file stays whole."""
+    out = tmp_path / "instance.webauth-backup"
+    seal = instance_backup.write_backup
+    others = []
+
+    def the_other_finishes_first(*args, **kwargs):
+        data = seal(*args, **kwargs)
+        others.append(seal(*args, **kwargs))
+        instance_backup.write_private(out, others[0], replace=False)
+        return data
+
+    monkeypatch.setattr(instance_backup, "write_backup", the_other_finishes_first)
+    second = source.test_cli_runner().invoke(args=["backup", "instance", "--out", str(out)], input=PASSPHRASE + "\n")
+    assert second.exit_code != 0 and "exists already" in second.output
+    assert out.read_bytes() == others[0]
+    assert set(instance_backup.open_backup(out.read_bytes(), PASSPHRASE)) == {
+        "webauth.db", "keyring.json", "manifest.json"
+    }
+    assert [path.name for path in tmp_path.iterdir() if path.name.endswith(".tmp")] == []
+
+
 def test_postgresql_gets_the_pg_dump_hint(app):
     app.config["SQLALCHEMY_DATABASE_URI"] = "postgresql+psycopg://webauth@127.0.0.1/webauth"
     runner = app.test_cli_runner()

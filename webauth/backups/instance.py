@@ -134,9 +134,12 @@ def _is_empty_database(path: Path) -> bool:
         connection.close()
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write `data` as `path`, mode 0600, whole or not at all (as the scheduled backups' files)."""
-    files.write_atomically(path.parent, path.name, data)
+def write_private(path: Path, data: bytes, *, replace: bool = True) -> None:
+    """Write `data` as `path`, mode 0600, whole or not at all (as the scheduled backups' files).
+
+    Without `replace`, FileExistsError if `path` exists, even if another run wrote it meanwhile.
+    """
+    files.write_atomically(path.parent, path.name, data, replace=replace)
 
 
 def restore(data: bytes, passphrase: str, instance: Path, database: Path) -> Restored:

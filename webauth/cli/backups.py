@@ -159,7 +159,10 @@ def backup_instance(out: Path) -> None:
     except instance_backup.InstanceBackupError as error:
         raise click.ClickException(str(error)) from None
     try:
-        instance_backup.write_private(out, data)
+        # Never over a file that appeared meanwhile (another operator's run to the same name).
+        instance_backup.write_private(out, data, replace=False)
+    except FileExistsError:
+        raise click.ClickException(f"{out} exists already: choose a new file") from None
     except OSError as error:
         raise click.ClickException(f"nothing written: {error.strerror or error}") from None
     click.echo(f"wrote {out} ({len(data)} bytes): the database and the keyring, encrypted")
