@@ -24,6 +24,8 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import aliased
 
 from webauth import audit, offline, settings, users
+from webauth.backups import removal
+from webauth.backups.run import BackupSettings
 from webauth.extensions import db
 from webauth.models import Account, AuditEvent, OfflineDevice, SessionRecord, User, utcnow
 
@@ -296,12 +298,19 @@ def reset_password(user: User, password: str, actor: User) -> int:
     return users.reset_password(user, password, by="admin")
 
 
-def delete_user(user: User, confirmation: str, actor: User) -> int:
+@dataclass(frozen=True)
+class Deleted:
+    accounts: int
+    # Some of the user's backups could not be removed (the audit event backup.remove says where).
+    backups_left: bool = False
+
+
+def delete_user(user: User, confirmation: str, actor: User) -> Deleted:
     """Delete a user and their whole vault, once the administrator has typed the username.
 
-    Returns how many accounts went with it. The database removes the accounts and sessions
-    (ON DELETE CASCADE) and keeps the audit trail, whose events lose their user id but keep
-    the name.
+    The database removes the accounts and sessions (ON DELETE CASCADE) and keeps the audit
+    trail, whose events lose their user id but keep the name. Once that is committed, the
+    user's backups go too (webauth/backups/removal.py).
     """
     if user.id == actor.id:
         raise AdminError(_("You cannot delete your own account."))
@@ -309,10 +318,15 @@ def delete_user(user: User, confirmation: str, actor: User) -> int:
         raise AdminError(_("Type the username, %(name)s, to confirm.", name=user.username), field="confirmation")
     accounts = db.session.scalar(select(func.count(Account.id)).where(Account.user_id == user.id)) or 0
     user_id, username = user.id, user.username
+    backups = removal.user_backups(user)
     db.session.execute(delete(User).where(User.id == user_id))
     audit.record("admin.user.delete", username=username, details={"user_id": user_id, "accounts": accounts})
     db.session.commit()
-    return accounts
+    if backups is None:
+        return Deleted(accounts)
+    removed = removal.remove(backups, BackupSettings.from_config(current_app.config))
+    db.session.commit()
+    return Deleted(accounts, backups_left=bool(removed.left))
 
 
 # Sessions ----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 
@@ -127,15 +128,23 @@ def backup_user(user: User, keyring: Keyring, settings: BackupSettings, now: dat
             with db.session.no_autoflush:
                 outcome = _backup_locked(user, keyring, settings, now)
             db.session.commit()
-        except (StaleDataError, ObjectDeletedError):
-            # Deleted meanwhile (on SQLite nothing locks the row): the deletion removes the
-            # folder once this run lets go of the lock.
+        except (StaleDataError, ObjectDeletedError, IntegrityError):
+            # Deleted meanwhile (on SQLite nothing locks the rows: the plan's update matches
+            # nothing, or the audit event names a user who is gone): the deletion removes the
+            # folder once this run lets go of the lock. Any other failure is an error.
             db.session.rollback()
+            if db.session.get(User, user_id) is not None:
+                raise
             return Outcome(username, "deleted")
     return outcome
 
 
 def _backup_locked(user: User, keyring: Keyring, settings: BackupSettings, now: datetime) -> Outcome:
+    # On PostgreSQL, the user's row first (FOR KEY SHARE): a deletion waits for this run rather
+    # than deadlocking with it over the audit event that names the user.
+    alive = select(User.id).where(User.id == user.id).with_for_update(read=True, key_share=True)
+    if db.session.scalar(alive) is None:
+        return Outcome(user.username, "deleted")
     # A fresh read under the lock: what a run that held it before us recorded. On PostgreSQL the
     # row stays locked until the commit, for runs on other machines.
     plan = db.session.get(BackupPlan, user.id, with_for_update=True, populate_existing=True)

@@ -109,6 +109,13 @@ class WebDavTarget:
             self._check(self._request("DELETE", urljoin(self.url, quote(name))), 200, 204, 404)
         return doomed
 
+    def remove_folder(self) -> None:
+        """Delete the folder with everything in it (RFC 4918 DELETE of a collection); gone already is fine.
+
+        Only for a folder the app made for one user on the instance-wide target, never a user's own.
+        """
+        self._check(self._request("DELETE", self.url), 200, 204, 404)
+
     def download(self, name: str) -> bytes:
         response = self._request("GET", urljoin(self.url, quote(name)))
         self._check(response, 200)

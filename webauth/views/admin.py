@@ -246,7 +246,7 @@ def delete(user_id: int):
     status = 200
     if form.validate_on_submit():
         try:
-            accounts = admin.delete_user(subject, form.confirmation.data, current_user._get_current_object())
+            deleted = admin.delete_user(subject, form.confirmation.data, current_user._get_current_object())
         except admin.AdminError as error:
             form.confirmation.errors.append(error.message)
             status = 422
@@ -255,11 +255,13 @@ def delete(user_id: int):
                 ngettext(
                     "Deleted %(name)s and %(num)d account.",
                     "Deleted %(name)s and %(num)d accounts.",
-                    accounts,
+                    deleted.accounts,
                     name=subject.username,
                 ),
                 "success",
             )
+            if deleted.backups_left:
+                flash(_("Some of their backups could not be removed: see the audit log."), "error")
             return redirect(url_for("admin.users"))
     elif form.errors:
         status = 422
