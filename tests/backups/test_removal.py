@@ -18,6 +18,7 @@ from tests.conftest import post_form
 from tests.support.webdav_server import WebDavServer
 from webauth import admin
 from webauth.backups import run as backup_run
+from webauth.cli import backups as cli_backups
 from webauth.extensions import db
 from webauth.models import AuditEvent, User
 
@@ -128,13 +129,7 @@ def test_a_user_deleted_while_their_backup_runs_leaves_nothing_behind(app, user,
     runner, by_run = _in_thread(run, app, "bob")
     assert inside.wait(JOIN_SECONDS)
 
-    def delete_bob():
-        with app.app_context():
-            actor = db.session.scalar(select(User).where(User.username == "alice"))
-            subject = db.session.scalar(select(User).where(User.username == "bob"))
-            return admin.delete_user(subject, "bob", actor)
-
-    deleter, by_deleter = _in_thread(delete_bob)
+    deleter, by_deleter = _in_thread(delete_bob, app)
     deleter.join(MEETING_SECONDS)  # waits for the run: on bob's lock, or (PostgreSQL) his plan's row
     go_on.set()
     runner.join(JOIN_SECONDS)
@@ -143,3 +138,31 @@ def test_a_user_deleted_while_their_backup_runs_leaves_nothing_behind(app, user,
     assert by_run["value"].result in {"written", "deleted"}
     assert by_deleter["value"] == admin.Deleted(accounts=4, backups_left=False)
     assert [path.name for path in backup_dir.iterdir()] == [".locks"]
+
+
+def test_a_user_deleted_during_backups_run_all_is_skipped_and_the_others_backed_up(
+    app, user, make_user, backup_dir, monkeypatch
+):
+    backed_up(app, make_user, "bob")
+    backed_up(app, make_user, "carol")
+    real = cli_backups.backup_user
+
+    def delete_bob_first(subject, *args):
+        if not removals(app):  # an administrator deletes bob as the command reaches him
+            _in_thread(delete_bob, app)[0].join(JOIN_SECONDS)
+        return real(subject, *args)
+
+    monkeypatch.setattr(cli_backups, "backup_user", delete_bob_first)
+    result = app.test_cli_runner().invoke(args=["backups", "run", "--all"])
+    assert result.exit_code == 0, result.output
+    assert "bob: deleted meanwhile, nothing kept" in result.output and "carol: wrote" in result.output
+    assert [path.name for path in backup_dir.iterdir() if path.name != ".locks"] == [
+        folder_of(app, backup_dir, "carol").name
+    ]
+
+
+def delete_bob(app):
+    with app.app_context():
+        actor = db.session.scalar(select(User).where(User.username == "alice"))
+        subject = db.session.scalar(select(User).where(User.username == "bob"))
+        return admin.delete_user(subject, "bob", actor)
