@@ -99,7 +99,8 @@ def run_command(env: dict[str, str]) -> tuple[float, str]:
 def check(backup_dir: Path, users: int, accounts: int) -> None:
     from webauth.transfer.aegis import AegisImporter
 
-    folders = sorted(backup_dir.iterdir())
+    # Users' folders only: `.locks` holds the runs' lock files.
+    folders = sorted(path for path in backup_dir.iterdir() if not path.name.startswith("."))
     files = [list(folder.iterdir()) for folder in folders]
     if len(folders) != users or any(len(found) != 1 for found in files):
         raise SystemExit(f"expected one backup for each of {users} users, found {sum(map(len, files))}")
