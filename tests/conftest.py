@@ -94,6 +94,7 @@ def quick_password_hashing() -> Iterator[None]:
 _MESSAGE_MODULES = [
     "webauth.otp", "webauth.otpauth", "webauth.transfer._parsing", "webauth.transfer.registry", "webauth.tokens",
     "webauth.views.api.bodies", "webauth.views.api.guard", "webauth.users", "webauth.admin",
+    "webauth.sharelinks.links", "webauth.views.sharelinks",
 ]
 
 

@@ -144,6 +144,17 @@ def load_config(instance: Path) -> dict[str, Any]:
         # refused tokens per address.
         "WEBAUTH_API_RATE_LIMIT": env.get("WEBAUTH_API_RATE_LIMIT", "120 per minute; 3000 per hour"),
         "WEBAUTH_API_REFUSAL_RATE_LIMIT": env.get("WEBAUTH_API_REFUSAL_RATE_LIMIT", "20 per minute; 200 per hour"),
+        # Share links (docs/share-links.md): code requests per address and per link, refused
+        # tokens per address, links made per user, and how many links one user may have running.
+        "WEBAUTH_SHARE_LINK_RATE_LIMIT": env.get("WEBAUTH_SHARE_LINK_RATE_LIMIT", "30 per minute; 600 per hour"),
+        "WEBAUTH_SHARE_LINK_PER_LINK_RATE_LIMIT": env.get("WEBAUTH_SHARE_LINK_PER_LINK_RATE_LIMIT", "60 per minute"),
+        "WEBAUTH_SHARE_LINK_REFUSAL_RATE_LIMIT": env.get(
+            "WEBAUTH_SHARE_LINK_REFUSAL_RATE_LIMIT", "10 per minute; 50 per hour"
+        ),
+        "WEBAUTH_SHARE_LINK_CREATE_RATE_LIMIT": env.get("WEBAUTH_SHARE_LINK_CREATE_RATE_LIMIT", "20 per hour"),
+        "WEBAUTH_SHARE_LINK_MAX_ACTIVE": _positive(
+            _int("WEBAUTH_SHARE_LINK_MAX_ACTIVE", 10), "WEBAUTH_SHARE_LINK_MAX_ACTIVE"
+        ),
         "WEBAUTH_HTTPS": https,
         "WEBAUTH_PROXY_HOPS": _int("WEBAUTH_PROXY_HOPS", 0),
         # The address people open (behind a proxy, the proxy's): passkeys are bound to its host

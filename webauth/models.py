@@ -526,3 +526,31 @@ class AccessToken(db.Model):
     # Written at most once a minute per token (tokens.LAST_USE_RESOLUTION), not on every call.
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ShareLink(db.Model):
+    """A time-limited link that shows one account's live code to whoever holds it (sharelinks/).
+
+    The link's token is 256 random bits; only its keyed digest is stored, so neither a
+    database dump nor the audit log opens a link. A link ends at `expires_at`, when revoked
+    (`revoked_at`, and `ended` says why: "revoked" by the owner, "trashed" with its account),
+    and is suspended while its owner is disabled. Deleting the account or the user deletes it.
+    """
+
+    __tablename__ = "share_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Whether the page shows the account's name beside its issuer (the owner's choice).
+    show_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    minutes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended: Mapped[str] = mapped_column(String(16), default="")
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    # The last view the audit recorded: a page refreshing its code is one view, not one per period.
+    last_view_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_view_ip: Mapped[str] = mapped_column(String(64), default="")

@@ -45,7 +45,7 @@ from webauth.crypto import Keyring, open_secret, seal_secret, secret_opener
 from webauth.extensions import db
 from webauth.listing import ListQuery, VaultListing
 from webauth.locking import hold_transaction_lock
-from webauth.models import Account, AccountIcon, Group, User, account_groups, utcnow
+from webauth.models import Account, AccountIcon, Group, ShareLink, User, account_groups, utcnow
 from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, clean_group_name, clean_group_names
 
@@ -325,6 +325,11 @@ class Vault(VaultListing, VaultBatches):
         account = self.get(account_uuid, fresh=True)
         account.deleted_at = utcnow()
         self._touch(account)
+        # The trash ends the account's share links for good: a restore does not bring them back.
+        db.session.execute(
+            update(ShareLink).where(ShareLink.account_id == account.id, ShareLink.revoked_at.is_(None))
+            .values(revoked_at=account.deleted_at, ended="trashed").execution_options(synchronize_session=False)
+        )
         details = {"account": account.uuid} if source is None else {"account": account.uuid, "source": source}
         audit.record("account.delete", user=self.user, details=details)
         return account

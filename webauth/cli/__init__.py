@@ -17,6 +17,7 @@ from webauth.cli.audit import audit_cli
 from webauth.cli.backups import backup_cli, backups_cli, restore_cli
 from webauth.cli.keys import keys_cli
 from webauth.cli.settings import settings_cli
+from webauth.cli.sharelinks import register_share_link_commands
 from webauth.cli.sync import sync_command
 from webauth.cli.tokens import tokens_cli
 from webauth.cli.transfer import register_transfer_commands
@@ -27,6 +28,7 @@ from webauth.migrating import add_force_option
 
 def register_cli(app: Flask) -> None:
     register_transfer_commands(accounts_cli)
+    register_share_link_commands(accounts_cli)
     for group in (
         users_cli, accounts_cli, tokens_cli, keys_cli, audit_cli, settings_cli, backups_cli, backup_cli, restore_cli
     ):

@@ -31,6 +31,7 @@ def register_blueprints(app: Flask) -> None:
         proxy,
         pwa,
         registration,
+        sharelinks,
         tokens,
     )
     from webauth.views import transfer as transfer_views
@@ -38,7 +39,7 @@ def register_blueprints(app: Flask) -> None:
 
     modules = (
         auth, codes, accounts, pwa, admin, me, tokens, registration, ops, offline, passkeys, casdoor,
-        casdoor_connect, icons, backups,
+        casdoor_connect, icons, backups, sharelinks,
     )
     for module in (*modules, proxy):
         app.register_blueprint(module.bp)

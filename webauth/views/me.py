@@ -20,6 +20,8 @@ bp = Blueprint("me", __name__, url_prefix="/me")
 # What a user whose password was reset may still reach before choosing a new one.
 OPEN_WHILE_CHANGE_DUE = {
     "me.password",
+    "sharelinks.page",
+    "sharelinks.code",
     "me.lock",
     "auth.logout",
     "auth.language",
