@@ -263,18 +263,22 @@ def test_views_are_audited_once_per_opening(app, signed_in, frozen_clock):
     for _period in range(5):  # the page refreshing its code at each boundary: still one view
         frozen_clock.advance(30)
         assert fetch(first, token).status_code == 200
+    # A request from another address counts once, even one that does not say it opened the page.
+    for _twice in range(2):
+        second.post(CODE_URL, json={"token": token}, environ_base={"REMOTE_ADDR": "192.0.2.7"})
     fetch(second, token, opened=True)  # another opening (a reload, or someone else)
+    fetch(first, token)  # a refresh right after: recorded already
     frozen_clock.advance(601)
     fetch(first, token)  # a page left open past VIEW_AUDIT_RESOLUTION counts again
     views = [row for row in audit_rows(app) if row.event == "sharelink.view"]
-    assert len(views) == 3
+    assert [row.ip for row in views] == ["127.0.0.1", "192.0.2.7", "127.0.0.1", "127.0.0.1"]
     assert all(row.details == {"account": uuid, "link": views[0].details["link"]} for row in views)
-    assert all(row.ip == "127.0.0.1" and row.actor_id is None for row in views)
+    assert all(row.actor_id is None for row in views)
     created = audit_rows(app)[0]
     assert created.event == "sharelink.create" and created.details["minutes"] == 60
     assert created.details["account"] == uuid
     with app.app_context():
-        assert db.session.scalar(select(ShareLink.views)) == 3
+        assert db.session.scalar(select(ShareLink.views)) == 4
 
 
 def test_a_signed_in_viewer_is_named_in_the_audit(app, signed_in, shared):
@@ -351,3 +355,16 @@ def test_the_command_line_makes_lists_and_revokes_links(app_config, make_user, f
     assert refused.exit_code != 0
     revoke = next(row for row in audit_rows(app) if row.event == "sharelink.revoke")
     assert revoke.details["by"] == "cli"
+
+
+def test_the_stored_digest_is_keyed_by_the_secret_key(app_config, shared):
+    import hashlib
+
+    _uuid, token = shared
+    app = create_app(app_config)
+    with app.app_context():
+        stored = db.session.scalar(select(ShareLink.token_hash))
+    assert stored != hashlib.sha256(token.encode()).hexdigest()
+    assert fetch(app.test_client(), token).status_code == 200
+    rekeyed = create_app({**app_config, "SECRET_KEY": "another-secret-key-for-another-install"})
+    assert fetch(rekeyed.test_client(), token).status_code == 410
