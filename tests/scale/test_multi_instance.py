@@ -43,6 +43,8 @@ pytestmark = pytest.mark.skipif(
 )
 
 REDIS_URL = os.environ.get("WEBAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Requests one share link may serve, and refused share-link tokens per address, in the test hour.
+SHARE_LINK_LIMIT = 4
 LOGIN_LIMIT = 3  # sign-in attempts per hour, per address and per username and address, over both instances
 USER_LIMIT = 6  # failed sign-ins per hour for one username from browsers it never used, over both instances
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -81,6 +83,8 @@ def instances(base_config, migrated_database, redis_db, casdoor_world, tmp_path_
         "WEBAUTH_RATELIMIT_STORAGE_URL": REDIS_URL,
         "WEBAUTH_LOGIN_RATE_LIMIT": f"{LOGIN_LIMIT} per hour",
         "WEBAUTH_LOGIN_USER_RATE_LIMIT": f"{USER_LIMIT} per hour",
+        "WEBAUTH_SHARE_LINK_PER_LINK_RATE_LIMIT": f"{SHARE_LINK_LIMIT} per hour",
+        "WEBAUTH_SHARE_LINK_REFUSAL_RATE_LIMIT": f"{SHARE_LINK_LIMIT} per hour",
         # The load balancer's X-Forwarded-For names the client, so tests can come from many addresses.
         "WEBAUTH_PROXY_HOPS": "1",
     }
@@ -280,3 +284,36 @@ def test_concurrent_syncs_from_both_leave_casdoor_and_the_vault_alike(pair: Pair
     assert len(casdoor_world.mfa_accounts("acme", "carol")) == len(remote), "Casdoor holds an entry twice"
     with app.app_context():
         assert len(Vault(db.session.get(User, user_id), keyring()).accounts()) == len(live), "an account is twice"
+
+
+def test_share_links_are_limited_and_revoked_on_both(pair: Pair, app, user) -> None:
+    """A share link's limits are counted in Redis for both instances, and a revocation holds on both."""
+    from webauth.sharelinks import links
+
+    a, b = pair
+    with app.app_context():
+        vault = Vault(db.session.scalar(select(User).where(User.username == "alice")), keyring())
+        uuid = vault.add(parse_uri(f"otpauth://totp/GitLab:alice?secret={SECRET}&issuer=GitLab")).uuid
+        _busy, busy_token = links.create(vault, uuid, 10)
+        revoked, revoked_token = links.create(vault, uuid, 10)
+        db.session.commit()
+        revoked_id = revoked.id
+
+    def fetch(base: str, token: str, address: str = "198.51.100.1") -> int:
+        return requests.post(f"{base}/s/code", json={"token": token}, headers={"X-Forwarded-For": address},
+                             timeout=30).status_code
+
+    # One link read through both instances, from different addresses: one count.
+    rounds = range(SHARE_LINK_LIMIT + 1)
+    statuses = [fetch((a, b)[number % 2], busy_token, f"198.51.100.{number}") for number in rounds]
+    assert statuses == [200] * SHARE_LINK_LIMIT + [429]
+    # Guesses from one address, spread over both: one count too.
+    guesses = [fetch((a, b)[number % 2], secrets.token_urlsafe(32), "203.0.113.5") for number in rounds]
+    assert guesses == [410] * SHARE_LINK_LIMIT + [429]
+
+    assert fetch(a, revoked_token) == 200
+    with app.app_context():
+        owner = db.session.scalar(select(User).where(User.username == "alice"))
+        links.revoke(owner, links.get(owner, revoked_id))
+        db.session.commit()
+    assert fetch(a, revoked_token) == 410 and fetch(b, revoked_token) == 410
