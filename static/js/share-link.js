@@ -9,6 +9,7 @@ const RETRY_MS = 5_000;
 // Ask a little after the period ends, so the server is surely in the next one.
 const BOUNDARY_MARGIN_MS = 300;
 
+let token = "";
 let opened = true;
 let codeEndsAt = 0;
 let linkEndsAt = 0;
@@ -99,7 +100,7 @@ async function fetchCode() {
     response = await fetch(root.dataset.codeUrl, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ token: fetchCode.token, open: opened }),
+      body: JSON.stringify({ token, open: opened }),
       cache: "no-store",
       referrerPolicy: "no-referrer",
     });
@@ -131,12 +132,15 @@ async function fetchCode() {
 function start() {
   if (!root) return;
   // The token is everything after `#`; a link pasted with a line break or spaces still works.
-  const token = decodeURIComponent(window.location.hash.slice(1)).replace(/\s+/g, "");
+  try {
+    token = decodeURIComponent(window.location.hash.slice(1)).replace(/\s+/g, "");
+  } catch {
+    token = ""; // a broken escape (`#%E0`): no link at all
+  }
   if (!token) {
     ended(root.dataset.notALink);
     return;
   }
-  fetchCode.token = token;
   element("share-code").addEventListener("click", (event) => copyCode(event.currentTarget));
   ticker = setInterval(tick, 250);
   // After sleep or a background tab the timers are late: ask at once.
