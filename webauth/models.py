@@ -543,6 +543,8 @@ class ShareLink(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The account's `secret_digest` when the link was made: a new secret key or type ends the link.
+    secret_digest: Mapped[str] = mapped_column(String(64))
     # Whether the page shows the account's name beside its issuer (the owner's choice).
     show_name: Mapped[bool] = mapped_column(Boolean, default=False)
     minutes: Mapped[int] = mapped_column(Integer)

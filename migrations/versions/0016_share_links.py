@@ -22,6 +22,7 @@ def upgrade():
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('account_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('secret_digest', sa.String(length=64), nullable=False),
     sa.Column('show_name', sa.Boolean(), nullable=False),
     sa.Column('minutes', sa.Integer(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),

@@ -157,6 +157,21 @@ def test_an_account_turned_counter_based_shows_nothing(app, shared):
     assert fetch(app.test_client(), token).status_code == 410
 
 
+def test_a_new_secret_key_ends_the_link(app, shared):
+    from dataclasses import replace
+
+    from tests.support.accounts import vault
+
+    uuid, token = shared
+    assert fetch(app.test_client(), token).status_code == 200
+    with app.app_context():
+        owner = vault(app)
+        current = owner.spec(owner.get(uuid))
+        owner.update(uuid, replace(current, params=replace(current.params, secret=b"another secret key 20")))
+        db.session.commit()
+    assert fetch(app.test_client(), token).status_code == 410
+
+
 def test_making_a_link_needs_a_recent_password(app, signed_in, frozen_clock):
     from datetime import timedelta
 

@@ -106,6 +106,7 @@ def create(vault: Vault, account_uuid: str, minutes: int, *, show_name: bool = F
         user_id=vault.user.id,
         account_id=account.id,
         token_hash=digest(token),
+        secret_digest=account.secret_digest,
         show_name=show_name,
         minutes=minutes,
         created_at=created,

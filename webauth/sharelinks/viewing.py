@@ -4,8 +4,8 @@ link's time does not cover.
 
 The code is computed at request time through the owner's `Vault`: the secret is opened under the
 owner's data key for this one computation and goes nowhere else. A link shows nothing once it
-expired or was revoked, while its owner is disabled, or when its account is in the trash (the
-trash ends links for good) or became counter-based; all of these look alike to the holder
+expired or was revoked, while its owner is disabled, when its account is in the trash (the
+trash ends links for good), or got a new secret key or type since; all of these look alike to the holder
 (`None`), so an answer tells a guesser nothing about which tokens exist.
 
 Each view is audited in the owner's log, with the viewer's address (and user, if signed in),
@@ -82,8 +82,8 @@ def show(token: object, keyring: Keyring, *, opened: bool = False) -> Shown | No
     account = db.session.get(Account, link.account_id)
     if owner is None or owner.disabled or account is None or account.deleted_at is not None:
         return None
-    if OtpType(account.type) not in SHAREABLE_TYPES:
-        return None
+    if account.secret_digest != link.secret_digest or OtpType(account.type) not in SHAREABLE_TYPES:
+        return None  # a new secret key or type is another account as far as the link goes
     params = Vault(owner, keyring).params(account)
     at = clock.now()
     shown = Shown(
