@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_limiter.util import get_remote_address
@@ -101,7 +101,7 @@ def create(uuid: str):
     except links.ShareLinkError as error:
         return _owner_part(account, form, 422, error=error.message)
     db.session.commit()
-    return _owner_part(account, ShareLinkForm(formdata=None), 201, new_link=link_url(token))
+    return _owner_part(account, ShareLinkForm(formdata=None), new_link=link_url(token))
 
 
 @bp.post("/accounts/<uuid>/share-links/<int:link_id>/revoke")
@@ -118,7 +118,7 @@ def revoke(uuid: str, link_id: int):
         raise NotFound()
     links.revoke(vault.user, link)
     db.session.commit()
-    return _owner_part(account, ShareLinkForm(formdata=None))
+    return redirect(url_for("accounts.detail", uuid=uuid, _anchor="share-links"))
 
 
 # The public side ---------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def _link_key() -> str:
 @bp.get("/s")
 def page():
     """The page a link opens; its script reads the token from the fragment and fetches the code."""
-    return _private(page_or_fragment("sharelinks/page.html", "sharelinks/page.html"))
+    return _private(make_response(render_template("sharelinks/page.html")))
 
 
 @bp.post("/s/code")
