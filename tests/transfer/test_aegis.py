@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import json
 import os
+import uuid
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import given
 from interop_fixtures import assert_matches_vectors, fixture, fuzz
 from transfer_strategies import json_mutated
 
+from tests.support.i18n import chinese, is_translated
 from webauth.otp import Algorithm, OtpParams, OtpType, code_at
 from webauth.otpauth import AccountSpec, decode_secret
 from webauth.transfer.aegis import AegisImporter, export_aegis
@@ -355,3 +357,46 @@ SMALL_SEALED = json.loads(sealed_vault({"version": 3, "entries": [], "groups": [
 def test_reshaped_encrypted_vaults_raise_only_transfer_errors(data: bytes) -> None:
     with contextlib.suppress(TransferError):
         AEGIS.read(data, "pw")
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+WEBP_ICON = b"RIFF\x24\x00\x00\x00WEBPVP8 \x18\x00\x00\x00"
+
+
+@pytest.mark.parametrize(
+    ("icon", "mime"),
+    [
+        (PNG_ICON, "image/png"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"),
+        (b"GIF89a\x01\x00\x01\x00", "image/gif"),
+        (b'<?xml version="1.0"?><svg/>', "image/svg+xml"),
+        (b"\n  <svg/>", "image/svg+xml"),  # editors leave a line break before the tag
+        (b" " * 60 + b"<svg/>", "image/svg+xml"),  # the tag opens within the first 64 bytes
+        (b" " * 61 + b"<svg/>", "image/png"),  # ... and is not looked for beyond them
+        (WEBP_ICON, "image/webp"),
+        (b"RIFF\x24\x00\x00\x00AVI LIST", "image/png"),  # RIFF holds other media too
+        (b"\x00\x00\x00\x00\x00\x00\x00\x00WEBP", "image/png"),
+        (b"no known signature", "image/png"),
+    ],
+)
+def test_an_icon_without_a_mime_type_is_exported_with_the_type_its_bytes_show(icon: bytes, mime: str) -> None:
+    spec = AccountSpec(issuer="x", name="y", params=OtpParams(OtpType.TOTP, b"k"), icon=icon)
+    [entry] = json.loads(export_aegis([spec], None))["db"]["entries"]
+    assert entry["icon_mime"] == mime
+    assert entry["icon_hash"] == hashlib.sha256(mime.encode() + icon).hexdigest()
+
+
+def test_an_empty_password_cannot_seal_an_export() -> None:
+    with chinese(), pytest.raises(TransferError) as refusal:
+        export_aegis(SAMPLE_SPECS, "")
+    assert is_translated(str(refusal.value))
+
+
+def test_the_exported_password_slot_has_every_field_aegis_reads() -> None:
+    # Aegis's Slot.fromJson reads the uuid of every slot (UUID.fromString), then the scrypt fields.
+    data = export_aegis(SAMPLE_SPECS[:1], "backup pw")
+    [slot] = json.loads(data)["header"]["slots"]
+    assert str(uuid.UUID(slot["uuid"])) == slot["uuid"]
+    assert (slot["repaired"], slot["is_backup"]) == (True, False)
+    assert len(bytes.fromhex(slot["key"])) == 32 and len(bytes.fromhex(slot["key_params"]["nonce"])) == 12

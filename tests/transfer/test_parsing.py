@@ -244,6 +244,7 @@ def test_uri_lines_comments_prefixes_and_quotes() -> None:
     [
         (b"\xef\xbb\xbf# list\notpauth://totp/A:b?secret=X\nnot a uri\n", ["otpauth://totp/A:b?secret=X", "not a uri"]),
         (b'{"uri": "otpauth://totp/A:b?secret=X"}', None),
+        (b'["otpauth://totp/A:b?secret=X"]', None),  # a JSON list of URIs is JSON, read by its format
         (b'"otpauth://totp/A:b?secret=X"', None),
         (b"name,otpauth://totp/A:b?secret=X", ["name,otpauth://totp/A:b?secret=X"]),
         (b"hello\notpauth://totp/A:b?secret=X", None),

@@ -268,3 +268,10 @@ def test_legacy_refusals_are_exact(data: bytes, message: str) -> None:
     with pytest.raises(TransferError) as refusal:
         ENCRYPTED.read(data, PASSWORD)
     assert str(refusal.value) == message
+
+
+@pytest.mark.parametrize("data", [b"[]", b'{"Authenticators": ['])
+def test_a_plain_file_that_is_not_a_backup_object_is_refused_by_name(data: bytes) -> None:
+    with pytest.raises(TransferError) as refusal:
+        PLAIN.read(data)
+    assert "Authenticator Pro" in str(refusal.value)
