@@ -400,3 +400,21 @@ def test_the_exported_password_slot_has_every_field_aegis_reads() -> None:
     assert str(uuid.UUID(slot["uuid"])) == slot["uuid"]
     assert (slot["repaired"], slot["is_backup"]) == (True, False)
     assert len(bytes.fromhex(slot["key"])) == 32 and len(bytes.fromhex(slot["key_params"]["nonce"])) == 12
+
+
+def test_each_exported_entry_has_its_own_uuid_and_an_explicit_icon() -> None:
+    # Aegis writes every key of an entry, `"icon": null` included, and tells entries apart by uuid.
+    entries = json.loads(export_aegis(SAMPLE_SPECS, None))["db"]["entries"]
+    uuids = [entry["uuid"] for entry in entries]
+    assert [str(uuid.UUID(text)) for text in uuids] == uuids and len(set(uuids)) == len(entries)
+    assert {key for entry in entries for key in entry} >= {"type", "name", "issuer", "note", "favorite", "icon"}
+    assert [entry["icon"] is None for entry in entries] == [False, True, True, True, True]
+
+
+def test_a_plain_export_is_laid_out_as_aegis_writes_it() -> None:
+    # Aegis writes a plain vault with a null header, indented by four spaces, text as it is (not \u escapes):
+    # a file people open in an editor to check their backup.
+    spec = AccountSpec(issuer="Bücherei", name="李雷", params=OtpParams(OtpType.TOTP, b"k"))
+    data = export_aegis([spec], None)
+    assert data.startswith(b'{\n    "version": 1,\n    "header": {\n        "slots": null,\n        "params": null\n')
+    assert "Bücherei".encode() in data and "李雷".encode() in data
