@@ -10,9 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from interop_fixtures import FORMAT_OF, expected, fixture, fuzz, mutated
 
+from tests.support.hostile_files import png
+from webauth.otp import OtpParams, OtpType
+from webauth.otpauth import AccountSpec
 from webauth.transfer import registry
 from webauth.transfer.base import ImportedEntry, Importer, TransferError
-from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES
+from webauth.transfer.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES, MAX_IMPORTED_ICON_PIXELS, MAX_IMPORTED_ICONS
 
 FUZZ = fuzz(200)
 
@@ -133,3 +136,39 @@ def test_refusals_list_every_supported_format_once_and_cut_an_unknown_id() -> No
 def test_the_password_reaches_the_importer() -> None:
     importer, entries = registry.read_import(fixture("aegis_encrypted.json"), "test")
     assert importer.format_id == "aegis" and len(entries) == 7
+
+
+# The icon budget's edges (limits.py), at the level of the entries the preview shows -----------
+
+
+def with_icon(icon: bytes | None, name: str = "a") -> ImportedEntry:
+    params = OtpParams(OtpType.TOTP, b"k")
+    return ImportedEntry(name, AccountSpec(issuer="x", name=name, params=params, icon=icon, icon_mime="image/png"))
+
+
+def test_icons_up_to_the_count_limit_are_kept_and_every_entry_stays() -> None:
+    small = png(2, 2)
+    entries = [with_icon(small, str(n)) for n in range(MAX_IMPORTED_ICONS + 2)]
+    kept = registry.keep_icons_within_budget(entries)
+    assert [entry.spec.name for entry in kept if entry.spec] == [str(n) for n in range(MAX_IMPORTED_ICONS + 2)]
+    assert [entry.spec.icon is not None for entry in kept if entry.spec] == [True] * MAX_IMPORTED_ICONS + [False] * 2
+    assert all(entry.spec.icon_mime is None for entry in kept[MAX_IMPORTED_ICONS:] if entry.spec)
+
+
+def test_an_icon_of_exactly_the_pixel_limit_is_kept_and_a_larger_one_left_out() -> None:
+    side = int(MAX_IMPORTED_ICON_PIXELS**0.5)
+    assert side * side == MAX_IMPORTED_ICON_PIXELS
+    largest, too_large, broken = registry.keep_icons_within_budget(
+        [with_icon(png(side, side)), with_icon(png(side, side + 1)), with_icon(b"\x89PNG\r\n\x1a\n broken")]
+    )
+    assert largest.spec is not None and largest.spec.icon is not None and largest.spec.icon_mime == "image/png"
+    assert too_large.spec is not None and (too_large.spec.icon, too_large.spec.icon_mime) == (None, None)
+    assert broken.spec is not None and (broken.spec.icon, broken.spec.icon_mime) == (None, None)
+
+
+def test_icons_left_out_do_not_count_against_the_ones_after_them() -> None:
+    entries = [with_icon(b"not an image")] * 5 + [with_icon(png(2, 2), str(n)) for n in range(MAX_IMPORTED_ICONS)]
+    entries.insert(3, ImportedEntry("line 4", None, "a problem"))
+    kept = registry.keep_icons_within_budget(entries)
+    assert kept[3] == entries[3]
+    assert sum(1 for entry in kept if entry.spec and entry.spec.icon) == MAX_IMPORTED_ICONS
