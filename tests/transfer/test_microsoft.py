@@ -12,9 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, fuzz
 
+from tests.support.i18n import chinese, is_translated
 from webauth.otp import Algorithm, OtpType
 from webauth.transfer import microsoft
 from webauth.transfer.base import TransferError
+from webauth.transfer.limits import MAX_IMPORT_ENTRIES, SQLITE_MAX_VALUE_BYTES
 from webauth.transfer.microsoft import MicrosoftAuthenticatorImporter
 
 IMPORTER = MicrosoftAuthenticatorImporter()
@@ -180,3 +182,76 @@ def test_a_budget_large_enough_reads_the_whole_file_counted_step_by_step(monkeyp
     monkeypatch.setattr(microsoft, "SQLITE_PROGRESS_STEPS", 1)
     monkeypatch.setattr(microsoft, "SQLITE_MAX_STEPS", 10**9)
     assert len(IMPORTER.read(fixture("microsoft_authenticator.sqlite"))) == 7
+
+
+# The edges, pinned by mutation testing (`make mutation`) ------------------------------------
+
+
+def refusal_in_chinese(data: bytes) -> str:
+    """The refusal of `data`, as a reader of Chinese sees it (it must have been translated)."""
+    with chinese(), pytest.raises(TransferError) as refusal:
+        IMPORTER.read(data)
+    message = str(refusal.value)
+    assert is_translated(message), message
+    return message
+
+
+def with_schema_text(sql: str) -> bytes:
+    """A database whose `accounts` entry in sqlite_master says `sql`, as a hand-edited file may."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute(ACCOUNTS_TABLE)
+        connection.execute(
+            "INSERT INTO accounts (name, username, oath_secret_key, account_type, encrypted_oath_secret_key)"
+            " VALUES ('GitHub', 'alice', 'JBSWY3DPEHPK3PXP', 0, '')"
+        )
+        connection.execute("PRAGMA writable_schema = ON")
+        connection.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'accounts'", (sql,))
+        connection.commit()
+        return connection.serialize()
+    finally:
+        connection.close()
+
+
+def test_a_virtual_table_and_computed_columns_are_refused_each_with_its_reason() -> None:
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE VIRTUAL TABLE accounts USING fts5(name, username, oath_secret_key, account_type)")
+    virtual = connection.serialize()
+    connection.close()
+    generated = database(
+        "CREATE TABLE accounts (_id INTEGER PRIMARY KEY, name TEXT, username TEXT, oath_secret_key TEXT,"
+        " account_type INTEGER, encrypted_oath_secret_key TEXT, extra TEXT GENERATED ALWAYS AS (name) VIRTUAL)"
+    )
+    # An FTS5 table has hidden columns too: the refusal must still say it is a virtual table.
+    assert refusal_in_chinese(virtual) != refusal_in_chinese(generated)
+
+
+def test_a_schema_text_sqlite_cannot_parse_is_refused_as_damaged_not_as_virtual() -> None:
+    # SQLite refuses a schema entry that does not open with CREATE: the file is damaged, whatever else it holds.
+    damaged = refusal_in_chinese(microsoft.SQLITE_HEADER + b"\x00" * 200)
+    assert refusal_in_chinese(with_schema_text("  " + ACCOUNTS_TABLE)) == damaged
+
+
+def test_a_value_of_exactly_the_value_limit_is_read_and_a_longer_one_refused() -> None:
+    longest = "A" * SQLITE_MAX_VALUE_BYTES
+    [entry] = IMPORTER.read(database(ACCOUNTS_TABLE, rows=[("Acme", longest, "JBSWY3DPEHPK3PXP", 0)]))
+    assert entry.spec is None and entry.problem is not None  # read, then refused on its own: too long a name
+    message = refusal_in_chinese(database(ACCOUNTS_TABLE, rows=[("Acme", longest + "A", "JBSWY3DPEHPK3PXP", 0)]))
+    assert str(SQLITE_MAX_VALUE_BYTES // 1024) in message  # the limit, in KiB
+
+
+def test_the_rows_may_hold_exactly_as_much_text_as_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [("GitHub", "alice", "JBSWY3DPEHPK3PXP", 0), ("Acme", "bob", "KRSXG5CTMVRXEZLU", 0)]
+    text = sum(len(value) for row in rows for value in row if isinstance(value, str))
+    data = database(ACCOUNTS_TABLE, rows=rows)
+    monkeypatch.setattr(microsoft, "MAX_IMPORT_BYTES", text)
+    assert len(IMPORTER.read(data)) == 2
+    monkeypatch.setattr(microsoft, "MAX_IMPORT_BYTES", text - 1)
+    refusal_in_chinese(data)
+
+
+def test_a_database_of_one_account_more_than_an_import_may_hold_is_refused() -> None:
+    rows = [("Acme", f"user{n}", "JBSWY3DPEHPK3PXP", 0) for n in range(MAX_IMPORT_ENTRIES + 1)]
+    assert len(IMPORTER.read(database(ACCOUNTS_TABLE, rows=rows[:-1]))) == MAX_IMPORT_ENTRIES
+    with pytest.raises(TransferError):
+        IMPORTER.read(database(ACCOUNTS_TABLE, rows=rows))
