@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from interop_fixtures import fixture, fuzz, mutated
 from transfer_strategies import account_specs, secret_bytes
 
+from tests.support.i18n import chinese, is_translated
 from webauth.otp import HMAC_ALGORITHMS, MAX_COUNTER, Algorithm, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, encode_secret
 from webauth.transfer.base import TransferError
@@ -231,3 +232,62 @@ def test_the_exported_name_carries_the_issuer_as_google_writes_it() -> None:
     [text] = encode_migration_uris([spec])
     payload = base64.b64decode(unquote(text.split("data=", 1)[1]))
     assert b"Issuer:alice" in payload
+
+
+def refusal(data: bytes) -> str:
+    """The refusal of a payload, as a reader of Chinese sees it (it must have been translated)."""
+    with chinese(), pytest.raises(TransferError) as refused:
+        decode_payload(data, "x")
+    assert is_translated(str(refused.value)), refused.value
+    return str(refused.value)
+
+
+def test_numbers_are_read_up_to_64_bits_and_refused_beyond() -> None:
+    largest = b"\xff" * 9 + b"\x01"  # 2**64 - 1 in ten bytes: how protobuf writes -1 as an int32
+    assert decode_payload(varint(2 << 3) + largest, "x").version == -1
+    oversized = b"\x80" * 9 + b"\x02"  # 2**64, still ten bytes
+    overlong = b"\x80" * 10 + b"\x00"  # eleven bytes: no varint is that long
+    truncated = b"\x80\x80"
+    messages = {refusal(varint(2 << 3) + number) for number in (oversized, overlong, truncated)}
+    assert len(messages) == 3  # each says what is wrong
+
+
+def test_fixed_width_and_unknown_fields_are_skipped_as_protobuf_does() -> None:
+    # Newer versions of the app may add fields; a reader skips what it does not know, whatever its wire type.
+    fixed32, fixed64 = varint(8 << 3 | 5) + b"\x01\x02\x03\x04", varint(9 << 3 | 1) + b"\x01" * 8
+    extra = fixed32 + fixed64 + field(10, b"later") + field(11, 7)
+    known = account()
+    inner = known[2:]  # the account's own fields, after its tag and its one-byte length
+    with_extra = field(1, inner + extra)
+    [plain] = decode_payload(known, "x").entries
+    [extended] = decode_payload(with_extra + extra, "x").entries
+    assert extended.spec == plain.spec and plain.spec is not None
+    assert refusal(known + fixed32[:-1])  # a fixed-width field cut short is truncated
+    assert refusal(known + varint(12 << 3 | 3))  # group wire types are not part of this message
+
+
+def test_a_field_that_ends_exactly_at_the_end_of_the_data_is_read() -> None:
+    [entry] = decode_payload(account(), "x").entries  # no batch fields after the account
+    assert entry.spec is not None and entry.spec.name == "alice"
+    assert refusal(account()[:-1])
+
+
+def test_a_field_numbered_zero_is_refused() -> None:
+    assert refusal(varint(0 << 3) + varint(1))
+
+
+@pytest.mark.parametrize(("name", "value"), [("algorithm", -1), ("digits", -2), ("type", -3)])
+def test_negative_codes_are_named_as_the_app_wrote_them(name: str, value: int) -> None:
+    # protobuf writes a negative int32 as a ten-byte varint; the problem names the code, not 2**64 - 1.
+    [entry] = decode_payload(account(**{"otp_type" if name == "type" else name: value}), "x").entries
+    assert entry.spec is None and entry.problem is not None
+    assert str(value) in entry.problem
+
+
+def test_a_batch_holds_at_most_the_batch_size() -> None:
+    spec = AccountSpec(issuer="a", name="b", params=OtpParams(OtpType.TOTP, b"k"))
+    assert len(encode_migration_uris([spec] * 10)) == 1
+    assert len(encode_migration_uris([spec] * 11)) == 2
+    assert len(encode_migration_uris([spec] * 3, batch_size=1)) == 3
+    with pytest.raises(ValueError):
+        encode_migration_uris([spec], batch_size=0)
