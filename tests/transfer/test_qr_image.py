@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 import qrcode
+import zxingcpp
 from hypothesis import given
 from hypothesis import strategies as st
 from interop_fixtures import fixture, fuzz, mutated
@@ -205,3 +206,13 @@ def test_a_decoder_failure_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(TransferError) as refusal:
         QR.read(encode(sheet(TOTP)))
     assert str(refusal.value) == "The image could not be scanned for QR codes"
+
+
+def test_only_qr_codes_are_read_not_other_barcodes() -> None:
+    # Sites and authenticators show QR codes; the scan looks for those only, not for a Data Matrix of the same link.
+    matrix = memoryview(
+        zxingcpp.write_barcode_to_image(zxingcpp.create_barcode(TOTP, zxingcpp.BarcodeFormat.DataMatrix), scale=6)
+    )
+    image = Image.frombytes("L", (matrix.shape[1], matrix.shape[0]), matrix.tobytes())
+    assert decode_qr_texts(encode(image)) == []
+    assert decode_qr_texts(encode(sheet(TOTP))) == [TOTP]
