@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 from urllib.parse import quote, unquote
 
 import pytest
@@ -18,6 +19,7 @@ from webauth.otp import HMAC_ALGORITHMS, MAX_COUNTER, Algorithm, OtpParams, OtpT
 from webauth.otpauth import AccountSpec, encode_secret
 from webauth.transfer.base import TransferError
 from webauth.transfer.google import (
+    MAX_BATCH_PAYLOAD,
     GoogleMigrationImporter,
     decode_payload,
     encode_migration_uris,
@@ -291,3 +293,44 @@ def test_a_batch_holds_at_most_the_batch_size() -> None:
     assert len(encode_migration_uris([spec] * 3, batch_size=1)) == 3
     with pytest.raises(ValueError):
         encode_migration_uris([spec], batch_size=0)
+
+
+def test_the_export_is_the_payload_google_writes_byte_for_byte() -> None:
+    alice = AccountSpec(issuer="Issuer", name="alice", params=OtpParams(OtpType.TOTP, b"\xff\xff\xff"))
+    bob = AccountSpec(issuer="", name="bob", params=OtpParams(OtpType.HOTP, b"k", Algorithm.SHA256, 8, counter=7))
+    [text] = encode_migration_uris([alice, bob])
+    assert re.fullmatch(r"otpauth-migration://offline\?data=[A-Za-z0-9%]+", text)  # "/", "+" and "=" escaped
+    batch_id = parse_migration_uri(text, "x").batch_id
+    expected = account(secret=b"\xff\xff\xff", name="Issuer:alice") + field(
+        1, field(1, b"k") + field(2, "bob") + field(4, 2) + field(5, 2) + field(6, 1) + field(7, 7)
+    )
+    data = base64.b64decode(unquote(text.split("data=", 1)[1]))
+    assert data == expected + field(2, 1) + field(3, 1) + field(4, 0) + field(5, batch_id)
+
+
+def spec_of_encoded_size(size: int) -> AccountSpec:
+    """A TOTP account whose encoded `OtpParameters` field takes exactly `size` bytes (secret and names at length)."""
+    secret, issuer = b"k" * 256, "I" * 100
+    [name] = [
+        "n" * length
+        for length in range(200)
+        if len(account(secret=secret, name=f"{issuer}:{'n' * length}", issuer=issuer)) == size
+    ]
+    return AccountSpec(issuer=issuer, name=name, params=OtpParams(OtpType.TOTP, secret))
+
+
+def test_a_code_holds_accounts_up_to_exactly_its_payload_bound() -> None:
+    half = spec_of_encoded_size(MAX_BATCH_PAYLOAD // 2)
+    assert [len(parse_migration_uri(uri, "x").entries) for uri in encode_migration_uris([half] * 3)] == [2, 1]
+    over = spec_of_encoded_size(MAX_BATCH_PAYLOAD // 2 + 1)
+    assert [len(parse_migration_uri(uri, "x").entries) for uri in encode_migration_uris([half, over])] == [1, 1]
+
+
+def test_refusals_of_the_exporter_list_each_account_apart() -> None:
+    steam = AccountSpec(issuer="Steam", name="g", params=OtpParams(OtpType.STEAM, b"k"))
+    slow = AccountSpec(issuer="Slow", name="s", params=OtpParams(OtpType.TOTP, b"k", period=60))
+    with pytest.raises(TransferError) as refusal:
+        encode_migration_uris([steam, slow])
+    assert "; Slow: s:" in str(refusal.value)
+    with pytest.raises(ValueError, match=r"^batch_size must be at least 1$"):
+        encode_migration_uris([steam], batch_size=0)
