@@ -334,3 +334,15 @@ def test_refusals_of_the_exporter_list_each_account_apart() -> None:
     assert "; Slow: s:" in str(refusal.value)
     with pytest.raises(ValueError, match=r"^batch_size must be at least 1$"):
         encode_migration_uris([steam], batch_size=0)
+
+
+def test_each_account_google_cannot_hold_has_its_own_reason() -> None:
+    motp = AccountSpec(issuer="VPN", name="m", params=OtpParams(OtpType.MOTP, bytes(8), pin="1234"))
+    yandex = AccountSpec(issuer="Yandex", name="y", params=OtpParams(OtpType.YANDEX, bytes(16), pin="1234"))
+    slow = AccountSpec(issuer="Slow", name="s", params=OtpParams(OtpType.TOTP, b"k", period=45))
+    seven = AccountSpec(issuer="Seven", name="d", params=OtpParams(OtpType.HOTP, b"k", digits=7))
+    with chinese():
+        _compatible, incompatible = split_migration_compatible([motp, yandex, slow, seven])
+    reasons = [reason for _spec, reason in incompatible]
+    assert all(is_translated(reason) for reason in reasons) and len(set(reasons)) == 4
+    assert "45" in reasons[2] and "7" in reasons[3]  # the period and the digits the account has
