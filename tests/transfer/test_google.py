@@ -346,3 +346,22 @@ def test_each_account_google_cannot_hold_has_its_own_reason() -> None:
     reasons = [reason for _spec, reason in incompatible]
     assert all(is_translated(reason) for reason in reasons) and len(set(reasons)) == 4
     assert "45" in reasons[2] and "7" in reasons[3]  # the period and the digits the account has
+
+
+def test_transfer_uris_in_the_forms_scanners_save_them() -> None:
+    text = uri(account())
+    padded = text.replace("%3D", "=").replace("%2B", "+").replace("%2F", "/")
+    assert "=" in padded.split("data=", 1)[1]  # the base64 padding, unescaped
+    for variant in (padded, text.replace("?data=", "?v=1&data=") + "&x=y"):
+        [entry] = parse_migration_uri(variant, "x").entries
+        assert entry.spec is not None and entry.spec.name == "alice"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["otpauth-migration://online?data=CgA", "otpauth://offline?data=CgA", "otpauth-migration://[offline?data=CgA"],
+)
+def test_only_offline_transfer_uris_are_read(text: str) -> None:
+    with chinese(), pytest.raises(TransferError) as refusal:
+        parse_migration_uri(text, "x")
+    assert is_translated(str(refusal.value))

@@ -275,3 +275,8 @@ def test_a_plain_file_that_is_not_a_backup_object_is_refused_by_name(data: bytes
     with pytest.raises(TransferError) as refusal:
         PLAIN.read(data)
     assert "Authenticator Pro" in str(refusal.value)
+
+
+def test_an_unknown_algorithm_code_is_named() -> None:
+    [entry] = PLAIN.read(backup(authenticator(Algorithm=9)))
+    assert entry.spec is None and entry.problem is not None and "9" in entry.problem
