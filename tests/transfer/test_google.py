@@ -365,3 +365,29 @@ def test_only_offline_transfer_uris_are_read(text: str) -> None:
     with chinese(), pytest.raises(TransferError) as refusal:
         parse_migration_uri(text, "x")
     assert is_translated(str(refusal.value))
+
+
+def test_a_name_or_issuer_that_is_not_utf8_is_a_problem_naming_the_field() -> None:
+    broken_name = field(1, field(1, b"k") + field(2, b"\xff") + field(4, 1) + field(5, 1) + field(6, 2))
+    broken_issuer = field(
+        1, field(1, b"k") + field(2, "a") + field(3, b"\xff") + field(4, 1) + field(5, 1) + field(6, 2)
+    )
+    with chinese():
+        name, issuer = decode_payload(broken_name + broken_issuer, "x").entries
+    assert name.spec is None and issuer.spec is None and name.problem and issuer.problem
+    assert is_translated(name.problem) and is_translated(issuer.problem)
+    # each names its field as the format does
+    assert re.search(r"(?<![A-Za-z])name(?![A-Za-z])", name.problem)
+    assert re.search(r"(?<![A-Za-z])issuer(?![A-Za-z])", issuer.problem)
+
+
+def test_a_code_written_with_the_wrong_wire_type_is_a_problem() -> None:
+    with chinese():
+        [entry] = decode_payload(field(1, field(1, b"k") + field(2, "a") + field(5, b"\x01")), "x").entries
+    assert entry.spec is None and entry.problem is not None and is_translated(entry.problem)
+
+
+def test_int32_codes_are_read_from_their_low_32_bits_as_protobuf_reads_them() -> None:
+    [entry] = decode_payload(account(algorithm=1 << 32 | 2, digits=1 << 32 | 2), "x").entries
+    assert entry.spec is not None
+    assert (entry.spec.params.algorithm, entry.spec.params.digits) == (Algorithm.SHA256, 8)
