@@ -388,6 +388,7 @@ def test_a_code_written_with_the_wrong_wire_type_is_a_problem() -> None:
 
 
 def test_int32_codes_are_read_from_their_low_32_bits_as_protobuf_reads_them() -> None:
-    [entry] = decode_payload(account(algorithm=1 << 32 | 2, digits=1 << 32 | 2), "x").entries
+    [entry] = decode_payload(account(algorithm=1 << 32 | 2, digits=1 << 32 | 2, otp_type=1 << 32 | 1), "x").entries
     assert entry.spec is not None
     assert (entry.spec.params.algorithm, entry.spec.params.digits) == (Algorithm.SHA256, 8)
+    assert entry.spec.params.type is OtpType.HOTP
