@@ -261,6 +261,7 @@ def account_count(user: User) -> int:
 def set_disabled(user: User, disabled: bool, actor: User) -> int:
     """Disable or enable a user; disabling also ends all their sessions. Returns sessions ended.
 
+    The accounts they share are hidden from their recipients meanwhile (sharing/received.py).
     The user's next request, in any process, is refused: `users.session_record` checks the
     flag and the sessions on every request.
     """

@@ -367,8 +367,10 @@ class VaultListing:
         values.update((f"term{number}", _like(term)) for number, term in enumerate(query.terms))
         return values
 
-    def _step_code(self, row: CodeRow) -> Callable[[int], str]:
-        """The code of `row` at a time step, its secret (and PIN) opened once for both steps."""
+    def step_code(self, row: CodeRow) -> Callable[[int], str]:
+        """The code of `row` at a time step, its secret (and PIN) opened once for both steps.
+
+        Only this vault's rows open: a secret is sealed for its owner (crypto.py)."""
         secret = self.open_sealed(row.uuid, row.secret_sealed)
         if row.type in (OtpType.MOTP, OtpType.YANDEX) and row.pin_sealed is not None:
             pin = self.open_pin(row.uuid, row.pin_sealed)
@@ -376,9 +378,16 @@ class VaultListing:
             return lambda step: compute(secret, pin, step)
         return lambda step: stored_code(secret, row.type, row.algorithm, row.digits, step)
 
-    def clock_tick(self, rows: Sequence[CodeRow], since: int | None) -> ClockTick:
+    def clock_tick(
+        self,
+        rows: Sequence[CodeRow],
+        since: int | None,
+        step_code: Callable[[CodeRow], Callable[[int], str]] | None = None,
+    ) -> ClockTick:
         """What changed in the codes of these rows (`code_rows`) since `since`: only the
-        secrets of the periods that changed are opened."""
+        secrets of the periods that changed are opened, by `step_code` (default: this vault's;
+        the list of a user others share with opens each shared row with its owner's vault)."""
+        step_code = step_code or self.step_code
         now = clock.now()
         periods = {row.period for row in rows}
         changes = {period: change for period in periods if (change := period_change(period, since, now))}
@@ -388,7 +397,7 @@ class VaultListing:
             change = changes.get(row.period)
             if change is None or not (change.codes or change.previews):
                 continue
-            code, step = self._step_code(row), int(now // row.period)
+            code, step = step_code(row), int(now // row.period)
             if change.codes:
                 codes.append((row.id, code(step)))
             if change.previews:
@@ -470,4 +479,3 @@ class VaultListing:
             upcoming = code_at(params, now + params.period) if remaining <= PREVIEW_SECONDS else None
             views.append(CodeView(account, code_at(params, now), remaining, upcoming))
         return views
-

@@ -48,6 +48,7 @@ from webauth.locking import hold_transaction_lock
 from webauth.models import Account, AccountIcon, Group, ShareLink, User, account_groups, utcnow
 from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, clean_group_name, clean_group_names
+from webauth.sharing.rules import end_shares
 
 # What a re-authenticated user may see of an account's secret (the PIN: mOTP and Yandex accounts).
 REVEALS = ("secret", "qr", "uri", "pin")
@@ -324,6 +325,7 @@ class Vault(VaultListing, VaultBatches):
         self.lock()
         account = self.get(account_uuid, fresh=True)
         account.deleted_at = utcnow()
+        end_shares(self.user, account, reason="trash")  # recipients lose it at once, and for good
         self._touch(account)
         # The trash ends the account's share links for good: a restore does not bring them back.
         db.session.execute(

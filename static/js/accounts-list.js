@@ -84,9 +84,13 @@ function initKeys() {
     const index = list.indexOf(current);
     if (event.altKey) {
       if (!document.getElementById('codes').hasAttribute('data-reorder')) return;
+      // Only the user's own accounts have an order; those shared with them are listed apart.
+      const own = list.filter((item) => !item.classList.contains('account-shared'));
+      const at = own.indexOf(current);
+      if (at < 0) return;
       event.preventDefault();
-      if (event.key === 'ArrowUp' && index > 0) saveMove(current, list[index - 1], null);
-      if (event.key === 'ArrowDown' && index < list.length - 1) saveMove(current, list[index + 2] || null, list[index + 1]);
+      if (event.key === 'ArrowUp' && at > 0) saveMove(current, own[at - 1], null);
+      if (event.key === 'ArrowDown' && at < own.length - 1) saveMove(current, own[at + 2] || null, own[at + 1]);
       return;
     }
     if (event.shiftKey) return;
@@ -102,7 +106,7 @@ function initDrag() {
   let drag = null;
 
   document.addEventListener('pointerdown', (event) => {
-    const handle = event.target.closest && event.target.closest('#codes[data-reorder] .account > .avatar');
+    const handle = event.target.closest && event.target.closest('#codes[data-reorder] .account:not(.account-shared) > .avatar');
     if (!handle || event.button !== 0) return;
     const item = handle.closest('.account');
     event.preventDefault();
@@ -165,7 +169,7 @@ function initDrag() {
 
 function initUsed() {
   document.addEventListener('click', (event) => {
-    const button = event.target.closest && event.target.closest('#codes .account button.code');
+    const button = event.target.closest && event.target.closest('#codes .account:not(.account-shared) button.code');
     const url = button && accountUrl(document.getElementById('codes').dataset.usedUrl, button.closest('.account'));
     if (!url) return;
     fetch(url, {

@@ -105,6 +105,7 @@ def test_the_admin_rules_are_all_there():
         "admin.index", "admin.users", "admin.user", "admin.revoke_session", "admin.revoke_sessions",
         "admin.disable", "admin.enable", "admin.delete", "admin.sync", "admin.audit", "admin.audit_csv",
         "admin.settings_page", "admin.end_device", "admin.remove_passkey", "admin.revoke_token", "admin.reset_password",
+        "admin.teams_page", "admin.create_team", "admin.change_member", "admin.delete_team",
     }
 
 
@@ -124,7 +125,7 @@ def test_every_admin_route_and_fragment_is_forbidden_to_a_non_admin(app, user, b
     with app.app_context():
         assert db.session.get(User, bob.id).disabled is False
     assert session_ids(app, "bob") == [bob_session]
-    assert not [e for e in events(app) if e.event.startswith(("admin.", "settings.", "audit."))]
+    assert not [e for e in events(app) if e.event.startswith(("admin.", "settings.", "audit.", "team."))]
 
 
 def test_a_signed_out_visitor_is_sent_to_sign_in(app, client, user):

@@ -85,9 +85,10 @@ def test_the_clock_unwraps_the_data_key_once_and_sends_no_cookie(filled: FlaskCl
         assert "Set-Cookie" not in response.headers
 
 
-def test_the_clock_asks_the_database_three_things(app: Flask, filled: FlaskClient) -> None:
+def test_the_clock_asks_the_database_four_things(app: Flask, filled: FlaskClient) -> None:
     """The session with its user, the settings, and the vault's signature with the shown rows'
-    secrets (one round trip for both): one statement each, whatever the number of accounts."""
+    secrets (one round trip for both), and the accounts others share with the user (none here,
+    found by one cheap statement): one statement each, whatever the number of accounts."""
     fragment = filled.get("/", headers=HTMX).get_data(as_text=True)
     clock = html.unescape(re.search(r'id="codes-clock" hidden hx-get="([^"]+)"', fragment).group(1))
     filled.get(clock, headers=HTMX)
@@ -103,7 +104,7 @@ def test_the_clock_asks_the_database_three_things(app: Flask, filled: FlaskClien
         assert filled.get(clock, headers=HTMX).status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(statements) == 3, statements
+    assert len(statements) == 4, statements
 
 
 def test_a_repeated_list_compiles_and_loads_nothing(app: Flask, filled: FlaskClient, monkeypatch) -> None:

@@ -100,6 +100,8 @@ class Identity:
     display_name: str
     is_admin: bool
     authenticated_at: datetime | None = None
+    # The Casdoor groups the user is in (the `groups` claim), or None when the token says nothing.
+    groups: tuple[str, ...] | None = None
 
     @property
     def casdoor_id(self) -> str:
@@ -137,7 +139,14 @@ class Identity:
             display_name=str(display),
             is_admin=claims.get("isAdmin") is True,
             authenticated_at=_auth_time(claims),
+            groups=_groups(claims.get("groups")),
         )
+
+
+def _groups(value: Any) -> tuple[str, ...] | None:
+    if not isinstance(value, list):
+        return None
+    return tuple(name for name in value if isinstance(name, str))
 
 
 def _auth_time(claims: Mapping[str, Any]) -> datetime | None:

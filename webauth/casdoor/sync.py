@@ -66,6 +66,7 @@ from webauth.extensions import db
 from webauth.models import Account, CasdoorLink, CasdoorMark, User, utcnow
 from webauth.otp import OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret, encode_secret
+from webauth.sharing.teams import store_casdoor_groups
 from webauth.vault import DuplicateAccount, Vault
 
 log = logging.getLogger(__name__)
@@ -312,6 +313,8 @@ class _Sync:
     def _sync(self, client: CasdoorClient) -> SyncReport:
         self.token = self._access_token()
         remote_user = self._read(client)
+        if store_casdoor_groups(self.user, remote_user.get("groups")):  # the groups shares follow (sharing/)
+            db.session.commit()
         remote = mfa_accounts_of(remote_user)
         base = self._load(_BASE, self.link.base_sealed) or []
         pending = self._load(_PENDING, self.link.pending_sealed)

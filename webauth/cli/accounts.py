@@ -11,8 +11,10 @@ from webauth import clock
 from webauth.cli.common import prepare_database, read_stdin_line, user_named
 from webauth.extensions import db
 from webauth.keys import keyring
+from webauth.listing import ListQuery
 from webauth.otp import PIN_TYPES, InvalidParameter, OtpType
 from webauth.otpauth import AccountSpec, parse_uri, with_pin
+from webauth.sharing.received import Received
 from webauth.vault import AccountNotFound, DuplicateAccount, Vault
 
 accounts_cli = AppGroup("accounts", help="Manage a user's accounts.")
@@ -62,7 +64,8 @@ def _with_pin(spec: AccountSpec, pin_stdin: bool) -> AccountSpec:
 @click.option("--user", "username", required=True, help="The user whose accounts to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def list_accounts(username: str, as_json: bool) -> None:
-    """List accounts with their current codes (never their secrets)."""
+    """List accounts with their current codes (never their secrets), those shared with the user
+    too (with `shared_by`, the owner's user name)."""
     prepare_database()
     vault = Vault(user_named(username), keyring())
     now = clock.now()
@@ -87,13 +90,39 @@ def list_accounts(username: str, as_json: bool) -> None:
             row["code"] = view.code
             row["remaining"] = round(view.remaining, 3)
         rows.append(row)
+    rows.extend(_shared_rows(Received(vault.user, keyring()), now))
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     for row in rows:
         label = f"{row['issuer']}: {row['name']}" if row["issuer"] else row["name"]
         shown = row.get("code", f"counter {row.get('counter')}")
-        click.echo(f"{row['id']}  {row['type']:5}  {shown:>10}  {label}")
+        shared = f"  (shared by {row['shared_by']})" if "shared_by" in row else ""
+        click.echo(f"{row['id']}  {row['type']:5}  {shown:>10}  {label}{shared}")
+
+
+def _shared_rows(received: Received, now: float) -> list[dict[str, object]]:
+    """The accounts shared with the user: who shared each, and its code (an HOTP one's current code)."""
+    rows: list[dict[str, object]] = []
+    for view in received.views(ListQuery(), at=now):
+        account = view.account
+        row: dict[str, object] = {
+            "id": account.uuid,
+            "type": account.type,
+            "issuer": account.issuer,
+            "name": account.name,
+            "algorithm": account.algorithm,
+            "digits": account.digits,
+            "shared_by": account.owner,
+            "code": view.code,
+        }
+        if view.remaining is None:
+            row["counter"] = account.counter
+        else:
+            row["period"] = account.period
+            row["remaining"] = round(view.remaining, 3)
+        rows.append(row)
+    return rows
 
 
 @accounts_cli.command("rm")

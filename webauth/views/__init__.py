@@ -14,10 +14,11 @@ from webauth.views.common import group_code, label_hue, otp_type_label, render_e
 
 
 def register_blueprints(app: Flask) -> None:
-    from webauth.views import (  # account_page: its routes join the accounts blueprint before it is registered
+    from webauth.views import (  # account_page, admin_teams: routes that join a blueprint before it is registered
         account_page,  # noqa: F401
         accounts,
         admin,
+        admin_teams,  # noqa: F401  (its routes join the admin blueprint, like account_page's)
         auth,
         backups,
         casdoor,
@@ -32,6 +33,7 @@ def register_blueprints(app: Flask) -> None:
         pwa,
         registration,
         sharelinks,
+        sharing,
         tokens,
     )
     from webauth.views import transfer as transfer_views
@@ -39,7 +41,7 @@ def register_blueprints(app: Flask) -> None:
 
     modules = (
         auth, codes, accounts, pwa, admin, me, tokens, registration, ops, offline, passkeys, casdoor,
-        casdoor_connect, icons, backups, sharelinks,
+        casdoor_connect, icons, backups, sharelinks, sharing,
     )
     for module in (*modules, proxy):
         app.register_blueprint(module.bp)

@@ -21,6 +21,7 @@ from webauth.listing import key_hint
 from webauth.models import Account
 from webauth.otp import InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret_of, format_uri, secret_text
+from webauth.sharing import rules as sharing_rules
 from webauth.vault import (
     REVEALS,
     CounterRewind,
@@ -34,7 +35,10 @@ from webauth.views.common import current_vault
 # One account ------------------------------------------------------------------------------
 
 
-def _detail(account: Account, revealed: str | None = None, value: str | None = None):
+def detail_page(
+    account: Account, revealed: str | None = None, value: str | None = None, *, share_error: str = "", status: int = 200
+):
+    """The account's page; `share_error` says why a share was refused (views/sharing.py)."""
     html = render_template(
         "accounts/detail.html",
         account=account,
@@ -42,14 +46,16 @@ def _detail(account: Account, revealed: str | None = None, value: str | None = N
         twin=account.uuid in current_vault().twin_hints([account]),
         revealed=revealed,
         value=value,
+        recipients=sharing_rules.recipients(account),
+        share_error=share_error,
     )
-    return html
+    return html, status
 
 
 @bp.get("/<uuid>")
 @login_required
 def detail(uuid: str):
-    return _detail(current_vault().get(uuid))
+    return detail_page(current_vault().get(uuid))
 
 
 @bp.get("/<uuid>/reveal/<what>")
@@ -70,7 +76,7 @@ def reveal(uuid: str, what: str):
         value = format_uri(spec)
     else:
         value = qr.data_uri(qr.qr_png(format_uri(spec), qr.LARGE_SCALE))
-    return _detail(current_vault().get(uuid), what, value)
+    return detail_page(current_vault().get(uuid), what, value)
 
 
 def _edit_form(account: Account, values: dict | None = None, formdata=None) -> EditForm:

@@ -42,6 +42,7 @@ from webauth.extensions import db, limiter
 from webauth.keys import keyring
 from webauth.models import User
 from webauth.security_headers import policy_with_form_target
+from webauth.sharing.teams import store_casdoor_groups
 from webauth.vault import Vault
 from webauth.views.common import page_or_fragment, safe_next, wants_fragment
 
@@ -169,6 +170,8 @@ def user_for(identity: Identity) -> User:
     users.apply_casdoor_claims(
         user, identity.owner, identity.casdoor_id, identity.display_name, is_admin=identity.is_admin
     )
+    if identity.groups is not None:  # the groups accounts are shared with follow each sign-in
+        store_casdoor_groups(user, list(identity.groups))
     return user
 
 

@@ -22,8 +22,9 @@ from flask_login import login_required
 from webauth import clock
 from webauth.listing import PAGE_SIZE, SORTS, ListQuery, ListState, make_clock
 from webauth.offline import vault_revision, whole_vault_revision
+from webauth.sharing.received import SHARED_GROUP
 from webauth.vault import AccountNotFound
-from webauth.views.common import current_vault, page_or_fragment, wants_fragment
+from webauth.views.common import current_received, current_vault, page_or_fragment, wants_fragment
 
 bp = Blueprint("codes", __name__)
 
@@ -95,7 +96,12 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, state:
     query = query or list_query()
     # Read before the list: a change made in between shows at the next tick.
     state = state or vault.list_state(query)
-    accounts, more = vault.shown(query)
+    received = current_received()
+    shared_clock = received.clock(query)  # one query; it finds nothing for a user nobody shares with
+    if query.group == SHARED_GROUP:
+        accounts, more = [], False
+    else:
+        accounts, more = vault.shown(query)
     # Offline copies compare the revision of the whole vault in its own order, whatever is shown.
     if not query.filtered and query.sort == "manual" and not more:
         revision = vault_revision(accounts)
@@ -103,6 +109,7 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, state:
         revision = whole_vault_revision(vault, state.signature)
     now = clock.now()
     views = vault.codes(accounts, at=now)
+    shared = received.views(query, at=now) if shared_clock.signature else []
     undo_account = None
     if undo:
         try:
@@ -114,15 +121,17 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, state:
         "codes/index.html",
         "partials/codes.html",
         views=views,
-        clock=make_clock((view.period for view in views if view.remaining is not None), now),
+        shared=shared,
+        clock=make_clock((view.period for view in (*views, *shared) if view.remaining is not None), now),
         undo=undo_account,
         query=query,
         args=list_args(query),
         next_args=list_args(grown(query)),
-        signature=state.signature,
+        signature=shared_clock.signed(state.signature),
         more=more,
-        matched=vault.count(query) if more else len(views),
+        matched=(vault.count(query) if more else len(views)) + len(shared),
         total=state.live,
+        received=bool(shared_clock.signature),
         revision=revision,
         twins=vault.twin_hints(accounts),
         groups=vault.groups() if page else [],
@@ -152,11 +161,17 @@ def tick():
         return redirect(url_for("codes.index", **list_args(query)))
     vault = current_vault()
     state, rows = vault.clock_rows(query)
-    if request.args.get("seen") != state.signature:
+    received = current_received()
+    shared = received.clock(query)
+    signature = shared.signed(state.signature)
+    if request.args.get("seen") != signature:
         return _whole_list(query, state)
-    tick = vault.clock_tick(rows, shown_at(clock.now()))
+    if query.group == SHARED_GROUP:
+        rows = []
+    step_code = received.step_code(vault, shared.owners) if shared.rows else None
+    tick = vault.clock_tick([*rows, *shared.rows], shown_at(clock.now()), step_code)
     return page_or_fragment(
-        None, "partials/codes_tick.html", tick=tick, clock=tick.clock, args=list_args(query), signature=state.signature,
+        None, "partials/codes_tick.html", tick=tick, clock=tick.clock, args=list_args(query), signature=signature,
     )
 
 
@@ -170,16 +185,19 @@ def more():
         return redirect(url_for("codes.index", **list_args(query)))
     vault = current_vault()
     state = vault.list_state(query)
-    if request.args.get("seen") != state.signature:
+    shared = current_received().clock(query)
+    signature = shared.signed(state.signature)
+    if request.args.get("seen") != signature:
         return _whole_list(query, state)
     accounts, more = vault.shown(query, start=shown.show)
     now = clock.now()
     # The clock now covers every row shown, the rows above still showing the codes of `at`:
     # if those changed meanwhile, it asks at once.
-    list_clock = make_clock((row.period for row in vault.code_rows(query)), now, shown_at(now))
+    periods = (row.period for row in (*vault.code_rows(query), *shared.rows))
+    list_clock = make_clock(periods, now, shown_at(now))
     response = page_or_fragment(
         None, "partials/codes_more.html", views=vault.codes(accounts, at=now), clock=list_clock,
-        query=query, args=list_args(query), next_args=list_args(grown(query)), signature=state.signature, more=more,
+        query=query, args=list_args(query), next_args=list_args(grown(query)), signature=signature, more=more,
         twins=vault.twin_hints(accounts),
     )
     response.headers["HX-Replace-Url"] = url_for("codes.index", **list_args(query))

@@ -26,6 +26,7 @@ from werkzeug.urls import iri_to_uri
 from werkzeug.wrappers import Response
 
 from webauth.keys import keyring
+from webauth.sharing.received import Received
 from webauth.transfer.limits import MAX_IMPORT_BYTES
 from webauth.vault import Vault
 from webauth.views.api.problems import API_MESSAGES, is_api_request, problem
@@ -53,6 +54,13 @@ def current_vault() -> Vault:
         # The user itself, not the proxy: a vault reads `user.id` for every secret it opens.
         g.vault = Vault(current_user._get_current_object(), keyring())
     return g.vault
+
+
+def current_received() -> Received:
+    """The accounts others share with the signed-in user, for this request (codes, never secrets)."""
+    if "received" not in g:
+        g.received = Received(current_user._get_current_object(), keyring())
+    return g.received
 
 
 def wants_fragment() -> bool:

@@ -89,6 +89,28 @@ _SCHEMAS: dict[str, Any] = {
             "remaining": {"type": "number", "minimum": 0},
         },
     },
+    "SharedAccount": {
+        "type": "object",
+        "description": (
+            "An account another user shares with you: its code and who shared it (`shared_by`, their user "
+            "name); never its secret, note or groups. It is in the list only: the other endpoints answer 404."
+        ),
+        "required": ["id", "type", "issuer", "name", "algorithm", "digits", "shared_by", "code"],
+        "additionalProperties": False,
+        "properties": {
+            "id": {"type": "string", "format": "uuid"},
+            "type": _PARAMETERS["type"],
+            "issuer": {"type": "string"},
+            "name": {"type": "string"},
+            "algorithm": _PARAMETERS["algorithm"],
+            "digits": {"type": "integer"},
+            "period": {"type": "integer"},
+            "counter": {"type": "integer"},
+            "shared_by": {"type": "string"},
+            "code": {"type": "string"},
+            "remaining": {"type": "number", "minimum": 0},
+        },
+    },
     "Code": {
         "type": "object",
         "required": ["id", "code"],
@@ -224,20 +246,30 @@ def _paths() -> dict[str, Any]:
         "/accounts": {
             "get": _operation(
                 "List accounts with their codes",
-                "The live accounts (not those in the trash), favorites first, in the user's order.",
-                {"200": _json("The accounts.", {"type": "array", "items": _ref("Account")}), **_errors(422)},
+                "The live accounts (not those in the trash), favorites first, in the user's order; then the "
+                "accounts others share with the user (`SharedAccount`: code only), by issuer and name.",
+                {
+                    "200": _json(
+                        "The accounts.",
+                        {"type": "array", "items": {"oneOf": [_ref("Account"), _ref("SharedAccount")]}},
+                    ),
+                    **_errors(422),
+                },
                 operationId="listAccounts",
                 parameters=[
                     {
                         "name": "q",
                         "in": "query",
-                        "description": "Every word must match the issuer, name, note or a group's name.",
+                        "description": (
+                            "Every word must match the issuer, name, note or a group's name (a shared "
+                            "account's issuer, name or owner)."
+                        ),
                         "schema": {"type": "string", "maxLength": 200},
                     },
                     {
                         "name": "group",
                         "in": "query",
-                        "description": "Only the accounts of this group.",
+                        "description": "Only the accounts of this group; `:shared`: only those shared with you.",
                         "schema": {"type": "string", "maxLength": 200},
                     },
                 ],

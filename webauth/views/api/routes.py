@@ -3,8 +3,8 @@
 Every change goes through the token user's `Vault` and is committed here, as a page does:
 the same duplicate rule, trash, revisions and audit events, and the same Casdoor sync after
 the response (casdoor/triggers.py notes the committed account events of any request).
-Shared accounts (issue 17) do not exist yet; when they do, they belong in `_account` the way
-the pages show them (code only).
+Accounts others share with the token's user are in the list, code only, with `shared_by`
+(`_shared`): never their secret, note or groups, and no other endpoint reaches them.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from webauth.extensions import csrf, db
 from webauth.listing import MAX_SEARCH_LENGTH, CodeView, ListQuery
 from webauth.models import Account
 from webauth.otp import OtpType
+from webauth.sharing.received import SHARED_GROUP, SharedView
 from webauth.vault import DuplicateAccount, StaleRevision
 from webauth.views.api import bodies, openapi
 from webauth.views.api.guard import current_token, init_blueprint, writes
 from webauth.views.api.problems import problem
-from webauth.views.common import current_vault
+from webauth.views.common import current_received, current_vault
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 init_blueprint(bp)
@@ -62,6 +63,27 @@ def _account(view: CodeView) -> dict[str, Any]:
     return row
 
 
+def _shared(view: SharedView) -> dict[str, Any]:
+    """An account shared with the user, as `flask accounts list --json` prints it: code only."""
+    account = view.account
+    row: dict[str, Any] = {
+        "id": account.uuid,
+        "type": account.type,
+        "issuer": account.issuer,
+        "name": account.name,
+        "algorithm": account.algorithm,
+        "digits": account.digits,
+        "shared_by": account.owner,
+        "code": view.code,
+    }
+    if view.remaining is None:
+        row["counter"] = account.counter
+    else:
+        row["period"] = account.period
+        row["remaining"] = round(view.remaining, 3)
+    return row
+
+
 def _code(view: CodeView) -> dict[str, Any]:
     row = {key: value for key, value in _account(view).items() if key in ("code", "period", "remaining", "counter")}
     return {"id": view.account.uuid, **row}
@@ -87,9 +109,10 @@ def list_accounts():
         name = "q" if len(text) > MAX_SEARCH_LENGTH else "group"
         detail = _("must be at most %(limit)s characters long", limit=MAX_SEARCH_LENGTH)
         return problem(422, _("Some input is not valid."), errors=[{"pointer": f"?{name}", "detail": detail}])
-    vault = current_vault()
-    views = vault.codes(vault.accounts(ListQuery(text=text, group=group)), at=clock.now())
-    return jsonify([_account(view) for view in views])
+    vault, query, now = current_vault(), ListQuery(text=text, group=group), clock.now()
+    views = [] if group == SHARED_GROUP else vault.codes(vault.accounts(query), at=now)
+    shared = current_received().views(query, at=now)
+    return jsonify([*(_account(view) for view in views), *(_shared(view) for view in shared)])
 
 
 def _with_etag(account: Account) -> Response:

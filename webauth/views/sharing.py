@@ -1,0 +1,123 @@
+"""Sharing in the browser: the owner's "Share" section of an account's page, and the recipient's
+side (a shared account's page, its HOTP next code, "Remove from my list").
+
+The owner's forms post here and come back to the account's page (plain forms, then a redirect);
+a refused share shows the page again with the reason, as a 4xx. The recipient's pages go through
+`Received` (sharing/received.py), which hands out codes and never a secret. The list shows the
+shared accounts too (views/codes.py, templates/sharing/_shared_list.html).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from webauth.extensions import db
+from webauth.models import Account
+from webauth.sharing import rules
+from webauth.vault import AccountNotFound
+from webauth.views.account_page import detail_page
+from webauth.views.accounts import account_label
+from webauth.views.common import current_received, current_vault, page_or_fragment
+
+bp = Blueprint("sharing", __name__)
+
+
+def _owner_account(uuid: str) -> Account:
+    try:
+        return current_vault().get(uuid)
+    except AccountNotFound:
+        abort(404)
+
+
+def _back(account: Account):
+    return redirect(url_for("accounts.detail", uuid=account.uuid, _anchor="share"))
+
+
+@bp.post("/accounts/<uuid>/share")
+@login_required
+def share(uuid: str):
+    """Share with the user or the group named in the form (`kind`: "user" or "group")."""
+    account = _owner_account(uuid)
+    name = request.form.get("with", "")[:255]
+    kind = request.form.get("kind", "user")
+    if kind not in ("user", "group"):
+        abort(400)
+    try:
+        _share, new = rules.share(
+            current_vault().user,
+            account,
+            username=name if kind == "user" else None,
+            group=name if kind == "group" else None,
+            allow_hotp_next=request.form.get("allow_hotp_next") == "1",
+        )
+    except rules.ShareError as error:
+        db.session.rollback()
+        return detail_page(_owner_account(uuid), share_error=str(error), status=422)
+    db.session.commit()
+    label = account_label(account)
+    if new:
+        message = _("Shared %(label)s with %(name)s: they see its codes, never its secret.", label=label, name=name)
+        flash(message, "success")
+    else:
+        flash(_("%(label)s was shared with %(name)s already.", label=label, name=name), "success")
+    return _back(account)
+
+
+@bp.post("/accounts/<uuid>/share/<int:share_id>/remove")
+@login_required
+def unshare(uuid: str, share_id: int):
+    account = _owner_account(uuid)
+    found = next((item for item in rules.recipients(account) if item.share_id == share_id), None)
+    if found is None or not rules.unshare_id(current_vault().user, account, share_id):
+        flash(_("That share had ended already."), "error")
+        return _back(account)
+    db.session.commit()
+    flash(_("%(name)s no longer has access to %(label)s.", name=found.name, label=account_label(account)), "success")
+    return _back(account)
+
+
+# The recipient's side -------------------------------------------------------------------
+
+
+def _shared_or_404(uuid: str):
+    try:
+        return current_received().view(uuid)
+    except AccountNotFound:
+        abort(404)
+
+
+@bp.get("/shared/<uuid>")
+@login_required
+def detail(uuid: str):
+    """A shared account's page: its code, who shared it, and no secret to reveal."""
+    return page_or_fragment("sharing/detail.html", "sharing/detail.html", view=_shared_or_404(uuid))
+
+
+@bp.post("/shared/<uuid>/next")
+@login_required
+def next_code(uuid: str):
+    """The next code of a shared HOTP account, when its owner allows it (the owner's counter moves)."""
+    try:
+        current_received().advance_hotp(uuid)
+    except AccountNotFound:
+        abort(404)
+    db.session.commit()
+    if request.form.get("next") == "detail":
+        return redirect(url_for("sharing.detail", uuid=uuid))
+    return redirect(url_for("codes.index", group=request.args.get("group") or None, _anchor=f"shared-{uuid}"))
+
+
+@bp.post("/shared/<uuid>/leave")
+@login_required
+def leave(uuid: str):
+    """Remove an account shared with me by name from my list (the owner's share ends)."""
+    view = _shared_or_404(uuid)
+    if not rules.leave(current_user._get_current_object(), uuid):
+        flash(_("This account was shared with one of your groups: only its owner can take it off your list."), "error")
+        return redirect(url_for("sharing.detail", uuid=uuid))
+    db.session.commit()
+    label = view.account.issuer or view.account.name
+    flash(_("Removed %(label)s from your list.", label=label), "success")
+    return redirect(url_for("codes.index"))
