@@ -303,6 +303,14 @@ class CasdoorServer(OidcEndpoints, RestEndpoints):
             user["mfaAccounts"] = entries
             user["updatedTime"] = later_than(user["updatedTime"])
 
+    def set_groups(self, owner: str, name: str, groups: Iterable[str]) -> None:
+        """Put the user in exactly these groups (`owner/name` each, as Casdoor names them), as
+        Casdoor's admin page would; tokens issued from now on carry them in `groups`."""
+        with self._lock:
+            user = self._users[(owner, name)]
+            user["groups"] = list(groups)
+            user["updatedTime"] = later_than(user["updatedTime"])
+
     def add_redirect_uri(self, uri: str) -> None:
         """Allow one more redirect URI (the app under test learns its port late)."""
         with self._lock:
