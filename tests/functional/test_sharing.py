@@ -174,25 +174,6 @@ def test_trashing_the_account_ends_every_share(app, owner, bob):
     assert "GitHub" not in bob.get("/").get_data(as_text=True)
 
 
-def test_a_disabled_owner_suspends_the_shares_and_enabling_restores_them(app, owner, bob, people):
-    uuid = add(app, link("GitHub", "alice@example.com"))
-    share(owner, uuid, "bob")
-    with app.app_context():
-        from webauth import admin as admin_domain
-
-        alice = db.session.scalar(select(User).where(User.username == "alice"))
-        carol = db.session.scalar(select(User).where(User.username == "carol"))
-        admin_domain.set_disabled(alice, True, carol)
-    assert "GitHub" not in bob.get("/").get_data(as_text=True)
-    assert bob.get(f"/shared/{uuid}").status_code == 404
-    assert shares_of(app, uuid) == 1  # suspended, not deleted
-    with app.app_context():
-        alice = db.session.scalar(select(User).where(User.username == "alice"))
-        carol = db.session.scalar(select(User).where(User.username == "carol"))
-        admin_domain.set_disabled(alice, False, carol)
-    assert "Shared by alice" in bob.get("/").get_data(as_text=True)
-
-
 def test_the_recipient_may_take_a_shared_account_off_their_list(app, owner, bob):
     uuid = add(app, link("GitHub", "alice@example.com"))
     share(owner, uuid, "bob")
