@@ -217,6 +217,10 @@ def test_hotp_next_code_for_a_recipient_only_when_the_owner_allows_it(app, owner
     assert post_form(bob, "/", f"/shared/{uuid}/next", {}).status_code == 302
     with app.app_context():
         assert db.session.scalar(select(Account.counter).where(Account.uuid == uuid)) == 6
-    assert hotp_code(6).replace(" ", "") in bob.get(f"/shared/{uuid}").get_data(as_text=True).replace(" ", "")
-    (hotp,) = events(app, "account.hotp_next")
-    assert hotp == {"account": uuid, "counter": 6}
+    # From the list with htmx: the refreshed list, showing the next code at once
+    token = re.search(r'name="csrf_token" value="([^"]+)"', bob.get("/").get_data(as_text=True)).group(1)
+    fragment = bob.post(f"/shared/{uuid}/next", data={"csrf_token": token}, headers=HTMX)
+    assert fragment.status_code == 200 and 'id="codes"' in fragment.get_data(as_text=True)
+    assert hotp_code(7).replace(" ", "") in fragment.get_data(as_text=True).replace(" ", "")
+    assert hotp_code(7).replace(" ", "") in bob.get(f"/shared/{uuid}").get_data(as_text=True).replace(" ", "")
+    assert events(app, "account.hotp_next") == [{"account": uuid, "counter": 6}, {"account": uuid, "counter": 7}]

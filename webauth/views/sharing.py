@@ -19,7 +19,8 @@ from webauth.sharing import rules
 from webauth.vault import AccountNotFound
 from webauth.views.account_page import detail_page
 from webauth.views.accounts import account_label
-from webauth.views.common import current_received, current_vault, page_or_fragment
+from webauth.views.codes import render_codes
+from webauth.views.common import current_received, current_vault, page_or_fragment, wants_fragment
 
 bp = Blueprint("sharing", __name__)
 
@@ -106,7 +107,9 @@ def next_code(uuid: str):
     db.session.commit()
     if request.form.get("next") == "detail":
         return redirect(url_for("sharing.detail", uuid=uuid))
-    return redirect(url_for("codes.index", group=request.args.get("group") or None, _anchor=f"shared-{uuid}"))
+    if wants_fragment():  # the list's own form: the refreshed list, with its search kept (views/codes.py)
+        return render_codes()
+    return redirect(url_for("codes.index", _anchor=f"shared-{uuid}"))
 
 
 @bp.post("/shared/<uuid>/leave")
