@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import TEST_PASSWORD
-from tests.e2e.conftest import ConsoleErrors, browser_sign_in
+from tests.e2e.conftest import ConsoleErrors, browser_sign_in, wait_for_scripts
 from tests.support.accounts import add, link
 
 
@@ -79,6 +79,8 @@ def test_owner_shares_recipient_sees_the_live_code_owner_removes_recipient_loses
     expect(recipient.get_by_text("Shared by alice")).to_be_visible()
     expect(recipient.get_by_role("link", name="Show the secret key")).to_have_count(0)
     recipient.go_back()
+    recipient.wait_for_url("**/")
+    wait_for_scripts(recipient)
 
     owner.goto(f"/accounts/{uuid}")
     owner.locator("#share").get_by_role("button", name="Remove bob").tap()
