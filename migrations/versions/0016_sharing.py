@@ -1,7 +1,7 @@
 """sharing: accounts shared with users, local teams and Casdoor groups (codes, never secrets)
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-06 23:30:00.000000
 
 """
@@ -12,8 +12,8 @@ from webauth.migrating import dropping
 
 
 # revision identifiers, used by Alembic.
-revision = '0017'
-down_revision = '0016'
+revision = '0016'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
