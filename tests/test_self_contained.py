@@ -14,7 +14,8 @@ from tests.conftest import ROOT
 CHECKED = ["tests", "bench", "scripts", ".ci", "Makefile", "pyproject.toml", "package.json", "babel.cfg"]
 SUFFIXES = {"", ".py", ".mjs", ".js", ".sh", ".toml", ".json", ".cfg", ".ini", ".txt", ".md"}
 # A folder beside the repository ("../shared", ROOT.parent / "shared") or an absolute path into /work.
-OUTSIDE = re.compile(r"""\.\./shared\b|["'/]shared["'/]|/work/|\.parent\s*/\s*["']""")
+# Not the app's own /shared/<uuid> route: a path segment "shared" counts only as a quoted name.
+OUTSIDE = re.compile(r"""\.\./shared\b|["']shared["'/]|/work/|\.parent\s*/\s*["']""")
 
 
 def checked_files() -> list[Path]:
