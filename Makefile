@@ -12,7 +12,7 @@ export FLASK_APP := wsgi
 # Access log without query strings or referrers: Casdoor's return carries a one-time code there.
 ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"
 
-.PHONY: run test test-python test-js setup vendor static translations migrate system-test-deps lint messages interop-samples clean mutation
+.PHONY: run test test-python test-js setup vendor static translations migrate system-test-deps lint messages interop-samples screenshots clean mutation
 
 run: setup migrate
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
@@ -78,6 +78,10 @@ messages: $(VENV)/.installed
 # Maintainers: write the import tests' samples of other apps' formats again (tests/fixtures/interop/SOURCES.md).
 interop-samples: $(VENV)/.installed
 	$(PY) -m tests.support.interop_samples
+
+# Maintainers: photograph today's pages again (docs/screenshots, and the manifest's in static/screenshots).
+screenshots: setup system-test-deps
+	$(PY) -m scripts.make_screenshots
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor static/dist

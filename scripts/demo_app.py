@@ -33,6 +33,10 @@ DEMO_ACCOUNTS = [
     ("totp", "Proton", "ada", "&period=60"),
     ("totp", "Steam", "analytical_engine", "&encoder=steam"),
     ("hotp", "Company VPN", "ada", "&counter=12"),
+    ("totp", "Microsoft", "ada.lovelace@analytical-engine.example.org", ""),
+    ("totp", "Dropbox", "ada@example.com", ""),
+    ("totp", "Dropbox", "ada@example.com", ""),  # twins: the key hint tells them apart
+    ("totp", "Cloudflare", "ops", ""),
 ]
 
 
@@ -64,7 +68,7 @@ def demo_app() -> Iterator[str]:
         )
         with app.app_context():
             upgrade(revision="heads")
-            user = users.create_local_user(DEMO_USER, DEMO_PASSWORD, keyring())
+            user = users.create_local_user(DEMO_USER, DEMO_PASSWORD, keyring(), is_admin=True)
             vault = Vault(user, keyring())
             for kind, issuer, name, extra in DEMO_ACCOUNTS:
                 uri = f"otpauth://{kind}/{issuer}:{name}?secret={_random_base32()}&issuer={issuer}{extra}"
@@ -82,7 +86,7 @@ def demo_app() -> Iterator[str]:
 
 
 def sign_in(page, base_url: str) -> None:
-    """Sign in as the demo user in a Playwright page and wait for the code list."""
+    """Sign in as the demo user (an administrator) in a Playwright page and wait for the code list."""
     page.goto(f"{base_url}/login")
     page.get_by_label("Username").fill(DEMO_USER)
     page.get_by_label("Password").fill(DEMO_PASSWORD)

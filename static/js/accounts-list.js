@@ -1,8 +1,10 @@
 /**
  * The code list's keyboard, ordering and bookkeeping (templates/partials/codes.html).
  *
- * - `/` focuses the search box; ↑ ↓ Home End go from account to account (the focus rests on
- *   each account's code button, so Enter copies, as a click does).
+ * - `/` focuses the search box; ↑ ↓ ← → Home End go from account to account (the focus rests
+ *   on each account's code button, so Enter copies, as a click does). On a wide screen the
+ *   list is a grid: ↑ and ↓ go up and down its column, ← and → along the reading order
+ *   (mirrored right to left).
  * - Reordering, when the list is in the user's own order (`#codes[data-reorder]`): drag an
  *   account by its icon (pointer events, so mouse, pen and touch alike), or Alt+↑ / Alt+↓.
  *   The server stores the order (`POST …/move`, the list's `data-move-url`, with the account
@@ -33,6 +35,21 @@ function isEditable(element) {
 const items = () => [...document.querySelectorAll('#codes .account-list > .account')];
 const codeButton = (item) => item && item.querySelector('button.code');
 const uuidOf = (item) => item.id.slice('account-'.length);
+
+/** How many accounts stand side by side in the list's grid: those on the first one's line. */
+function columnsOf(list) {
+  const top = list[0].offsetTop;
+  const first = list.findIndex((item) => item.offsetTop !== top);
+  return first === -1 ? list.length : first;
+}
+
+/** Where a key moves the focus from account `index` in a list of `count` in `columns` columns. */
+export function gridTarget(key, index, count, columns, rtl = false) {
+  const forward = rtl ? 'ArrowLeft' : 'ArrowRight';
+  const back = rtl ? 'ArrowRight' : 'ArrowLeft';
+  const moves = { ArrowDown: index + columns, ArrowUp: index - columns, [forward]: index + 1, [back]: index - 1, Home: 0, End: count - 1 };
+  return moves[key];
+}
 
 /** An account's URL from the list's template for it (`UUID` standing for the account's). */
 function accountUrl(template, item) {
@@ -70,7 +87,7 @@ function initKeys() {
       }
       return;
     }
-    if (!['ArrowDown', 'ArrowUp', 'Home', 'End'].includes(event.key) || event.ctrlKey || event.metaKey) return;
+    if (!['ArrowDown', 'ArrowUp', 'ArrowLeft', 'ArrowRight', 'Home', 'End'].includes(event.key) || event.ctrlKey || event.metaKey) return;
     const list = items();
     if (!list.length) return;
     const fromSearch = event.target.id === 'account-search';
@@ -83,7 +100,7 @@ function initKeys() {
     }
     const index = list.indexOf(current);
     if (event.altKey) {
-      if (!document.getElementById('codes').hasAttribute('data-reorder')) return;
+      if (!['ArrowUp', 'ArrowDown'].includes(event.key) || !document.getElementById('codes').hasAttribute('data-reorder')) return;
       // Only the user's own accounts have an order; those shared with them are listed apart.
       const own = list.filter((item) => !item.classList.contains('account-shared'));
       const at = own.indexOf(current);
@@ -94,7 +111,8 @@ function initKeys() {
       return;
     }
     if (event.shiftKey) return;
-    const target = { ArrowDown: index + 1, ArrowUp: index - 1, Home: 0, End: list.length - 1 }[event.key];
+    const rtl = getComputedStyle(current).direction === 'rtl';
+    const target = gridTarget(event.key, index, list.length, columnsOf(list), rtl);
     if (target < 0 || target >= list.length) return;
     event.preventDefault();
     codeButton(list[target]).focus();

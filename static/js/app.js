@@ -3,6 +3,7 @@ import { initAccountsList } from "./accounts-list.js";
 import { initCodes } from "./codes.js";
 import { initImageInput } from "./image-input.js";
 import { initLocalTimes } from "./local-time.js";
+import { initNav } from "./nav.js";
 import { initOfflineSync } from "./offline-sync.js";
 import { initPwa } from "./pwa.js";
 import { initScanner } from "./scanner.js";
@@ -20,6 +21,7 @@ function initAutosubmit() {
 initAutosubmit();
 initCodes();
 initAccountsList();
+initNav();
 initImageInput();
 initLocalTimes();
 initScanner();

@@ -1,7 +1,7 @@
-// The code list's client side: the rings, copying, and keeping the list's clock going.
+// The code list's client side: the countdown, copying, and keeping the list's clock going.
 // The server decides when codes change (listing.Clock) and sends only the digits that changed
-// (templates/partials/codes_tick.html); this module turns the rings between those moments and
-// never computes a code.
+// (templates/partials/codes_tick.html); this module turns the countdown between those moments
+// and never computes a code.
 
 const RING_FRAMES = [
   { "--elapsed": 0, "--ring": "var(--brand)", offset: 0 },
@@ -14,27 +14,56 @@ const RETRY_MS = 10_000;
 // The server's time minus this device's, from the list's clock (`data-now-ms`).
 let serverOffsetMs = 0;
 
-const BAR_FRAMES = [{ transform: "scaleX(1)" }, { transform: "scaleX(0)" }];
+const COUNTDOWN_FRAMES = [{ "--elapsed": 0 }, { "--elapsed": 1 }];
+// The countdown turns the warning colour for this many last seconds of a period.
+export const WARNING_SECONDS = 5;
+
+/** Whole seconds left of a period of `periodSeconds` at `nowMs`: from the period down to 1. */
+export function secondsLeft(nowMs, periodSeconds) {
+  const periodMs = periodSeconds * 1000;
+  return Math.ceil((periodMs - (((nowMs % periodMs) + periodMs) % periodMs)) / 1000);
+}
+
+let countdownTimer = null;
+
+/**
+ * The page's countdowns (`.countdown[data-period]`: the list's, or an account page's) say
+ * the seconds left, and turn the warning colour in the last ones. One timer for the page, set
+ * just past each second of the server's time.
+ */
+function countSeconds() {
+  clearTimeout(countdownTimer);
+  const nowMs = Date.now() + serverOffsetMs;
+  const countdowns = document.querySelectorAll(".countdown[data-period]");
+  for (const countdown of countdowns) {
+    const left = secondsLeft(nowMs, Number(countdown.dataset.period));
+    const seconds = countdown.querySelector(".countdown-seconds");
+    if (seconds && seconds.textContent !== String(left)) seconds.textContent = String(left);
+    countdown.classList.toggle("countdown-ending", left <= WARNING_SECONDS);
+  }
+  if (countdowns.length) countdownTimer = setTimeout(countSeconds, 1000 - (nowMs % 1000) + 20);
+}
 
 /**
  * Start each countdown under `root` where its period stands at `nowMs` (the server's time by
- * default): the list's bars (`.countdown`, a transform, which the browser runs off the main
- * thread) and the offline page's rings (`.timer` in a row, its `--elapsed` animated). The Web
- * Animations API keeps this off the style attribute, which the CSP forbids.
+ * default): the rings of the page's countdowns (`.countdown-ring`) and of the offline page's
+ * rows (`.timer`), their `--elapsed` animated by the Web Animations API, which keeps this off
+ * the style attribute (the CSP forbids it); and the seconds beside them.
  */
 export function startRings(root, nowMs = Date.now() + serverOffsetMs) {
   const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-  for (const bar of root.querySelectorAll(".countdown[data-period] .countdown-bar > span")) {
-    const periodMs = Number(bar.closest("[data-period]").dataset.period) * 1000;
+  for (const ring of root.querySelectorAll(".countdown[data-period] .countdown-ring")) {
+    const periodMs = Number(ring.closest("[data-period]").dataset.period) * 1000;
     if (!periodMs) continue;
-    for (const animation of bar.getAnimations()) animation.cancel();
-    bar.animate(BAR_FRAMES, {
+    for (const animation of ring.getAnimations()) animation.cancel();
+    ring.animate(COUNTDOWN_FRAMES, {
       duration: periodMs,
       delay: -(nowMs % periodMs),
       iterations: Infinity,
       easing: reduced ? "steps(10)" : "linear",
     });
   }
+  if (root.querySelector(".countdown[data-period]")) countSeconds();
   for (const timer of root.querySelectorAll("[data-period] .timer")) {
     const periodMs = Number(timer.closest("[data-period]").dataset.period) * 1000;
     if (!periodMs) continue;
@@ -86,14 +115,13 @@ function refreshList() {
  * clock is off. Rows that arrive without a clock start from the last one.
  */
 function followClock(element) {
-  const clock = element.id === "codes-clock" ? element : element.querySelector?.("#codes-clock");
+  const clock = element.matches?.("[data-now-ms]") ? element : element.querySelector?.("[data-now-ms]");
   if (!clock) {
     startRings(element);
     return;
   }
   serverOffsetMs = Number(clock.dataset.nowMs) - Date.now();
-  const list = document.getElementById("codes");
-  if (list) startRings(list);
+  startRings(document.getElementById("codes") || document.getElementById("main") || document.body);
 }
 
 /** After sleep or a background tab, timers are late: ask for a fresh list at once. */
@@ -113,10 +141,25 @@ function retryFailedClock() {
   document.addEventListener("htmx:responseError", retry);
 }
 
+// What a tap on a row leaves alone: its own controls, and text being selected.
+const ROW_CONTROLS = "a, button, input, select, textarea, summary, label, [contenteditable]";
+
+/**
+ * A tap anywhere on a row of the list copies its code: the row hands the click to its copy
+ * button, which stays the control keyboards and screen readers use. The row's other
+ * controls (favorite, details, delete, next code) keep their own click.
+ */
+function rowTapCopies(event) {
+  const row = event.target.closest?.("#codes .account");
+  if (!row || event.target.closest(ROW_CONTROLS) || String(window.getSelection?.() || "")) return;
+  row.querySelector("button.code")?.click();
+}
+
 export function initCodes() {
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button[data-copy], #codes button.code");
     if (button) copyCode(button);
+    else rowTapCopies(event);
   });
   window.htmx.onLoad(followClock);
   refreshWhenVisible();

@@ -12,12 +12,12 @@ from flask_babel import gettext as _
 from flask_login import login_required
 from wtforms.fields.choices import SelectChoice
 
-from webauth import adding, edits, qr
+from webauth import adding, clock, edits, qr
 from webauth.auth_session import reauth_required, recently_authenticated
 from webauth.extensions import db
 from webauth.forms import EditForm
 from webauth.icons import IconError
-from webauth.listing import key_hint
+from webauth.listing import key_hint, make_clock
 from webauth.models import Account
 from webauth.otp import InvalidParameter, OtpParams, OtpType
 from webauth.otpauth import AccountSpec, decode_secret_of, format_uri, secret_text
@@ -30,9 +30,18 @@ from webauth.vault import (
     StaleRevision,
 )
 from webauth.views.accounts import account_label, bp
-from webauth.views.common import current_vault
+from webauth.views.common import current_vault, page_or_fragment, wants_fragment
 
 # One account ------------------------------------------------------------------------------
+
+
+def _code_context(account: Account) -> dict:
+    """The account's code now, and for a time-based one the clock of its countdown, which
+    also says when the page asks for the next code (accounts/detail_code.html)."""
+    now = clock.now()
+    [view] = current_vault().codes([account], at=now)
+    timed = view.remaining is not None
+    return {"view": view, "clock": make_clock([account.period], now) if timed else None}
 
 
 def detail_page(
@@ -41,6 +50,7 @@ def detail_page(
     """The account's page; `share_error` says why a share was refused (views/sharing.py)."""
     html = render_template(
         "accounts/detail.html",
+        **_code_context(account),
         account=account,
         hint=key_hint(account),
         twin=account.uuid in current_vault().twin_hints([account]),
@@ -56,6 +66,16 @@ def detail_page(
 @login_required
 def detail(uuid: str):
     return detail_page(current_vault().get(uuid))
+
+
+@bp.get("/<uuid>/code")
+@login_required
+def detail_code(uuid: str):
+    """The account page's code again, when its period ends (htmx; a plain request gets the page)."""
+    if not wants_fragment():
+        return redirect(url_for("accounts.detail", uuid=uuid))
+    account = current_vault().get(uuid)
+    return page_or_fragment(None, "accounts/detail_code.html", account=account, **_code_context(account))
 
 
 @bp.get("/<uuid>/reveal/<what>")

@@ -10,13 +10,16 @@ is made of:
   signature of `Vault.list_state`), in which case the whole list instead. Every open page asks
   this every 20 to 30 s, so it is the cheapest request that shows anything of the vault;
 - `more`: the next page of rows, when the reader scrolls to the end of a long list.
+
+`density` keeps this device's choice of rows (comfortable or compact) in a cookie of its own.
 """
 
 from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
-from flask import Blueprint, redirect, request, session, url_for
+from flask import Blueprint, current_app, redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from webauth import clock
@@ -24,11 +27,23 @@ from webauth.listing import PAGE_SIZE, SORTS, ListQuery, ListState, make_clock
 from webauth.offline import vault_revision, whole_vault_revision
 from webauth.sharing.received import SHARED_GROUP
 from webauth.vault import AccountNotFound
-from webauth.views.common import current_received, current_vault, page_or_fragment, wants_fragment
+from webauth.views.common import current_received, current_vault, page_or_fragment, render_error, wants_fragment
 
 bp = Blueprint("codes", __name__)
 
 _LIST_ARGS = ("q", "group", "sort", "show")
+
+# The list's density is a choice per device, not per user: a phone wants more rows on its
+# small screen where a desktop's grid has room for comfortable ones, and the server reads it
+# to draw the list, so it works without JavaScript and the page never jumps once drawn.
+DENSITY_COOKIE = "webauth_density"
+DENSITIES = ("comfortable", "compact")
+_DENSITY_MAX_AGE = 400 * 24 * 3600  # the longest a browser keeps a cookie
+
+
+def list_density() -> str:
+    """This device's choice of rows: "compact", or "comfortable" (the default)."""
+    return "compact" if request.cookies.get(DENSITY_COOKIE) == "compact" else "comfortable"
 
 
 def list_query() -> ListQuery:
@@ -135,6 +150,7 @@ def render_codes(undo: str | None = None, query: ListQuery | None = None, state:
         revision=revision,
         twins=vault.twin_hints(accounts),
         groups=vault.groups() if page else [],
+        density=list_density(),
         trashed=len(vault.trash()) if page else 0,
     )
 
@@ -151,6 +167,21 @@ def _whole_list(query: ListQuery, state: ListState):
 @login_required
 def index():
     return render_codes(undo=request.args.get("undo"))
+
+
+@bp.post("/codes/density")
+@login_required
+def density():
+    """Remember this device's choice of rows, then show the list with it."""
+    choice = request.form.get("density", "")
+    if choice not in DENSITIES:
+        return render_error(400, _("Choose comfortable or compact rows."))
+    response = redirect(url_for("codes.index"))
+    response.set_cookie(
+        DENSITY_COOKIE, choice, max_age=_DENSITY_MAX_AGE, httponly=True, samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
 
 
 @bp.get("/codes/tick")
