@@ -6,7 +6,7 @@
  *   list is a grid: ↑ and ↓ go up and down its column, ← and → along the reading order
  *   (mirrored right to left).
  * - Reordering, when the list is in the user's own order (`#codes[data-reorder]`): drag an
- *   account by its icon (pointer events, so mouse, pen and touch alike), or Alt+↑ / Alt+↓.
+ *   account by its icon, up and down the list or across the grid (pointer events, so mouse, pen and touch alike), or Alt+↑ / Alt+↓.
  *   The server stores the order (`POST …/move`, the list's `data-move-url`, with the account
  *   it now stands before) and answers with the list, which replaces this one. While a drag is
  *   under way the list's timed refresh waits, so the row under the finger does not vanish.
@@ -119,7 +119,7 @@ function initKeys() {
   });
 }
 
-/** Drag by the icon with pointer events; the row moves in the list as the pointer goes. */
+/** Drag by the icon with pointer events; the row moves in the list (or the grid) as the pointer goes. */
 function initDrag() {
   let drag = null;
 
@@ -129,18 +129,31 @@ function initDrag() {
     const item = handle.closest('.account');
     event.preventDefault();
     handle.setPointerCapture(event.pointerId);
-    drag = { item, handle, pointerId: event.pointerId, startY: event.clientY, moved: false, next: item.nextElementSibling };
+    drag = {
+      item, handle, pointerId: event.pointerId, startX: event.clientX, startY: event.clientY, moved: false,
+      next: item.nextElementSibling, grid: columnsOf(items()) > 1,
+    };
   });
 
   document.addEventListener('pointermove', (event) => {
     if (!drag || event.pointerId !== drag.pointerId) return;
-    if (!drag.moved && Math.abs(event.clientY - drag.startY) < DRAG_THRESHOLD_PX) return;
+    const distance = Math.max(Math.abs(event.clientY - drag.startY), Math.abs(event.clientX - drag.startX));
+    if (!drag.moved && distance < DRAG_THRESHOLD_PX) return;
     if (!drag.moved) {
       drag.moved = true;
       drag.item.classList.add('dragging');
       document.body.classList.add('reordering');
     }
     const list = drag.item.parentElement;
+    if (drag.grid) {
+      // In a grid the row takes the place of the row under the pointer, which stays put
+      // however the grid reflows around it.
+      const over = document.elementFromPoint(event.clientX, event.clientY)?.closest('#codes .account-list > .account');
+      if (!over || over === drag.item) return;
+      const following = drag.item.compareDocumentPosition(over) & Node.DOCUMENT_POSITION_FOLLOWING;
+      list.insertBefore(drag.item, following ? over.nextElementSibling : over);
+      return;
+    }
     const others = [...list.children].filter((other) => other !== drag.item);
     const before = others.find((other) => {
       const box = other.getBoundingClientRect();

@@ -147,11 +147,14 @@ const ROW_CONTROLS = "a, button, input, select, textarea, summary, label, [conte
 /**
  * A tap anywhere on a row of the list copies its code: the row hands the click to its copy
  * button, which stays the control keyboards and screen readers use. The row's other
- * controls (favorite, details, delete, next code) keep their own click.
+ * controls (favorite, details, delete, next code, and the icon that drags the row in the
+ * user's own order) keep their own click.
  */
 function rowTapCopies(event) {
   const row = event.target.closest?.("#codes .account");
   if (!row || event.target.closest(ROW_CONTROLS) || String(window.getSelection?.() || "")) return;
+  // In the user's own order the icon is the handle rows are dragged by.
+  if (event.target.closest("#codes[data-reorder] .avatar")) return;
   row.querySelector("button.code")?.click();
 }
 

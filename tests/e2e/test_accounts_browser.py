@@ -140,6 +140,8 @@ def test_the_camera_scans_a_qr_code_and_stops(app, alice, browser, live_server, 
 
 def test_search_as_you_type_and_the_keyboard(app, alice, page):
     add_accounts(app, ["GitHub", "GitLab", "Dropbox", "AWS"])
+    # One column, where ↓ goes to the next account (the grid's arrows: test_phone_layout.py).
+    page.set_viewport_size({"width": 700, "height": 900})
     browser_sign_in(page, "alice", PASSWORD)
     expect(page.locator("#codes .account")).to_have_count(4)
     page.evaluate("window.__marker = 'no reload'")
@@ -173,15 +175,17 @@ def test_drag_to_reorder_then_delete_and_undo(app, alice, page):
     browser_sign_in(page, "alice", PASSWORD)
     expect(page.locator("#codes .account")).to_have_count(4)
 
-    # Drag Delta by its icon above Bravo.
+    # Drag Delta by its icon onto the start of Bravo: before it, in a list or in a grid
+    # (where Bravo stands beside Alpha, on the line above Delta).
     handle = page.locator(f"#account-{uuids['Delta']} .avatar")
     target = page.locator(f"#account-{uuids['Bravo']}").bounding_box()
     start = handle.bounding_box()
     page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
     page.mouse.down()
     for fraction in (0.3, 0.6, 1.0):
+        x = start["x"] + start["width"] / 2 + (target["x"] + 5 - start["x"] - start["width"] / 2) * fraction
         y = start["y"] + (target["y"] + 5 - start["y"]) * fraction
-        page.mouse.move(start["x"] + start["width"] / 2, y, steps=4)
+        page.mouse.move(x, y, steps=4)
     with page.expect_response(re.compile(r"/move$")) as moved:
         page.mouse.up()
     assert moved.value.ok
