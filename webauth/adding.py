@@ -19,8 +19,10 @@ import io
 import warnings
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
 from PIL import Image
 
+from webauth.otp import InvalidParameter
 from webauth.otpauth import AccountSpec, parse_uri
 from webauth.transfer._parsing import content_lines, extract_uri
 from webauth.transfer.base import ImportedEntry, TransferError
@@ -96,7 +98,7 @@ def read_image(data: bytes) -> Found:
         raise AddError("unreadable", str(error)) from None
     if not texts:
         raise AddError("no_qr")
-    uris = [uri for text in texts for _, line in content_lines(text) if (uri := extract_uri(line))]
+    uris = [uri for text in texts for _number, line in content_lines(text) if (uri := extract_uri(line))]
     if not uris:
         raise AddError("no_otp")
     if len(uris) == 1 and not is_migration_uri(uris[0]):
@@ -113,7 +115,7 @@ def read_text(text: str) -> Found:
     """The accounts in pasted text: URIs one per line; blank lines and `#` comments are skipped."""
     if len(text) > MAX_TEXT_LENGTH:
         raise AddError("too_large")
-    lines = [line for _, line in content_lines(text)]
+    lines = [line for _number, line in content_lines(text)]
     uris = [uri for line in lines if (uri := extract_uri(line))]
     if not uris:
         if len(lines) == 1:
@@ -128,7 +130,10 @@ def read_text(text: str) -> Found:
 
 
 def _parse_one(uri: str) -> AccountSpec:
+    """One link, or AddError("bad_uri") whose detail is the parser's sentence for people."""
     try:
         return parse_uri(uri)
-    except ValueError as error:  # InvalidParameter, or urllib's complaint about a malformed authority
-        raise AddError("bad_uri", str(error)) from None
+    except InvalidParameter as error:
+        raise AddError("bad_uri", error.message) from None
+    except ValueError:  # urllib's complaint about a malformed authority, in its own words
+        raise AddError("bad_uri", _("This is not a valid link: check that it was copied in full.")) from None

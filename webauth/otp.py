@@ -71,7 +71,7 @@ class InvalidParameter(ValueError):
     """A parameter of an account is out of range; `field` names it for the user."""
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__(message)
         self.field = field
         self.message = message
 
@@ -102,16 +102,20 @@ class OtpParams:
         try:
             object.__setattr__(self, "type", OtpType(self.type))
         except ValueError:
-            raise InvalidParameter(
-                "type",
-                _("unknown type %(value)s; use totp, hotp, steam, motp or yandex", value=repr(self.type)),
-            ) from None
+            message = _(
+                "%(value)s is not a kind of code webauth knows: use time-based (TOTP), counter-based (HOTP), "
+                "Steam, mOTP or Yandex.",
+                value=repr(self.type),
+            )
+            raise InvalidParameter("type", message) from None
         if self.type not in PIN_TYPES:
             object.__setattr__(self, "algorithm", _hmac_algorithm(self.algorithm))
         if not self.secret:
-            raise InvalidParameter("secret", _("the secret is empty"))
+            raise InvalidParameter("secret", _("The secret key is empty."))
         if len(self.secret) > MAX_SECRET_BYTES:
-            raise InvalidParameter("secret", _("the secret is longer than %(limit)s bytes", limit=MAX_SECRET_BYTES))
+            raise InvalidParameter(
+                "secret", _("The secret key is too long: it can hold at most %(limit)s bytes.", limit=MAX_SECRET_BYTES)
+            )
         if self.type in PIN_TYPES:
             self._fix(*_PIN_TYPE_PARAMS[self.type])
             object.__setattr__(self, "pin", _checked_pin(self.pin))
@@ -123,12 +127,12 @@ class OtpParams:
             self._fix(Algorithm.SHA1, STEAM_DIGITS, 30)
             return
         if isinstance(self.digits, bool) or not isinstance(self.digits, int):
-            raise InvalidParameter("digits", _("must be a whole number"))
+            raise InvalidParameter("digits", _("The number of digits must be a whole number."))
         if not MIN_DIGITS <= self.digits <= MAX_DIGITS:
             raise InvalidParameter(
                 "digits",
                 _(
-                    "must be between %(low)s and %(high)s, not %(value)s",
+                    "A code must have %(low)s to %(high)s digits, not %(value)s.",
                     low=MIN_DIGITS,
                     high=MAX_DIGITS,
                     value=self.digits,
@@ -136,18 +140,22 @@ class OtpParams:
             )
         if self.type is OtpType.TOTP:
             if isinstance(self.period, bool) or not isinstance(self.period, int):
-                raise InvalidParameter("period", _("must be a whole number of seconds"))
+                raise InvalidParameter("period", _("The period must be a whole number of seconds."))
             if not 1 <= self.period <= MAX_PERIOD:
                 raise InvalidParameter(
                     "period",
-                    _("must be between 1 and %(high)s seconds, not %(value)s", high=MAX_PERIOD, value=self.period),
+                    _(
+                        "The period must be between 1 and %(high)s seconds, not %(value)s.",
+                        high=MAX_PERIOD,
+                        value=self.period,
+                    ),
                 )
             object.__setattr__(self, "counter", 0)
         else:
             if isinstance(self.counter, bool) or not isinstance(self.counter, int):
-                raise InvalidParameter("counter", _("must be a whole number"))
+                raise InvalidParameter("counter", _("The counter must be a whole number."))
             if not 0 <= self.counter <= MAX_COUNTER:
-                raise InvalidParameter("counter", _("must be between 0 and 2^63-1"))
+                raise InvalidParameter("counter", _("The counter must be between 0 and 9223372036854775807."))
             object.__setattr__(self, "period", 30)
 
     def _fix(self, algorithm: Algorithm, digits: int, period: int) -> None:
@@ -179,9 +187,8 @@ def _hmac_algorithm(value: object) -> Algorithm:
     except ValueError:
         algorithm = None
     if algorithm not in HMAC_ALGORITHMS:
-        raise InvalidParameter(
-            "algorithm", _("unknown algorithm %(value)s; use SHA1, SHA256 or SHA512", value=repr(value))
-        )
+        message = _("The algorithm %(value)s is not supported: use SHA-1, SHA-256 or SHA-512.", value=repr(value))
+        raise InvalidParameter("algorithm", message)
     return algorithm
 
 
@@ -190,11 +197,11 @@ def _checked_pin(pin: object) -> str | None:
     if pin is None or pin == "":
         return None
     if not isinstance(pin, str):
-        raise InvalidParameter("pin", _("must be text"))
+        raise InvalidParameter("pin", _("The PIN must be text."))
     if len(pin) > MAX_PIN_LENGTH:
-        raise InvalidParameter("pin", _("is longer than %(limit)s characters", limit=MAX_PIN_LENGTH))
+        raise InvalidParameter("pin", _("The PIN is longer than %(limit)s characters.", limit=MAX_PIN_LENGTH))
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in pin):
-        raise InvalidParameter("pin", _("contains control characters or broken Unicode"))
+        raise InvalidParameter("pin", _("The PIN holds invisible control characters or broken text; type it again."))
     return pin
 
 
@@ -205,14 +212,16 @@ def yandex_secret(secret: bytes) -> bytes:
         raise InvalidParameter(
             "secret",
             _(
-                "a Yandex secret is %(short)s or %(full)s bytes, not %(length)s",
+                "A Yandex secret key holds %(short)s or %(full)s bytes, and this one holds %(length)s: "
+                "copy it again, in full.",
                 short=YANDEX_SECRET_BYTES,
                 full=YANDEX_FULL_SECRET_BYTES,
                 length=len(secret),
             ),
         )
     if len(secret) == YANDEX_FULL_SECRET_BYTES and not _yandex_checksum_ok(secret):
-        raise InvalidParameter("secret", _("the Yandex secret's checksum is wrong; check it for typos"))
+        message = _("This Yandex secret key does not add up: check it for typing mistakes.")
+        raise InvalidParameter("secret", message)
     return secret[:YANDEX_SECRET_BYTES]
 
 
@@ -294,7 +303,7 @@ def code_at(params: OtpParams, at: float | None = None, counter: int | None = No
     step = time_step(params, clock.now() if at is None else at)
     if params.type in PIN_TYPES:
         if params.pin is None:
-            raise InvalidParameter("pin", _("the account has no PIN, and its codes need one"))
+            raise InvalidParameter("pin", _("This account has no PIN yet, and its codes need one: enter its PIN."))
         if params.type is OtpType.MOTP:
             return motp_code(params.secret, params.pin, step)
         return yandex_code(params.secret, params.pin, step)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from webauth.otp import HMAC_ALGORITHMS, Algorithm, InvalidParameter, OtpParams, OtpType
 
@@ -41,13 +42,35 @@ class OtpauthError(InvalidParameter):
     """An otpauth URI (or a field of an account) that cannot be accepted."""
 
 
+def _too_long(field_name: str, limit: int) -> str:
+    """The refusal of a text over its limit, one sentence per field so each translates whole."""
+    if field_name == "issuer":
+        return _("The issuer is longer than %(limit)s characters.", limit=limit)
+    if field_name == "name":
+        return _("The account name is longer than %(limit)s characters.", limit=limit)
+    if field_name == "note":
+        return _("The note is longer than %(limit)s characters.", limit=limit)
+    return _("A group name is longer than %(limit)s characters.", limit=limit)
+
+
+def _unreadable(field_name: str) -> str:
+    """The refusal of a text holding control characters or broken Unicode, one sentence per field."""
+    if field_name == "issuer":
+        return _("The issuer holds invisible control characters or broken text; type it again.")
+    if field_name == "name":
+        return _("The account name holds invisible control characters or broken text; type it again.")
+    if field_name == "note":
+        return _("The note holds invisible control characters or broken text; type it again.")
+    return _("A group name holds invisible control characters or broken text; type it again.")
+
+
 def _clean_text(value: str, field_name: str, limit: int) -> str:
     value = unicodedata.normalize("NFC", value).strip()
     if len(value) > limit:
-        raise OtpauthError(field_name, _("is longer than %(limit)s characters", limit=limit))
+        raise OtpauthError(field_name, _too_long(field_name, limit))
     allowed = "\n\t" if field_name == "note" else ""
     if any(unicodedata.category(ch) in ("Cc", "Cs") and ch not in allowed for ch in value):
-        raise OtpauthError(field_name, _("contains control characters or broken Unicode"))
+        raise OtpauthError(field_name, _unreadable(field_name))
     return value
 
 
@@ -93,7 +116,7 @@ class AccountSpec:
                 groups.append(group)
         object.__setattr__(self, "groups", tuple(groups))
         if not self.issuer and not self.name:
-            raise OtpauthError("name", _("an account needs a name or an issuer"))
+            raise OtpauthError("name", _("An account needs a name or an issuer."))
 
     @property
     def label(self) -> str:
@@ -104,19 +127,25 @@ def decode_secret(text: str) -> bytes:
     """Base32 as people and apps write it: any case, spaces or dashes, with or without padding."""
     cleaned = _BASE32_JUNK.sub("", text)
     if not cleaned.isascii():
-        raise OtpauthError("secret", _("is not base32 (only the letters A-Z and digits 2-7 are allowed)"))
+        raise OtpauthError("secret", _("The secret key can only hold the letters A to Z and the digits 2 to 7."))
     cleaned = cleaned.upper()
     if not cleaned:
-        raise OtpauthError("secret", _("the secret is empty"))
+        raise OtpauthError("secret", _("The secret key is empty."))
     if not _BASE32_ALPHABET.fullmatch(cleaned):
         bad = sorted(set(re.sub(r"[A-Z2-7]", "", cleaned)))
-        raise OtpauthError(
-            "secret", _("is not base32 (unexpected %(chars)s; use A-Z and 2-7)", chars=repr("".join(bad)))
+        message = _(
+            "The secret key holds %(chars)s, which a secret key never does: it uses only the letters A to Z "
+            "and the digits 2 to 7.",
+            chars=repr("".join(bad)),
         )
+        raise OtpauthError("secret", message)
     if len(cleaned) % 8 in (1, 3, 6):
-        raise OtpauthError(
-            "secret", _("is not valid base32 (%(count)s characters cannot encode whole bytes)", count=len(cleaned))
+        message = ngettext(
+            "The secret key looks cut short: %(num)d character cannot make a whole key. Copy it again, in full.",
+            "The secret key looks cut short: %(num)d characters cannot make a whole key. Copy it again, in full.",
+            len(cleaned),
         )
+        raise OtpauthError("secret", message)
     # The alphabet and the length are checked above, and the padding is added here: it decodes.
     return base64.b32decode(cleaned + "=" * (-len(cleaned) % 8))
 
@@ -130,17 +159,24 @@ def decode_hex_secret(text: str) -> bytes:
     """An mOTP secret: hexadecimal in any case, spaces, colons or dashes allowed between digits."""
     cleaned = _HEX_JUNK.sub("", text)
     if not cleaned:
-        raise OtpauthError("secret", _("the secret is empty"))
+        raise OtpauthError("secret", _("The secret key is empty."))
     if not cleaned.isascii() or not _HEX_DIGITS.fullmatch(cleaned):
         bad = sorted(set(re.sub(r"[0-9a-fA-F]", "", cleaned)))
-        raise OtpauthError(
-            "secret",
-            _("is not hexadecimal (unexpected %(chars)s; use 0-9 and a-f)", chars=repr("".join(bad))),
+        message = _(
+            "The mOTP secret key holds %(chars)s, which it never does: it uses only the digits 0 to 9 "
+            "and the letters a to f.",
+            chars=repr("".join(bad)),
         )
+        raise OtpauthError("secret", message)
     if len(cleaned) % 2:
-        raise OtpauthError(
-            "secret", _("is not valid hexadecimal (%(count)s digits: each byte takes two)", count=len(cleaned))
+        message = ngettext(
+            "The mOTP secret key looks cut short: it has %(num)d character, and it needs an even number. "
+            "Copy it again, in full.",
+            "The mOTP secret key looks cut short: it has %(num)d characters, and it needs an even number. "
+            "Copy it again, in full.",
+            len(cleaned),
         )
+        raise OtpauthError("secret", message)
     return bytes.fromhex(cleaned)
 
 
@@ -155,6 +191,15 @@ def secret_text(params: OtpParams) -> str:
     return params.secret.hex() if params.type is OtpType.MOTP else encode_secret(params.secret)
 
 
+def _not_a_number(name: str, shown: str) -> str:
+    """The refusal of a link's number parameter, one sentence per parameter so each translates whole."""
+    if name == "digits":
+        return _("The number of digits must be a whole number, not %(value)s.", value=shown)
+    if name == "period":
+        return _("The period must be a whole number of seconds, not %(value)s.", value=shown)
+    return _("The counter must be a whole number, not %(value)s.", value=shown)
+
+
 def _int_param(query: dict[str, str], name: str, default: int) -> int:
     raw = query.get(name)
     if raw is None or raw.strip() == "":
@@ -162,7 +207,7 @@ def _int_param(query: dict[str, str], name: str, default: int) -> int:
     try:
         return int(raw.strip())
     except ValueError:
-        raise OtpauthError(name, _("must be a whole number, not %(value)s", value=repr(raw))) from None
+        raise OtpauthError(name, _not_a_number(name, repr(raw))) from None
 
 
 def _split_label(raw_label: str, issuer_param: str | None) -> tuple[str, str]:
@@ -193,15 +238,20 @@ def parse_uri(uri: str) -> AccountSpec:
     """
     uri = uri.strip()
     if len(uri) > MAX_URI_LENGTH:
-        raise OtpauthError("uri", _("is longer than %(limit)s characters", limit=MAX_URI_LENGTH))
+        raise OtpauthError("uri", _("The link is longer than %(limit)s characters.", limit=MAX_URI_LENGTH))
     try:
         parts = urlsplit(uri)
-    except ValueError as error:
-        raise OtpauthError("uri", _("is not a valid URI (%(reason)s)", reason=error)) from None
+    except ValueError:
+        raise OtpauthError("uri", _("This is not a valid link: check that it was copied in full.")) from None
     scheme = parts.scheme.lower()
     if scheme not in ("otpauth", MOTP_SCHEME):
         shown = parts.scheme or uri[:20]
-        raise OtpauthError("uri", _("must start with otpauth:// or motp://, not %(value)s", value=repr(shown)))
+        message = _(
+            "This is not a two-factor link: such links start with otpauth:// (or motp://), and this one starts "
+            "with %(value)s.",
+            value=repr(shown),
+        )
+        raise OtpauthError("uri", message)
     query: dict[str, str] = {}
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         query.setdefault(key.lower(), value)
@@ -213,18 +263,20 @@ def parse_uri(uri: str) -> AccountSpec:
     if type_name == YANDEX_HOST:
         type_name = OtpType.YANDEX.value
     if type_name not in {t.value for t in OtpType if t is not OtpType.MOTP}:
-        raise OtpauthError(
-            "type", _("unknown type %(value)s; expected totp, hotp, steam or yaotp", value=repr(parts.netloc))
+        message = _(
+            "The link is of an unknown kind, %(value)s: webauth reads time-based (totp), counter-based (hotp), "
+            "Steam and Yandex (yaotp) links.",
+            value=repr(parts.netloc),
         )
+        raise OtpauthError("type", message)
     if "secret" not in query:
-        raise OtpauthError("secret", _("the URI has no secret parameter"))
+        raise OtpauthError("secret", _("The link holds no secret key (its secret= part is missing)."))
     secret = decode_secret(query["secret"])
     otp_type = OtpType(type_name)
     algorithm = query.get("algorithm", "").strip().upper() or "SHA1"
     if otp_type is not OtpType.YANDEX and algorithm not in {a.value for a in HMAC_ALGORITHMS}:
-        raise OtpauthError(
-            "algorithm", _("unknown algorithm %(value)s; use SHA1, SHA256 or SHA512", value=repr(query["algorithm"]))
-        )
+        message = _("The algorithm %(value)s is not supported: use SHA-1, SHA-256 or SHA-512.", value=repr(algorithm))
+        raise OtpauthError("algorithm", message)
     pin = _yandex_pin(query.get("pin", "")) if otp_type is OtpType.YANDEX else None
     params = _params(
         type=otp_type,
@@ -255,7 +307,12 @@ def with_pin(spec: AccountSpec, pin: str) -> AccountSpec:
     """
     expected = spec.extra.get("pin_length", "").strip()
     if expected.isdigit() and len(pin) != int(expected):
-        raise OtpauthError("pin", _("must be %(count)s characters long, as the link says", count=int(expected)))
+        message = ngettext(
+            "The PIN must be %(num)d character long, as the link says.",
+            "The PIN must be %(num)d characters long, as the link says.",
+            int(expected),
+        )
+        raise OtpauthError("pin", message)
     return replace(spec, params=_params(**{**_fields(spec.params), "pin": pin}))
 
 
@@ -280,7 +337,8 @@ def _yandex_pin(text: str) -> str | None:
     try:
         return decode_secret(text).decode("utf-8")
     except (OtpauthError, UnicodeDecodeError):
-        raise OtpauthError("pin", _("is not a PIN encoded in base32, as Aegis writes it")) from None
+        message = _("The PIN in this link cannot be read: Aegis writes it in base32, and this one is not.")
+        raise OtpauthError("pin", message) from None
 
 
 def _parse_motp(uri: str, query: dict[str, str]) -> AccountSpec:
@@ -290,7 +348,7 @@ def _parse_motp(uri: str, query: dict[str, str]) -> AccountSpec:
     authority's place is no host and port. Some apps add a `pin` in clear; Aegis never does.
     """
     if "secret" not in query:
-        raise OtpauthError("secret", _("the URI has no secret parameter"))
+        raise OtpauthError("secret", _("The link holds no secret key (its secret= part is missing)."))
     raw_label = re.split(r"[?#]", uri[len(MOTP_SCHEME) + 1 :], maxsplit=1)[0].lstrip("/")
     params = _params(type=OtpType.MOTP, secret=decode_hex_secret(query["secret"]), pin=query.get("pin") or None)
     issuer_param = query.get("issuer")

@@ -47,7 +47,7 @@ from webauth.listing import ListQuery, VaultListing
 from webauth.locking import hold_transaction_lock
 from webauth.models import Account, AccountIcon, Group, ShareLink, User, account_groups, utcnow
 from webauth.otp import Algorithm, InvalidParameter, OtpParams, OtpType
-from webauth.otpauth import AccountSpec, clean_group_name, clean_group_names
+from webauth.otpauth import AccountSpec, OtpauthError, clean_group_name, clean_group_names
 from webauth.sharing.rules import end_shares
 
 # What a re-authenticated user may see of an account's secret (the PIN: mOTP and Yandex accounts).
@@ -454,7 +454,7 @@ class Vault(VaultListing, VaultBatches):
         group = self._group(name)
         new_name = clean_group_name(new_name)
         if not new_name:
-            raise ValueError("a group needs a name")
+            raise OtpauthError("groups", _("A group needs a name."))
         if new_name == group.name:
             return
         target = db.session.scalar(
@@ -593,5 +593,5 @@ def _pin_purpose(account_uuid: str) -> str:
 def _require_pin(params: OtpParams) -> None:
     """The vault keeps no account that cannot give codes: an mOTP or Yandex account needs its PIN."""
     if params.needs_pin:
-        raise InvalidParameter("pin", _("this account's codes need its PIN: enter it"))
+        raise InvalidParameter("pin", _("This account's codes need its PIN: enter it."))
 

@@ -298,5 +298,5 @@ def test_problems_speak_the_token_users_language(app, api) -> None:
         db.session.execute(sa.update(User).values(locale="zh_Hans"))
         db.session.commit()
     problem = _problem(api.post("/accounts", json={"secret": "JBSWY3DP", "colour": "red"}), 422)
-    assert problem["errors"] == [{"pointer": "#/colour", "detail": "不是此处可用的字段"}]
+    assert problem["errors"] == [{"pointer": "#/colour", "detail": "此处没有这个字段。"}]
     assert "请" in _problem(api.client.get("/api/v1/accounts", headers={"Accept-Language": "zh-CN"}), 401)["detail"]

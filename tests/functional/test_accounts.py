@@ -87,13 +87,13 @@ def test_an_empty_secret_keeps_the_secret_and_nothing_changed_is_no_change(app, 
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"secret": "not*base32"}, "is not base32"),
+        ({"secret": "not*base32"}, "which a secret key never does"),
         ({"digits": "11"}, "Number must be between 5 and 10"),
         ({"period": "0"}, "Number must be between 1 and"),
         ({"type": "yubikey"}, "Not a valid choice"),
-        ({"issuer": "", "name": ""}, "an account needs a name or an issuer"),
+        ({"issuer": "", "name": ""}, "An account needs a name or an issuer."),
         ({"note": "x" * 2001}, "Field cannot be longer than 2000 characters."),
-        ({"new_groups": "ok, bad\u0007group"}, "contains control characters"),
+        ({"new_groups": "ok, bad\u0007group"}, "A group name holds invisible control characters"),
     ],
 )
 def test_edits_are_validated_with_a_message(app, signed_in, changes, message):

@@ -117,4 +117,4 @@ def test_import_refusals_and_problems_are_shown_in_chinese(signed_in):
 
     lines = "otpauth://totp/Acme:alice?secret=JBSWY3DPEHPK3PXP&digits=12\notpauth://totp/Acme:bob?secret=JBSWY3DP\n"
     page = signed_in.get(f"/transfer/import/{token_of(upload(signed_in, text=lines))}").get_data(as_text=True)
-    assert "digits: 必须在 5 到 10 之间，而不是 12" in page and "must be between" not in page
+    assert "验证码必须有 5 到 10 位，而不是 12 位。" in page and "digits" not in page

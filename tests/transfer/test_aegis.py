@@ -187,9 +187,11 @@ def test_v3_groups_note_favorite_icon_motp_and_yandex() -> None:
     assert yandex.spec.params.secret == decode_secret("LA2V6KMCGYMWWVEW64RNP3JA3I")  # the checksum is dropped
     assert code_at(yandex.spec.params, 1581064020) == "oactmacq"
     assert short_yandex.spec is None
-    assert short_yandex.problem == "secret: a Yandex secret is 16 or 26 bytes, not 10"
+    assert short_yandex.problem == (
+        "A Yandex secret key holds 16 or 26 bytes, and this one holds 10: copy it again, in full."
+    )
     assert motp_without_pin.spec is None
-    assert motp_without_pin.problem == "pin: the account has no PIN; add it on its own to enter its PIN"
+    assert motp_without_pin.problem == "This account needs its PIN, which the file does not hold: add it on its own."
 
 
 def test_v2_group_name_and_default_icon_type() -> None:
@@ -234,9 +236,9 @@ def test_broken_icon_is_dropped_and_bad_entry_is_a_problem() -> None:
     }
     good, bad_secret, md5, surrogate, junk = AEGIS.read(plain_vault(db))
     assert good.spec is not None and good.spec.icon is None
-    assert bad_secret.spec is None and (bad_secret.problem or "").startswith("secret")
+    assert bad_secret.spec is None and (bad_secret.problem or "").startswith("The secret key")
     assert md5.spec is None and "MD5" in (md5.problem or "")
-    assert surrogate.spec is None and "Unicode" in (surrogate.problem or "")
+    assert surrogate.spec is None and "broken text" in (surrogate.problem or "")
     assert junk.spec is None
 
 

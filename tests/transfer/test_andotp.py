@@ -149,7 +149,7 @@ def test_entries_without_a_type_text_numbers_and_old_labels() -> None:
         {"secret": "JBSWY3DPEHPK3PXP", "label": "Bank - bob - work", "digits": "8", "period": "60"},
     ]
     problem, entry = ANDOTP.read(json.dumps(raw).encode())
-    assert (problem.source, problem.problem) == ("entry 1", "not an andOTP entry")
+    assert (problem.source, problem.problem) == ("entry 1", "This is not an andOTP entry.")
     assert entry.spec is not None and entry.source == "entry 2 (Bank - bob - work)"
     assert (entry.spec.issuer, entry.spec.name) == ("Bank", "bob - work")
     assert (entry.spec.params.type, entry.spec.params.digits, entry.spec.params.period) == (OtpType.TOTP, 8, 60)
@@ -168,5 +168,7 @@ def test_an_issuer_keeps_the_label_whole_and_tags_must_be_text() -> None:
     ]
     kept, bad_tags, long_type = ANDOTP.read(json.dumps(raw).encode())
     assert kept.spec is not None and (kept.spec.issuer, kept.spec.name) == ("Bank", "a - b")
-    assert (bad_tags.spec, bad_tags.problem) == (None, "tags: expected a list of text")
-    assert long_type.problem == "type: 'MMMMMMMMMMMMMMMMMMM accounts are not supported"
+    assert (bad_tags.spec, bad_tags.problem) == (None, "The tags of this entry are damaged.")
+    assert long_type.problem == (
+        "'MMMMMMMMMMMMMMMMMMM accounts cannot be imported: webauth makes TOTP, HOTP and Steam codes."
+    )

@@ -121,7 +121,7 @@ def test_vault_items_fill_missing_labels_and_keep_favorite_and_folder() -> None:
     assert (github.spec.favorite, github.spec.groups) == (True, ("Work",))
     assert plain.spec is not None
     assert (plain.spec.issuer, plain.spec.name, plain.spec.params.type) == ("Plain", "bob", OtpType.TOTP)
-    assert broken.spec is None and (broken.problem or "").startswith("digits")
+    assert broken.spec is None and "digits" in (broken.problem or "")
 
 
 def vault_csv() -> bytes:

@@ -99,9 +99,9 @@ def test_a_bad_line_is_a_problem_named_by_its_line_number() -> None:
     entries = PLAIN.read("\n".join(lines).encode())
     assert [entry.source for entry in entries] == ["line 1", "line 3", "line 4", "line 5"]
     assert entries[0].spec is not None
-    assert entries[1].spec is None and entries[1].problem and entries[1].problem.startswith("secret:")
+    assert entries[1].spec is None and entries[1].problem and entries[1].problem.startswith("The secret key")
     assert entries[2].spec is None and "secret" in (entries[2].problem or "")
-    assert entries[3].spec is None and (entries[3].problem or "").startswith("uri: is not a valid URI")
+    assert entries[3].spec is None and (entries[3].problem or "").startswith("This is not a valid link")
 
 
 def test_sniff_tells_ente_from_a_plain_list_and_from_json() -> None:

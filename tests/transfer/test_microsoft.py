@@ -95,7 +95,7 @@ def test_columns_of_the_wrong_type_are_a_problem() -> None:
     )
     data = database(table, rows=[(b"\x00", "alice", "JBSWY3DPEHPK3PXP", 0)])
     [entry] = IMPORTER.read(data)
-    assert entry.spec is None and entry.problem == "this account's columns are not text"
+    assert entry.spec is None and entry.problem == "This account is damaged and cannot be read."
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def test_mixed_list_with_comments_transfer_uris_and_bad_lines() -> None:
     with pytest.raises(OtpauthError) as junk_error:
         parse_uri("not a uri at all")
     assert (junk.spec, junk.problem) == (None, str(junk_error.value))
-    assert bad_secret.spec is None and (bad_secret.problem or "").startswith("secret")
+    assert bad_secret.spec is None and (bad_secret.problem or "").startswith("The secret key")
     assert google.spec is not None and google.spec.issuer == "raspberrypi" and google.source.startswith("line 6")
     assert bank.spec is not None and bank.spec.params.counter == 3
 

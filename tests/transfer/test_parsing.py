@@ -129,16 +129,16 @@ def test_passwords() -> None:
 def test_typed_fields_defaults_and_exact_problems() -> None:
     obj = {"s": "text", "n": 7, "t": " -12 ", "b": True, "bad_bool": 1, "flag": "yes", "nul": None}
     assert parsing.entry_object(obj) is obj
-    with pytest.raises(EntryProblem, match=r"^this entry is not a JSON object$"):
+    with pytest.raises(EntryProblem, match=r"^This entry is damaged and cannot be read\.$"):
         parsing.entry_object([])
     assert (parsing.field_str(obj, "s"), parsing.field_str(obj, "nul", "d"), parsing.field_str(obj, "x")) == (
         "text",
         "d",
         "",
     )
-    with pytest.raises(EntryProblem, match=r"^x: missing$"):
+    with pytest.raises(EntryProblem, match=r"^This entry has no x field\.$"):
         parsing.field_str(obj, "x", required=True)
-    with pytest.raises(EntryProblem, match=r"^n: must be text, not int$"):
+    with pytest.raises(EntryProblem, match=r"^The n field of this entry should be text, not int\.$"):
         parsing.field_str(obj, "n")
     assert (
         parsing.field_int(obj, "n"),
@@ -150,19 +150,19 @@ def test_typed_fields_defaults_and_exact_problems() -> None:
         -12,
     )
     assert parsing.field_int({"z": 0}, "z", 6) == 0
-    with pytest.raises(EntryProblem, match=r"^x: missing$"):
+    with pytest.raises(EntryProblem, match=r"^This entry has no x field\.$"):
         parsing.field_int(obj, "x")
-    with pytest.raises(EntryProblem, match=r"^t: must be a whole number, not ' -12 '$"):
+    with pytest.raises(EntryProblem, match=r"^The t field of this entry should be a whole number, not ' -12 '\.$"):
         parsing.field_int(obj, "t")
-    with pytest.raises(EntryProblem, match=r"^b: must be a whole number, not True$"):
+    with pytest.raises(EntryProblem, match=r"^The b field of this entry should be a whole number, not True\.$"):
         parsing.field_int(obj, "b")
     assert parsing.field_int({"big": "9" * 19}, "big", allow_text=True) == int("9" * 19)
-    with pytest.raises(EntryProblem, match="must be a whole number"):
+    with pytest.raises(EntryProblem, match="should be a whole number"):
         parsing.field_int({"big": "9" * 20}, "big", allow_text=True)
-    with pytest.raises(EntryProblem, match=r"^f: must be a whole number, not 1\.5$"):
+    with pytest.raises(EntryProblem, match=r"^The f field of this entry should be a whole number, not 1\.5\.$"):
         parsing.field_int({"f": 1.5}, "f", 6, allow_text=True)
     assert (parsing.field_bool(obj, "b"), parsing.field_bool(obj, "x")) == (True, False)
-    with pytest.raises(EntryProblem, match=r"^bad_bool: expected true or false, not 1$"):
+    with pytest.raises(EntryProblem, match=r"^The bad_bool field of this entry should be true or false, not 1\.$"):
         parsing.field_bool(obj, "bad_bool")
 
 
@@ -170,9 +170,9 @@ def test_algorithms_in_any_spelling() -> None:
     assert parsing.parse_algorithm(" sha-256 ") is Algorithm.SHA256
     assert parsing.field_algorithm({}, "algo") is Algorithm.SHA1
     assert parsing.field_algorithm({"algo": "Sha512"}, "algo") is Algorithm.SHA512
-    with pytest.raises(EntryProblem, match=r"^algo: 'MD5' is not supported; use SHA1, SHA256 or SHA512$"):
+    with pytest.raises(EntryProblem, match=r"^The algorithm 'MD5' is not supported: use SHA-1, SHA-256 or SHA-512\.$"):
         parsing.field_algorithm({"algo": "md5"}, "algo")
-    with pytest.raises(EntryProblem, match=r"^algorithm: 'ABCDEFGHIJKLMNOPQRS is not supported"):
+    with pytest.raises(EntryProblem, match=r"^The algorithm 'ABCDEFGHIJKLMNOPQRS is not supported"):
         parsing.parse_algorithm("abcdefghijklmnopqrstuvwxyz")
 
 
@@ -182,7 +182,7 @@ def test_only_the_parameters_a_type_uses_are_read() -> None:
     assert (hotp.digits, hotp.counter, hotp.period) == (8, 5, 30)
     totp = parsing.otp_params(OtpType.TOTP, b"k", Algorithm.SHA1, {"counter": "junk"})
     assert (totp.digits, totp.period, totp.counter) == (6, 30, 0)
-    with pytest.raises(EntryProblem, match=r"^digits: must be a whole number, not '8'$"):
+    with pytest.raises(EntryProblem, match=r"^The digits field of this entry should be a whole number, not '8'\.$"):
         parsing.otp_params(OtpType.TOTP, b"k", Algorithm.SHA1, {"digits": "8"})
 
 
@@ -212,7 +212,7 @@ def test_a_lone_surrogate_anywhere_makes_the_entry_a_problem(field: str) -> None
     assert (entry.source, entry.spec, entry.problem) == (
         "entry 1",
         None,
-        "the entry holds text that is not valid Unicode",
+        "This entry holds broken text that cannot be stored.",
     )
 
 

@@ -91,8 +91,8 @@ def test_bad_entries_are_problems_and_the_rest_imports() -> None:
     )
     assert entries[0].spec is not None
     assert [entry.problem is not None for entry in entries] == [False, True, True, True, True, True, True]
-    assert entries[2].problem == "uri: a Steam entry must hold a steam:// URI"
-    assert (entries[3].problem or "").startswith("uri: is not a valid URI")
+    assert entries[2].problem == "This Steam entry holds no steam:// link."
+    assert (entries[3].problem or "").startswith("This is not a valid link")
     assert entries[1].source == "entry 2 (x)"
 
 
@@ -175,9 +175,9 @@ def test_the_uri_is_required_its_name_wins_and_steam_secrets_are_strict_base64()
     named = entry("otpauth://totp/Site:uri-name?secret=JBSWY3DPEHPK3PXP", name="entry-name")
     steam = entry("steam://AAAA!", entry_type="Steam", name="gamer")
     first, second, third = PLAIN.read(export(no_uri, named, steam))
-    assert (first.spec, first.problem) == (None, "uri: missing")
+    assert (first.spec, first.problem) == (None, "This entry has no uri field.")
     assert second.spec is not None and second.spec.name == "uri-name"
-    assert (third.spec, third.problem) == (None, "secret: the Steam secret is not valid base64")
+    assert (third.spec, third.problem) == (None, "The secret key of this Steam entry is damaged.")
 
 
 def test_sniffing_tells_the_encrypted_export_from_the_plain_one_and_from_aegis() -> None:
@@ -194,8 +194,11 @@ def test_a_missing_content_and_an_unknown_type_are_named() -> None:
     no_content = {"id": "0", "note": None}
     hotp = entry("otpauth://hotp/Site:x?secret=JBSWY3DPEHPK3PXP", entry_type="Hotp")
     first, second = PLAIN.read(export(no_content, hotp))
-    assert (first.spec, first.problem) == (None, "content: missing")
-    assert (second.spec, second.problem) == (None, "entry_type: 'Hotp' is not a type Proton Authenticator exports")
+    assert (first.spec, first.problem) == (None, "This entry is empty (it has no content).")
+    assert (second.spec, second.problem) == (
+        None,
+        "This entry is of a kind Proton Authenticator does not export, 'Hotp'.",
+    )
 
 
 @pytest.mark.parametrize(

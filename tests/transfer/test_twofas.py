@@ -185,9 +185,12 @@ def test_labels_fall_back_and_groups_need_an_id_and_a_name() -> None:
     assert fallback.spec is not None and fallback.source == "service 1"
     assert (fallback.spec.issuer, fallback.spec.name, fallback.spec.params.digits) == ("Otp Issuer", "Label", 8)
     assert named.spec is not None and named.source == "service 2 (Named: acct)" and named.spec.groups == ("Two",)
-    assert (junk.source, junk.spec, junk.problem) == ("service 3", None, "not a 2FAS service")
+    assert (junk.source, junk.spec, junk.problem) == ("service 3", None, "This is not a 2FAS service.")
     assert no_otp.spec is not None and no_otp.spec.groups == () and no_otp.spec.params.type is OtpType.TOTP
-    assert (bad_otp.source, bad_otp.problem) == ("service 5 (Bad otp)", "otp: expected an object")
+    assert (bad_otp.source, bad_otp.problem) == (
+        "service 5 (Bad otp)",
+        "This service has no code settings (its otp part is damaged).",
+    )
     assert hotp.spec is not None and (hotp.spec.params.type, hotp.spec.params.counter) == (OtpType.HOTP, 7)
 
 
@@ -250,7 +253,9 @@ def test_the_parts_of_a_backup_are_named_when_refused(doc: object, message: str)
 
 def test_a_long_unknown_token_type_is_cut_in_the_problem() -> None:
     [entry] = TWOFAS.read(json.dumps(backup([{**SERVICES[2], "otp": {"tokenType": "Y" * 30}}])).encode())
-    assert entry.problem == "tokenType: 'YYYYYYYYYYYYYYYYYYY accounts are not supported"
+    assert entry.problem == (
+        "'YYYYYYYYYYYYYYYYYYY accounts cannot be imported: webauth makes TOTP, HOTP and Steam codes."
+    )
 
 
 def test_an_empty_password_check_is_no_check() -> None:

@@ -114,7 +114,7 @@ def test_other_icons_are_dropped_and_the_account_kept(mime: object, payload: str
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
-        ({"otp_type": "motp"}, "otp_type"),
+        ({"otp_type": "motp"}, "kind"),
         ({"algorithm": "md5"}, "algorithm"),
         ({"secret": "1nv@lid"}, "secret"),
         ({"secret": None}, "secret"),
@@ -124,7 +124,7 @@ def test_other_icons_are_dropped_and_the_account_kept(mime: object, payload: str
 )
 def test_a_bad_account_is_a_problem(fields: dict[str, Any], field: str) -> None:
     entry = read_one(**fields)
-    assert entry.spec is None and entry.problem is not None and entry.problem.startswith(field)
+    assert entry.spec is None and entry.problem is not None and field.lower() in entry.problem.lower()
 
 
 @pytest.mark.parametrize(
@@ -164,7 +164,10 @@ def test_an_hotp_account_without_a_counter_starts_at_zero() -> None:
     assert entry.spec is not None and (entry.spec.params.type, entry.spec.params.counter) == (OtpType.HOTP, 0)
 
 
-@pytest.mark.parametrize(("field", "message"), [("otp_type", "otp_type: missing"), ("secret", "secret: missing")])
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [("otp_type", "This entry has no otp_type field."), ("secret", "This entry has no secret field.")],
+)
 def test_the_type_and_the_secret_are_required(field: str, message: str) -> None:
     entry = read_one(**{field: None})
     assert (entry.spec, entry.problem) == (None, message)
@@ -182,7 +185,7 @@ def test_a_webp_icon_needs_its_riff_and_webp_marks_and_strict_base64() -> None:
 
 
 def test_unknown_types_and_schemas_are_named() -> None:
-    expected = "otp_type: 'motp' is not supported; 2FAuth writes totp, hotp or steamtotp"
+    expected = "This entry is of a kind webauth cannot import, 'motp': 2FAuth writes totp, hotp and steamtotp."
     assert read_one(otp_type="motp").problem == expected
     with pytest.raises(TransferError) as refusal:
         IMPORTER.read(export(account(), schema=2))

@@ -160,29 +160,34 @@ def test_the_ends_of_every_range_are_accepted(kwargs, kept):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"digits": 4}, "digits: must be between 5 and 10, not 4"),
-        ({"digits": 11}, "digits: must be between 5 and 10, not 11"),
-        ({"digits": True}, "digits: must be a whole number"),
-        ({"digits": "6"}, "digits: must be a whole number"),
-        ({"period": 0}, "period: must be between 1 and 86400 seconds, not 0"),
-        ({"period": 86401}, "period: must be between 1 and 86400 seconds, not 86401"),
-        ({"period": False}, "period: must be a whole number of seconds"),
-        ({"period": 30.0}, "period: must be a whole number of seconds"),
-        ({"type": OtpType.HOTP, "counter": -1}, "counter: must be between 0 and 2^63-1"),
-        ({"type": OtpType.HOTP, "counter": 2**63}, "counter: must be between 0 and 2^63-1"),
-        ({"type": OtpType.HOTP, "counter": True}, "counter: must be a whole number"),
-        ({"type": OtpType.HOTP, "counter": 1.0}, "counter: must be a whole number"),
-        ({"secret": b"x" * 257}, "secret: the secret is longer than 256 bytes"),
-        ({"secret": b""}, "secret: the secret is empty"),
-        ({"type": "yubikey"}, "type: unknown type 'yubikey'; use totp, hotp, steam, motp or yandex"),
-        ({"algorithm": "MD5"}, "algorithm: unknown algorithm 'MD5'; use SHA1, SHA256 or SHA512"),
+        ({"digits": 4}, "digits: A code must have 5 to 10 digits, not 4."),
+        ({"digits": 11}, "digits: A code must have 5 to 10 digits, not 11."),
+        ({"digits": True}, "digits: The number of digits must be a whole number."),
+        ({"digits": "6"}, "digits: The number of digits must be a whole number."),
+        ({"period": 0}, "period: The period must be between 1 and 86400 seconds, not 0."),
+        ({"period": 86401}, "period: The period must be between 1 and 86400 seconds, not 86401."),
+        ({"period": False}, "period: The period must be a whole number of seconds."),
+        ({"period": 30.0}, "period: The period must be a whole number of seconds."),
+        ({"type": OtpType.HOTP, "counter": -1}, "counter: The counter must be between 0 and 9223372036854775807."),
+        ({"type": OtpType.HOTP, "counter": 2**63}, "counter: The counter must be between 0 and 9223372036854775807."),
+        ({"type": OtpType.HOTP, "counter": True}, "counter: The counter must be a whole number."),
+        ({"type": OtpType.HOTP, "counter": 1.0}, "counter: The counter must be a whole number."),
+        ({"secret": b"x" * 257}, "secret: The secret key is too long: it can hold at most 256 bytes."),
+        ({"secret": b""}, "secret: The secret key is empty."),
+        (
+            {"type": "yubikey"},
+            "type: 'yubikey' is not a kind of code webauth knows: use time-based (TOTP), counter-based (HOTP), "
+            "Steam, mOTP or Yandex.",
+        ),
+        ({"algorithm": "MD5"}, "algorithm: The algorithm 'MD5' is not supported: use SHA-1, SHA-256 or SHA-512."),
     ],
 )
 def test_each_refusal_says_exactly_what_is_wrong(kwargs, message):
     with pytest.raises(InvalidParameter) as error:
         OtpParams(**{"type": OtpType.TOTP, "secret": KEY, **kwargs})
-    assert str(error.value) == message
-    assert (error.value.field, error.value.message) == tuple(message.split(": ", 1))
+    # A sentence for people; the field it names is apart, for the form to put it beside.
+    assert (error.value.field, str(error.value)) == tuple(message.split(": ", 1))
+    assert error.value.message == str(error.value)
 
 
 def test_names_are_read_as_the_enums():

@@ -79,9 +79,12 @@ def test_yandex_key_hash_with_a_leading_zero_byte_is_shortened():
         ("LA2V6KMCGYMWWVEW64RNP3JA3I", None),
         (
             "AA2V6KMCGYMWWVEW64RNP3JA3IAAAAAAHTSG4HRZPI",
-            "secret: the Yandex secret's checksum is wrong; check it for typos",
+            "secret: This Yandex secret key does not add up: check it for typing mistakes.",
         ),
-        ("AA2V6KMCGJA3IAAAAAAHTSG4HRZPI", "secret: a Yandex secret is 16 or 26 bytes, not 18"),
+        (
+            "AA2V6KMCGJA3IAAAAAAHTSG4HRZPI",
+            "secret: A Yandex secret key holds 16 or 26 bytes, and this one holds 18: copy it again, in full.",
+        ),
     ],
 )
 def test_yandex_secret_checksum_as_aegis_validates_it(secret, problem):
@@ -90,7 +93,7 @@ def test_yandex_secret_checksum_as_aegis_validates_it(secret, problem):
         return
     with pytest.raises(InvalidParameter) as error:
         OtpParams(OtpType.YANDEX, b32(secret), pin="1234")
-    assert str(error.value) == problem
+    assert f"{error.value.field}: {error.value}" == problem
 
 
 def test_every_single_bit_flip_of_a_checked_secret_is_caught():
@@ -118,12 +121,15 @@ def test_codes_need_the_pin(pin):
 
 @pytest.mark.parametrize(
     ("pin", "problem"),
-    [("x" * 65, "pin: is longer than 64 characters"), ("12\n34", "pin: contains control characters or broken Unicode")],
+    [
+        ("x" * 65, "pin: The PIN is longer than 64 characters."),
+        ("12\n34", "pin: The PIN holds invisible control characters or broken text; type it again."),
+    ],
 )
 def test_bad_pins_are_refused(pin, problem):
     with pytest.raises(InvalidParameter) as error:
         OtpParams(OtpType.YANDEX, bytes(16), pin=pin)
-    assert str(error.value) == problem
+    assert f"{error.value.field}: {error.value}" == problem
 
 
 def test_other_types_drop_a_pin_and_refuse_md5():
@@ -166,27 +172,38 @@ def test_a_yandex_link_without_a_pin_asks_for_one_of_the_length_it_names():
     assert spec.issuer == "Yandex" and spec.params.needs_pin  # Aegis names it after the type
     with pytest.raises(OtpauthError) as error:
         with_pin(spec, "12345")
-    assert str(error.value) == "pin: must be 4 characters long, as the link says"
+    assert (error.value.field, str(error.value)) == ("pin", "The PIN must be 4 characters long, as the link says.")
     assert code_at(with_pin(spec, "7586").params, 1581090810) == "wemdwrix"
 
 
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        ("motp://A:b?secret=e3152afee62599c", "secret: is not valid hexadecimal (15 digits: each byte takes two)"),
-        ("motp://A:b?secret=JBSWY3DP", "secret: is not hexadecimal (unexpected 'JPSWY'; use 0-9 and a-f)"),
-        ("motp://A:b?issuer=A", "secret: the URI has no secret parameter"),
-        ("otpauth://yaotp/A:b?secret=JBSWY3DPEHPK3PXP&pin=GEZDG", "secret: a Yandex secret is 16 or 26 bytes, not 10"),
+        (
+            "motp://A:b?secret=e3152afee62599c",
+            "secret: The mOTP secret key looks cut short: it has 15 characters, and it needs an even number. "
+            "Copy it again, in full.",
+        ),
+        (
+            "motp://A:b?secret=JBSWY3DP",
+            "secret: The mOTP secret key holds 'JPSWY', which it never does: it uses only the digits 0 to 9 and "
+            "the letters a to f.",
+        ),
+        ("motp://A:b?issuer=A", "secret: The link holds no secret key (its secret= part is missing)."),
+        (
+            "otpauth://yaotp/A:b?secret=JBSWY3DPEHPK3PXP&pin=GEZDG",
+            "secret: A Yandex secret key holds 16 or 26 bytes, and this one holds 10: copy it again, in full.",
+        ),
         (
             "otpauth://yaotp/A:b?secret=LA2V6KMCGYMWWVEW64RNP3JA3I&pin=1",
-            "pin: is not a PIN encoded in base32, as Aegis writes it",
+            "pin: The PIN in this link cannot be read: Aegis writes it in base32, and this one is not.",
         ),
     ],
 )
 def test_bad_links_name_the_field(uri, message):
     with pytest.raises(OtpauthError) as error:
         parse_uri(uri)
-    assert str(error.value) == message
+    assert f"{error.value.field}: {error.value}" == message
 
 
 def test_the_pin_never_shows_in_the_spec_repr():

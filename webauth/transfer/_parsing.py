@@ -201,7 +201,7 @@ def require_password(password: str | None, what: str) -> bytes:
 def entry_object(item: object) -> Mapping[str, Any]:
     """An entry that must be a JSON object."""
     if not isinstance(item, dict):
-        raise EntryProblem(_("this entry is not a JSON object"))
+        raise EntryProblem(_("This entry is damaged and cannot be read."))
     return item
 
 
@@ -210,10 +210,11 @@ def field_str(obj: Mapping[str, Any], key: str, default: str = "", *, required: 
     value = obj.get(key)
     if value is None:
         if required:
-            raise EntryProblem(_("%(field)s: missing", field=key))
+            raise EntryProblem(_("This entry has no %(field)s field.", field=key))
         return default
     if not isinstance(value, str):
-        raise EntryProblem(_("%(field)s: must be text, not %(type)s", field=key, type=type(value).__name__))
+        kind = type(value).__name__
+        raise EntryProblem(_("The %(field)s field of this entry should be text, not %(type)s.", field=key, type=kind))
     return value
 
 
@@ -226,12 +227,18 @@ def field_int(obj: Mapping[str, Any], key: str, default: int | None = None, *, a
     value = obj.get(key)
     if value is None:
         if default is None:
-            raise EntryProblem(_("%(field)s: missing", field=key))
+            raise EntryProblem(_("This entry has no %(field)s field.", field=key))
         return default
     if allow_text and isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
         return int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
-        raise EntryProblem(_("%(field)s: must be a whole number, not %(value)s", field=key, value=repr(value)[:40]))
+        raise EntryProblem(
+            _(
+                "The %(field)s field of this entry should be a whole number, not %(value)s.",
+                field=key,
+                value=repr(value)[:40],
+            )
+        )
     return value
 
 
@@ -240,11 +247,17 @@ def field_bool(obj: Mapping[str, Any], key: str) -> bool:
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise EntryProblem(_("%(field)s: expected true or false, not %(value)s", field=key, value=repr(value)[:40]))
+        raise EntryProblem(
+            _(
+                "The %(field)s field of this entry should be true or false, not %(value)s.",
+                field=key,
+                value=repr(value)[:40],
+            )
+        )
     return value
 
 
-def parse_algorithm(name: str, key: str = "algorithm") -> Algorithm:
+def parse_algorithm(name: str) -> Algorithm:
     """SHA1, SHA256 or SHA512 in any case ("sha-256" too); MD5 and the like cannot compute codes here."""
     cleaned = name.strip().upper().replace("-", "")
     try:
@@ -253,13 +266,13 @@ def parse_algorithm(name: str, key: str = "algorithm") -> Algorithm:
         return algorithm
     except ValueError:
         raise EntryProblem(
-            _("%(field)s: %(value)s is not supported; use SHA1, SHA256 or SHA512", field=key, value=repr(cleaned)[:20])
+            _("The algorithm %(value)s is not supported: use SHA-1, SHA-256 or SHA-512.", value=repr(cleaned)[:20])
         ) from None
 
 
 def field_algorithm(obj: Mapping[str, Any], key: str) -> Algorithm:
     """An algorithm field, SHA1 when absent."""
-    return parse_algorithm(field_str(obj, key, "SHA1"), key)
+    return parse_algorithm(field_str(obj, key, "SHA1"))
 
 
 def otp_params(
@@ -309,10 +322,10 @@ def _guarded(source: str, make: Callable[[], ImportedEntry]) -> ImportedEntry:
         if spec is not None and any(
             _SURROGATE.search(text) for text in (spec.issuer, spec.name, spec.note, *spec.groups)
         ):
-            raise EntryProblem(_("the entry holds text that is not valid Unicode"))
+            raise EntryProblem(_("This entry holds broken text that cannot be stored."))
         if spec is not None and spec.params.needs_pin:
             # An mOTP link never holds its PIN: one link added on its own asks for it.
-            raise EntryProblem(_("pin: the account has no PIN; add it on its own to enter its PIN"))
+            raise EntryProblem(_("This account needs its PIN, which the file does not hold: add it on its own."))
         return entry
     except (EntryProblem, InvalidParameter) as exc:
         return ImportedEntry(source=source, spec=None, problem=str(exc))

@@ -166,7 +166,7 @@ def _groups(raw: dict[str, Any], group_names: dict[str, str]) -> tuple[str, ...]
     uuids = raw.get("groups")
     if uuids is not None:
         if not isinstance(uuids, list) or not all(isinstance(u, str) for u in uuids):
-            raise EntryProblem(_("groups: expected a list of group ids"))
+            raise EntryProblem(_("The groups of this entry are damaged."))
         return tuple(group_names[u] for u in uuids if u in group_names)
     group = field_str(raw, "group")
     return (group,) if group else ()
@@ -175,10 +175,10 @@ def _groups(raw: dict[str, Any], group_names: dict[str, str]) -> tuple[str, ...]
 def _entry_spec(raw: dict[str, Any], group_names: dict[str, str]) -> AccountSpec:
     type_name = field_str(raw, "type").lower()
     if type_name not in _TYPES:
-        raise EntryProblem(_("type: unknown type %(type)s", type=repr(type_name)))
+        raise EntryProblem(_("This entry is of an unknown kind, %(type)s.", type=repr(type_name)))
     info = raw.get("info")
     if not isinstance(info, dict):
-        raise EntryProblem(_("info: the entry has no OTP parameters"))
+        raise EntryProblem(_("This entry has no code settings (its info part is missing)."))
     otp_type = _TYPES[type_name]
     secret = decode_secret(field_str(info, "secret"))
     if otp_type in PIN_TYPES:
@@ -214,7 +214,7 @@ def read_db(db: Any) -> list[ImportedEntry]:
     entries = []
     for index, raw in enumerate(as_list(db.get("entries"), _("The vault's entries")), start=1):
         if not isinstance(raw, dict):
-            entries.append(ImportedEntry(f"entry {index}", None, _("not an Aegis entry")))
+            entries.append(ImportedEntry(f"entry {index}", None, _("This is not an Aegis entry.")))
             continue
         source = describe(f"entry {index}", raw.get("issuer"), raw.get("name"))
         entries.append(build_entry(source, lambda raw=raw: _entry_spec(raw, group_names)))

@@ -72,7 +72,12 @@ def _decrypt(data: bytes, password: str) -> bytes:
 def _entry_spec(raw: dict[str, Any]) -> AccountSpec:
     type_name = field_str(raw, "type", "TOTP").upper()
     if type_name not in _TYPES:
-        raise EntryProblem(_("type: %(type)s accounts are not supported", type=repr(type_name)[:20]))
+        raise EntryProblem(
+            _(
+                "%(type)s accounts cannot be imported: webauth makes TOTP, HOTP and Steam codes.",
+                type=repr(type_name)[:20],
+            )
+        )
     otp_type = _TYPES[type_name]
     secret = decode_secret(field_str(raw, "secret"))
     params = otp_params(otp_type, secret, field_algorithm(raw, "algorithm"), raw, allow_text=True)
@@ -82,7 +87,7 @@ def _entry_spec(raw: dict[str, Any]) -> AccountSpec:
         issuer, name = name.split(" - ", 1)
     tags = raw.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
-        raise EntryProblem(_("tags: expected a list of text"))
+        raise EntryProblem(_("The tags of this entry are damaged."))
     return AccountSpec(issuer=issuer, name=name, params=params, groups=tuple(tags))
 
 
@@ -92,7 +97,7 @@ def _read_entries(doc: Any) -> list[ImportedEntry]:
     entries = []
     for index, raw in enumerate(as_list(doc, _("The backup")), start=1):
         if not isinstance(raw, dict):
-            entries.append(ImportedEntry(f"entry {index}", None, _("not an andOTP entry")))
+            entries.append(ImportedEntry(f"entry {index}", None, _("This is not an andOTP entry.")))
             continue
         source = describe(f"entry {index}", raw.get("issuer"), raw.get("label"))
         entries.append(build_entry(source, lambda raw=raw: _entry_spec(raw)))

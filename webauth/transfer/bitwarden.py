@@ -163,7 +163,7 @@ def _with_label(uri: str, fallback: str) -> str:
     try:
         parts = urlsplit(uri)
     except ValueError:
-        raise EntryProblem(_("totp: is not a valid URI")) from None
+        raise EntryProblem(_("The TOTP link of this item is not a valid link.")) from None
     if unquote(parts.path.lstrip("/")).strip() or not fallback:
         return uri
     return urlunsplit(parts._replace(path="/" + quote(fallback, safe="@")))

@@ -43,7 +43,7 @@ def _secret(value: object) -> bytes:
     if not isinstance(value, list) or not all(
         isinstance(byte, int) and not isinstance(byte, bool) and -128 <= byte <= 127 for byte in value
     ):
-        raise EntryProblem(_("secret: must be a list of bytes (-128 to 127)"))
+        raise EntryProblem(_("The secret key of this entry is damaged."))
     return bytes(byte & 0xFF for byte in value)
 
 
@@ -51,7 +51,9 @@ def _convert(source: str, item: object) -> ImportedEntry:
     token = entry_object(item)
     type_name = field_str(token, "type", required=True).upper()
     if type_name not in _TYPES:
-        raise EntryProblem(_("type: %(type)s is not a FreeOTP+ token type (TOTP or HOTP)", type=repr(type_name)))
+        raise EntryProblem(
+            _("This entry is of an unknown kind, %(type)s: FreeOTP+ writes TOTP and HOTP.", type=repr(type_name))
+        )
     issuer_ext = field_str(token, "issuerExt")
     issuer = field_str(token, "issuerAlt") or issuer_ext or field_str(token, "issuerInt")
     label_alt = token.get("labelAlt")

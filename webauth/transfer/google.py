@@ -170,7 +170,7 @@ def _text(value: bytes, field: str) -> str:
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
-        raise EntryProblem(_("%(field)s: is not valid UTF-8 text", field=field)) from None
+        raise EntryProblem(_("The %(field)s of this account is broken text.", field=field)) from None
 
 
 def _raw_account(buf: bytes) -> _RawAccount:
@@ -199,13 +199,13 @@ def _raw_account(buf: bytes) -> _RawAccount:
 
 def _account_spec(raw: _RawAccount) -> AccountSpec:
     if raw.algorithm == _ALGORITHM_MD5:
-        raise EntryProblem(_("algorithm: MD5 is not supported (use SHA1, SHA256 or SHA512)"))
+        raise EntryProblem(_("The algorithm MD5 is not supported: use SHA-1, SHA-256 or SHA-512."))
     if raw.algorithm not in _ALGORITHMS:
-        raise EntryProblem(_("algorithm: unknown algorithm code %(code)s", code=raw.algorithm))
+        raise EntryProblem(_("This account has an unknown algorithm (code %(code)s).", code=raw.algorithm))
     if raw.digits not in _DIGITS:
-        raise EntryProblem(_("digits: unknown digits code %(code)s", code=raw.digits))
+        raise EntryProblem(_("This account has an unknown number of digits (code %(code)s).", code=raw.digits))
     if raw.type not in _TYPES:
-        raise EntryProblem(_("type: unknown OTP type code %(code)s", code=raw.type))
+        raise EntryProblem(_("This account is of an unknown kind (code %(code)s).", code=raw.type))
     otp_type = _TYPES[raw.type]
     params = OtpParams(
         type=otp_type,
@@ -391,7 +391,7 @@ class GoogleMigrationImporter(Importer):
             source = f"line {number}"
             uri = extract_uri(line)
             if uri is None or not is_migration_uri(uri):
-                entries.append(ImportedEntry(source, None, _("not an otpauth-migration:// URI")))
+                entries.append(ImportedEntry(source, None, _("This is not a Google Authenticator transfer link (otpauth-migration://).")))
                 continue
             try:
                 entries.extend(parse_migration_uri(uri, source).entries)

@@ -134,9 +134,11 @@ def _read_rows(data: bytes) -> list[_Row]:
 def _convert(source: str, row: _Row) -> ImportedEntry:
     issuer, username, secret, _type = row
     if not isinstance(issuer, str) or not isinstance(username, str) or not isinstance(secret, str):
-        raise EntryProblem(_("this account's columns are not text"))
+        raise EntryProblem(_("This account is damaged and cannot be read."))
     if not secret.strip():
-        raise EntryProblem(_("secret: empty; newer versions of the app keep it encrypted by the phone"))
+        raise EntryProblem(
+            _("No secret key in the file: newer versions of Microsoft Authenticator keep it encrypted on the phone.")
+        )
     params = OtpParams(type=OtpType.TOTP, secret=decode_secret(secret))
     return ImportedEntry(source=source, spec=AccountSpec(issuer=issuer, name=username, params=params))
 

@@ -77,11 +77,11 @@ def _check_version(export: dict[str, Any]) -> None:
 def _steam_spec(uri: str, name: str) -> AccountSpec:
     """Proton writes Steam accounts as `steam://` and the secret in base64; they have no label."""
     if not uri.startswith(_STEAM_PREFIX):
-        raise EntryProblem(_("uri: a Steam entry must hold a steam:// URI"))
+        raise EntryProblem(_("This Steam entry holds no steam:// link."))
     try:
         secret = base64.b64decode(uri[len(_STEAM_PREFIX) :].strip(), validate=True)
     except (binascii.Error, ValueError):
-        raise EntryProblem(_("secret: the Steam secret is not valid base64")) from None
+        raise EntryProblem(_("The secret key of this Steam entry is damaged.")) from None
     return AccountSpec(issuer="Steam", name=name, params=OtpParams(type=OtpType.STEAM, secret=secret))
 
 
@@ -89,7 +89,7 @@ def _convert(source: str, item: object) -> ImportedEntry:
     entry = entry_object(item)
     content = entry.get("content")
     if not isinstance(content, dict):
-        raise EntryProblem(_("content: missing"))
+        raise EntryProblem(_("This entry is empty (it has no content)."))
     uri = field_str(content, "uri", required=True)
     name = field_str(content, "name")
     entry_type = field_str(content, "entry_type")
@@ -100,7 +100,9 @@ def _convert(source: str, item: object) -> ImportedEntry:
         if not spec.name and name:
             spec = dataclasses.replace(spec, name=name)
     else:
-        raise EntryProblem(_("entry_type: %(type)s is not a type Proton Authenticator exports", type=repr(entry_type)))
+        raise EntryProblem(
+            _("This entry is of a kind Proton Authenticator does not export, %(type)s.", type=repr(entry_type))
+        )
     return ImportedEntry(source=source, spec=dataclasses.replace(spec, note=field_str(entry, "note")))
 
 

@@ -84,10 +84,14 @@ def _convert(groups: Mapping[str, tuple[str, ...]], source: str, item: object) -
     authenticator = entry_object(item)
     type_code = field_int(authenticator, "Type")
     if type_code not in _TYPES:
-        raise EntryProblem(_("Type: %(code)s is not an Authenticator Pro type", code=type_code))
+        raise EntryProblem(
+            _("This entry is of a kind Authenticator Pro does not write (type %(code)s).", code=type_code)
+        )
     algorithm_code = field_int(authenticator, "Algorithm", 0)
     if algorithm_code not in _ALGORITHMS:
-        raise EntryProblem(_("Algorithm: %(code)s is not an Authenticator Pro algorithm", code=algorithm_code))
+        raise EntryProblem(
+            _("This entry has an algorithm Authenticator Pro does not write (code %(code)s).", code=algorithm_code)
+        )
     secret_text = field_str(authenticator, "Secret", required=True)
     otp_type = _TYPES[type_code]
     if otp_type in PIN_TYPES:

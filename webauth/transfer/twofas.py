@@ -81,10 +81,15 @@ def _decrypt_services(doc: dict[str, Any], sealed: str, password: str | None) ->
 def _service_spec(service: dict[str, Any], group_names: dict[str, str]) -> AccountSpec:
     otp = service.get("otp") or {}
     if not isinstance(otp, dict):
-        raise EntryProblem(_("otp: expected an object"))
+        raise EntryProblem(_("This service has no code settings (its otp part is damaged)."))
     token_type = field_str(otp, "tokenType", "TOTP").upper()
     if token_type not in _TYPES:
-        raise EntryProblem(_("tokenType: %(type)s accounts are not supported", type=repr(token_type)[:20]))
+        raise EntryProblem(
+            _(
+                "%(type)s accounts cannot be imported: webauth makes TOTP, HOTP and Steam codes.",
+                type=repr(token_type)[:20],
+            )
+        )
     otp_type = _TYPES[token_type]
     secret = decode_secret(field_str(service, "secret"))
     params = otp_params(otp_type, secret, field_algorithm(otp, "algorithm"), otp, allow_text=True)
@@ -129,7 +134,7 @@ class TwoFasImporter(Importer):
         entries = []
         for index, service in enumerate(as_list(services, _("The service list")), start=1):
             if not isinstance(service, dict):
-                entries.append(ImportedEntry(f"service {index}", None, _("not a 2FAS service")))
+                entries.append(ImportedEntry(f"service {index}", None, _("This is not a 2FAS service.")))
                 continue
             otp = service.get("otp")
             account = otp.get("account") if isinstance(otp, dict) else None

@@ -75,7 +75,10 @@ def _convert(source: str, raw: object) -> ImportedEntry:
     type_name = field_str(item, "otp_type", required=True).strip().lower()
     if type_name not in _TYPES:
         raise EntryProblem(
-            _("otp_type: %(type)s is not supported; 2FAuth writes totp, hotp or steamtotp", type=repr(type_name))
+            _(
+                "This entry is of a kind webauth cannot import, %(type)s: 2FAuth writes totp, hotp and steamtotp.",
+                type=repr(type_name),
+            )
         )
     otp_type = _TYPES[type_name]
     params = OtpParams(

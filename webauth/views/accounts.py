@@ -106,7 +106,7 @@ _ADD_ERRORS = {
 
 def _add_error(error: adding.AddError, *, text: bool) -> tuple[int, str]:
     if error.reason == "bad_uri":
-        return 422, _("This link cannot be added: %(reason)s", reason=error.detail)
+        return 422, error.detail
     if error.reason == "too_large" and text:
         return 413, _("The text is too long.")
     status, message = _ADD_ERRORS[error.reason]
@@ -435,7 +435,7 @@ def rename_group():
     except LookupError:
         abort(404)
     except ValueError as error:
-        return _groups_page(old, _("That name cannot be used: %(reason)s", reason=str(error)), 422)
+        return _groups_page(old, str(error), 422)
     db.session.commit()
     flash(_("Renamed the group %(old)s to %(new)s.", old=old, new=form.name.data.strip()), "success")
     return redirect(url_for("accounts.groups"))

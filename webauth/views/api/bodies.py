@@ -99,10 +99,12 @@ def check_fields(body: dict[str, Any], allowed: frozenset[str]) -> None:
         if name in allowed:
             message = _field_problem(name, value)
         elif name in GUARDED and allowed == CHANGE_FIELDS:
-            message = _("cannot be changed with a token: change the type, the secret key or the counter on the "
-                        "account's edit page, after entering your password")
+            message = _(
+                "This field cannot be changed with a token: change the type, the secret key or the counter on the "
+                "account's edit page, after entering your password."
+            )
         else:
-            message = _("is not a field here")
+            message = _("There is no such field here.")
         if message:
             errors.append({"pointer": f"#/{name}", "detail": message})
     if errors:
@@ -113,27 +115,27 @@ def _field_problem(name: str, value: Any) -> str | None:
     if name in _INTEGERS:
         low, high = _INTEGERS[name]
         if isinstance(value, bool) or not isinstance(value, int):
-            return _("must be a whole number")
+            return _("This field must be a whole number.")
         if not low <= value <= high:
-            return _("must be between %(low)s and %(high)s", low=low, high=high)
+            return _("This field must be between %(low)s and %(high)s.", low=low, high=high)
     elif name in _STRINGS:
         low, high = _STRINGS[name]
         if not isinstance(value, str):
-            return _("must be a string")
+            return _("This field must be text.")
         if not low <= len(value) <= high:
-            return _("must be %(low)s to %(high)s characters long", low=low, high=high)
+            return _("This field must be %(low)s to %(high)s characters long.", low=low, high=high)
     elif name in _CHOICES:
         if value not in _CHOICES[name]:
-            return _("must be one of %(choices)s", choices=", ".join(_CHOICES[name]))
+            return _("This field must be one of %(choices)s.", choices=", ".join(_CHOICES[name]))
     elif name == "favorite":
         if not isinstance(value, bool):
-            return _("must be true or false")
+            return _("This field must be true or false.")
     elif name == "groups":
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            return _("must be a list of names")
+            return _("This field must be a list of names.")
         if len(value) > MAX_GROUPS or any(len(item) > MAX_LABEL_LENGTH for item in value):
             return _(
-                "may name at most %(count)s groups of at most %(length)s characters",
+                "An account can be in at most %(count)s groups, each named in at most %(length)s characters.",
                 count=MAX_GROUPS,
                 length=MAX_LABEL_LENGTH,
             )
@@ -158,7 +160,7 @@ def new_account(body: dict[str, Any]) -> AccountSpec:
             )
     check_fields(body, ACCOUNT_FIELDS)
     if "secret" not in body:
-        raise invalid("secret", _("an account needs its secret key (or send its otpauth URI as uri)"))
+        raise invalid("secret", _("An account needs its secret key (or send its otpauth link as uri)."))
     with as_field_error():
         params = OtpParams(
             type=OtpType(body.get("type", OtpType.TOTP.value)),

@@ -107,7 +107,7 @@ def list_accounts():
     text, group = request.args.get("q", ""), request.args.get("group", "")
     if len(text) > MAX_SEARCH_LENGTH or len(group) > MAX_SEARCH_LENGTH:
         name = "q" if len(text) > MAX_SEARCH_LENGTH else "group"
-        detail = _("must be at most %(limit)s characters long", limit=MAX_SEARCH_LENGTH)
+        detail = _("This parameter must be at most %(limit)s characters long.", limit=MAX_SEARCH_LENGTH)
         return problem(422, _("Some input is not valid."), errors=[{"pointer": f"?{name}", "detail": detail}])
     vault, query, now = current_vault(), ListQuery(text=text, group=group), clock.now()
     views = [] if group == SHARED_GROUP else vault.codes(vault.accounts(query), at=now)
