@@ -44,6 +44,15 @@ self.addEventListener("activate", (event) => {
 self.addEventListener("message", (event) => {
   if (event.data?.type === "skip-waiting") {
     self.skipWaiting();
+  } else if (event.data?.type === "page-language") {
+    // A live page says its language: the offline page follows it when the kept one differs.
+    event.waitUntil(
+      (async () => {
+        const cache = await caches.open(SHELL_CACHE);
+        const kept = await cache.match(OFFLINE_PAGE);
+        if (kept && kept.headers.get("Content-Language") !== event.data.lang) await cacheShell(cache, [OFFLINE_PAGE]);
+      })(),
+    );
   } else if (event.data?.type === "cache-offline-page") {
     // The page is cached in the language of the request; a page in another language asks again.
     event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cacheShell(cache, [OFFLINE_PAGE])));

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from webauth import assets, keys, security_headers, templating
+from webauth import assets, keys, languages, security_headers, templating
 from webauth.config import ROOT, instance_path, load_config
 from webauth.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate
 
@@ -81,6 +81,5 @@ def _select_locale() -> str | None:
     chosen = session.get("locale")
     if chosen in supported:
         return chosen
-    match = request.accept_languages.best_match(["en", "zh", "zh-Hans", "zh-CN", "zh-SG"], default="en")
-    return "zh_Hans" if match.startswith("zh") else "en"
+    return languages.negotiate(request.accept_languages, supported)
 

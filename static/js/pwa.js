@@ -52,10 +52,21 @@ export function initPwa() {
   });
   navigator.serviceWorker
     .register(WORKER_URL, { scope: '/' })
-    .then(watch)
+    .then((registration) => {
+      watch(registration);
+      sayPageLanguage();
+    })
     .catch(() => {
       // The app works without it; the installed experience just loses its cached shell.
     });
+}
+
+/** Tell the worker this page's language: it keeps the offline page in the same one. */
+function sayPageLanguage() {
+  const lang = document.documentElement.lang;
+  if (lang && !document.getElementById('offline-app')) {
+    navigator.serviceWorker.controller?.postMessage({ type: 'page-language', lang });
+  }
 }
 
 /** Have the worker cache the offline page again, e.g. in the language now chosen. */

@@ -1,17 +1,17 @@
-"""English and Simplified Chinese: from the browser's Accept-Language or the user's choice."""
+"""The language of the pages: from the browser's Accept-Language or the user's choice, with its
+writing direction, its picker, its manifest and its offline page. (The catalogs themselves:
+test_catalogs.py.)"""
 
 from __future__ import annotations
 
 import ast
+import re
 
 import pytest
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
 
 from tests.conftest import ROOT, post_form
 from tests.support.transfer_flow import token_of, upload
 
-CATALOG = ROOT / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
 # The modules whose errors reach the user as an import's refusal or an entry's problem.
 IMPORT_MESSAGE_MODULES = [*sorted((ROOT / "webauth" / "transfer").glob("*.py")), ROOT / "webauth" / "otp.py"]
 IMPORT_MESSAGE_MODULES.append(ROOT / "webauth" / "otpauth.py")
@@ -34,8 +34,68 @@ def test_chinese_from_the_browser(client, user, header):
 
 
 def test_english_otherwise(client, user):
-    html = client.get("/login", headers={"Accept-Language": "fr-FR,fr;q=0.9"}).get_data(as_text=True)
-    assert 'lang="en"' in html and "Sign in" in html
+    html = client.get("/login", headers={"Accept-Language": "sv-SE,sv;q=0.9,nl;q=0.5"}).get_data(as_text=True)
+    assert 'lang="en" dir="ltr"' in html and "Sign in" in html
+
+
+@pytest.mark.parametrize(
+    ("header", "lang", "sign_in"),
+    [
+        ("zh-TW,zh;q=0.9", "zh-Hant", "登入"),
+        ("zh-HK", "zh-Hant", "登入"),
+        ("zh-Hant-TW,en;q=0.5", "zh-Hant", "登入"),
+        ("zh-CN", "zh-Hans", "登录"),
+        ("zh-SG,en;q=0.8", "zh-Hans", "登录"),
+        ("pt-BR,pt;q=0.9", "pt", "Entrar"),
+        ("pt-PT", "pt", "Entrar"),
+        ("ar-EG,ar;q=0.9,en;q=0.1", "ar", "تسجيل الدخول"),
+        ("de-AT,de;q=0.9", "de", "Anmelden"),
+        ("sv,ja;q=0.8,en;q=0.5", "ja", "ログイン"),
+        ("uk-UA", "uk", "Вхід"),
+    ],
+)
+def test_each_language_from_the_browser(client, user, header, lang, sign_in):
+    html = client.get("/login", headers={"Accept-Language": header}).get_data(as_text=True)
+    direction = "rtl" if lang == "ar" else "ltr"
+    assert f'<html lang="{lang}" dir="{direction}">' in html
+    assert sign_in in html
+
+
+def test_the_picker_lists_every_language_by_its_own_name(client, user):
+    html = client.get("/login", headers={"Accept-Language": "ar"}).get_data(as_text=True)
+    names = re.findall(r'<option value="(\w+)" lang="([\w-]+)" ?(?:selected)?>([^<]+)</option>', html)
+    assert [name for _code, _lang, name in names] == [
+        "العربية", "Deutsch", "English", "Español", "Français", "日本語", "한국어", "Português", "Русский", "ไทย",
+        "Українська", "简体中文", "繁體中文",
+    ]
+    assert ("zh_Hant", "zh-Hant", "繁體中文") in names
+    assert '<option value="ar" lang="ar" selected>العربية</option>' in html
+
+
+def test_the_manifest_follows_the_language(client, user):
+    page = client.get("/login", headers={"Accept-Language": "ar"}).get_data(as_text=True)
+    assert '<link rel="manifest" href="/manifest.json?lang=ar">' in page
+    arabic = client.get("/manifest.json?lang=ar")
+    manifest = arabic.get_json(force=True)
+    assert (manifest["lang"], manifest["dir"]) == ("ar", "rtl")
+    assert manifest["short_name"] == "webauth" and manifest["id"] == "/"  # one app, whatever the language
+    english = client.get("/manifest.json?lang=en").get_json(force=True)
+    assert (english["lang"], english["dir"]) == ("en", "ltr")
+    assert english["description"] == "Your two-factor codes, on every device."
+    assert manifest["description"] == "رموز المصادقة الثنائية الخاصة بك، على كل أجهزتك."
+    assert arabic.headers["Cache-Control"] == "public, max-age=3600"
+    chinese = client.get("/manifest.json?lang=zh-Hant").get_json(force=True)
+    assert chinese["lang"] == "zh-Hant" and chinese["description"] != english["description"]
+    negotiated = client.get("/manifest.json", headers={"Accept-Language": "ja"})
+    assert negotiated.get_json(force=True)["lang"] == "ja" and negotiated.headers["Cache-Control"] == "no-cache"
+
+
+def test_the_offline_page_says_its_language(client):
+    """The service worker caches the offline page again when a live page's language differs."""
+    response = client.get("/offline", headers={"Accept-Language": "ar"})
+    assert response.headers["Content-Language"] == "ar"
+    assert '<html lang="ar" dir="rtl">' in response.get_data(as_text=True)
+    assert client.get("/offline", headers={"Accept-Language": "ko"}).headers["Content-Language"] == "ko"
 
 
 def test_the_users_choice_wins_over_the_browser(client, user):
@@ -45,37 +105,6 @@ def test_the_users_choice_wins_over_the_browser(client, user):
     assert "登录" in html
     post_form(client, "/login", "/language", {"locale": "xx", "next": "/login"})
     assert "登录" in client.get("/login").get_data(as_text=True)
-
-
-def _catalog():
-    with open(CATALOG, "rb") as handle:
-        return read_po(handle)
-
-
-def test_every_string_has_a_chinese_translation():
-    missing = [
-        message.id for message in _catalog()
-        if message.id and (not message.string or (isinstance(message.string, tuple) and not all(message.string)))
-    ]
-    assert missing == [], f"{len(missing)} strings lack a translation, e.g. {missing[:5]}"
-
-
-def test_no_translation_is_a_guess():
-    # `make messages` marks a new string "fuzzy" with the translation of a similar one; the build uses it.
-    fuzzy = [message.id for message in _catalog() if message.id and message.fuzzy]
-    assert fuzzy == [], f"{len(fuzzy)} translations are marked fuzzy, e.g. {fuzzy[:5]}"
-
-
-def test_every_string_of_the_code_is_in_the_catalog():
-    """A message added without `make messages` would show in English whatever the language."""
-    mapping = [("webauth/**.py", "python"), ("templates/**.html", "jinja2")]
-    keywords = {"_": None, "_l": None, "gettext": None, "lazy_gettext": None, "ngettext": (1, 2)}
-    in_code = {
-        message[2] if isinstance(message[2], str) else message[2][0]
-        for message in extract_from_dir(ROOT, mapping, keywords=keywords)
-    }
-    in_catalog = {message.id if isinstance(message.id, str) else message.id[0] for message in _catalog()}
-    assert sorted(in_code - in_catalog) == []
 
 
 @pytest.mark.parametrize("path", IMPORT_MESSAGE_MODULES, ids=lambda path: path.name)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from webauth import languages
 from webauth.vault import AccountNotFound
 from webauth.views.api.problems import is_api_request
 from webauth.views.common import group_code, label_hue, otp_type_label, render_error
@@ -51,6 +52,21 @@ def register_blueprints(app: Flask) -> None:
     app.add_template_filter(label_hue, "hue")
     app.add_template_filter(otp_type_label)
     app.add_template_global(get_locale)
+
+    @app.template_global()
+    def page_lang() -> str:
+        """The page's `lang`: the request's locale as a BCP 47 tag (zh_Hans -> zh-Hans)."""
+        return languages.html_lang(get_locale())
+
+    @app.template_global()
+    def page_dir() -> str:
+        """The page's `dir`: rtl for Arabic, ltr otherwise."""
+        return languages.direction(get_locale())
+
+    @app.template_global()
+    def language_choices() -> list[tuple[str, str]]:
+        """The language picker's options: each offered locale with its native name."""
+        return languages.choices(current_app.config["WEBAUTH_LANGUAGES"])
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

@@ -10,6 +10,7 @@ a PIN the server never sees (static/js/offline-copy.js).
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -18,7 +19,7 @@ from werkzeug.exceptions import NotFound
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length
 
-from webauth import audit, offline, users
+from webauth import audit, languages, offline, users
 from webauth.auth_session import current_session
 from webauth.extensions import db, limiter
 from webauth.passkeys import credentials, relying_party
@@ -90,6 +91,8 @@ def page():
     may keep it and serve it when a page cannot be fetched. It computes codes in the browser."""
     response = make_response(render_template("offline.html"))
     response.headers["Cache-Control"] = "no-cache"
+    # The service worker compares it with a live page's language, and caches the page again on a change.
+    response.headers["Content-Language"] = languages.html_lang(get_locale())
     return response
 
 

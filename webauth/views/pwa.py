@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, Response, send_file
+from flask import Blueprint, Response, current_app, request
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 
+from webauth import languages
 from webauth.assets import static_url
 from webauth.config import ROOT
 
@@ -53,10 +57,46 @@ def shell_version() -> str:
     return digest.hexdigest()[:16]
 
 
+@cache
+def _manifest_base() -> dict:
+    return json.loads((ROOT / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _translated_manifest() -> dict:
+    """manifest.json in the request's language: its name, description and screenshot labels
+    translated, `lang` and `dir` set (an installed app keeps the language it was installed in)."""
+    manifest = copy.deepcopy(_manifest_base())
+    locale = get_locale()
+    manifest["name"] = _("webauth authenticator")
+    manifest["description"] = _("Your two-factor codes, on every device.")
+    manifest["lang"] = languages.html_lang(locale)
+    manifest["dir"] = languages.direction(locale)
+    labels = {
+        "narrow": _("Your two-factor codes, with the time left for each"),
+        "wide": _("The code list on a desktop"),
+    }
+    for shot in manifest.get("screenshots", []):
+        shot["label"] = labels.get(shot.get("form_factor"), shot.get("label", ""))
+    return manifest
+
+
 @bp.get("/manifest.json")
 def manifest():
-    response = send_file(ROOT / "manifest.json", mimetype="application/manifest+json", max_age=3600)
-    response.headers["Cache-Control"] = "public, max-age=3600"
+    """The manifest in the language `?lang=` names (each page links the one of its language, so a
+    shared cache keeps one copy per language), or without it in the request's own language."""
+    chosen = request.args.get("lang", "").replace("-", "_")
+    offered = current_app.config["WEBAUTH_LANGUAGES"]
+    if chosen in offered:
+        with force_locale(chosen):
+            body = _translated_manifest()
+        cache_control = "public, max-age=3600"
+    else:
+        body = _translated_manifest()
+        cache_control = "no-cache"  # it follows the session's language and Accept-Language
+    response = Response(json.dumps(body, ensure_ascii=False), mimetype="application/manifest+json")
+    response.headers["Cache-Control"] = cache_control
+    if cache_control == "no-cache":
+        response.vary.add("Accept-Language")
     return response
 
 
