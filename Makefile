@@ -12,7 +12,7 @@ export FLASK_APP := wsgi
 # Access log without query strings or referrers: Casdoor's return carries a one-time code there.
 ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"
 
-.PHONY: run test test-python test-js setup vendor static translations migrate system-test-deps lint messages interop-samples screenshots clean mutation
+.PHONY: run test test-python test-js a11y setup vendor static translations migrate system-test-deps lint messages interop-samples screenshots clean mutation
 
 run: setup migrate
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
@@ -25,6 +25,10 @@ test-python:
 
 test-js:
 	node --test tests/js/
+
+# Lighthouse's accessibility audit (100 is the goal) on the list, add, import and settings pages, in English and Arabic.
+a11y: setup system-test-deps
+	$(PY) -m bench.lighthouse --a11y
 
 # Mutation testing of the code that decides codes, secrets and imports ([tool.mutmut] in pyproject.toml).
 # Slow (tens of minutes on two cores) and not part of `make test`; see tests/mutation/EQUIVALENT.md.

@@ -30,6 +30,7 @@ BENCHMARKS = [
     pytest.param(["-m", "bench.big_database", "--smoke"], "search among 100 accounts", id="big_database"),
     pytest.param(["-m", "bench.backups", "--smoke"], "second run, 3 unchanged", id="backups"),
     pytest.param(["-m", "bench.lighthouse", "--smoke"], "best-practices", id="lighthouse"),
+    pytest.param(["-m", "bench.lighthouse", "--a11y", "--smoke"], "list      ar  /", id="lighthouse_a11y"),
 ]
 
 pytestmark = pytest.mark.skipif(

@@ -43,8 +43,13 @@ function buildItem(template, account, copyLabel) {
   const name = item.querySelector('.name');
   if (account.issuer && account.name) name.textContent = account.name;
   else name.remove();
+  // The button's name: what it does, then the code it shows (labelled by both, as on the live list).
   const button = item.querySelector('.code');
-  button.setAttribute('aria-label', copyLabel.replace('{label}', label));
+  const copyText = item.querySelector('.copy-label');
+  copyText.id = `copy-label-${account.uuid}`;
+  copyText.textContent = copyLabel.replace('{label}', label);
+  button.firstElementChild.id = `code-${account.uuid}`;
+  button.setAttribute('aria-labelledby', `${copyText.id} ${button.firstElementChild.id}`);
   const timed = account.type !== 'hotp';
   item.querySelector(timed ? '.hotp-note' : '.timer').remove();
   if (timed) item.dataset.period = String(account.period);
