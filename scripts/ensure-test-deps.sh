@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install what the browser and deployment tests need when it is missing: Debian's Chromium
-# (Playwright cannot download its own browser here), the Noto fonts of the languages offered, nginx with its brotli module and Caddy (tests/deploy runs the
-# files of deploy/ with them) and systemd-analyze (it checks the units). Needs root, as on
-# the CI and developer machines.
+# (Playwright cannot download its own browser here), the Noto fonts of the languages offered,
+# nginx with its brotli module and Caddy (tests/deploy runs the files of deploy/ with them) and
+# systemd-analyze (it checks the units). Needs root, as on the CI and developer machines.
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)

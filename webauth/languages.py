@@ -11,6 +11,10 @@ other languages (pt-BR, pt-PT, ar-EG, de-AT...) read the one catalog of their la
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache
+
+import wtforms.i18n
+from babel.support import NullTranslations, Translations
 
 # Every language a catalog may exist for, in the picker's order (by native name, as the
 # official Casdoor Authenticator lists them), with the name its speakers know it by.
@@ -33,6 +37,26 @@ NATIVE_NAMES = {
 RIGHT_TO_LEFT = frozenset({"ar", "fa", "he", "ur"})
 # Chinese regions and scripts that read Traditional characters.
 _TRADITIONAL = frozenset({"hant", "tw", "hk", "mo"})
+
+
+# WTForms' own catalogs name the two Chinese scripts by region.
+_WTFORMS_LOCALES = {"zh_Hans": "zh_CN", "zh_Hant": "zh_TW"}
+
+
+def wtforms_translations(locale: object) -> NullTranslations:
+    """WTForms' catalog of its built-in messages ("This field is required.") for a locale.
+
+    Flask-WTF loads it by the locale's name, which finds no catalog for zh_Hant and so falls back
+    to WTForms' Simplified Chinese ("zh"); this asks for zh_TW. A language WTForms has no
+    catalog for (Thai) gets its English messages.
+    """
+    return _wtforms_catalog(str(locale))
+
+
+@cache
+def _wtforms_catalog(locale: str) -> NullTranslations:
+    name = _WTFORMS_LOCALES.get(locale, locale)
+    return Translations.load(wtforms.i18n.messages_path(), [name, name.split("_")[0]], domain="wtforms")
 
 
 def html_lang(locale: object) -> str:

@@ -147,3 +147,15 @@ def test_import_refusals_and_problems_are_shown_in_chinese(signed_in):
     lines = "otpauth://totp/Acme:alice?secret=JBSWY3DPEHPK3PXP&digits=12\notpauth://totp/Acme:bob?secret=JBSWY3DP\n"
     page = signed_in.get(f"/transfer/import/{token_of(upload(signed_in, text=lines))}").get_data(as_text=True)
     assert "验证码必须有 5 到 10 位，而不是 12 位。" in page and "digits" not in page
+
+
+@pytest.mark.parametrize(
+    ("locale", "required", "other_script"),
+    [("zh_Hant", "此欄位是必需的。", "该字段是必填字段。"), ("zh_Hans", "该字段是必填字段。", "此欄位是必需的。")],
+)
+def test_the_forms_own_messages_are_in_the_pages_script(client, user, locale, required, other_script):
+    """WTForms' built-in messages come from its catalog of the same script: Traditional for zh_Hant
+    (Flask-WTF alone would find its Simplified "zh" catalog)."""
+    post_form(client, "/login", "/language", {"locale": locale, "next": "/login"})
+    html = post_form(client, "/login", "/login", {"username": "", "password": ""}).get_data(as_text=True)
+    assert required in html and other_script not in html and "This field is required." not in html

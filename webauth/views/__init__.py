@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -52,6 +52,11 @@ def register_blueprints(app: Flask) -> None:
     app.add_template_filter(label_hue, "hue")
     app.add_template_filter(otp_type_label)
     app.add_template_global(get_locale)
+
+    @app.before_request
+    def form_messages_in_the_pages_language() -> None:
+        # Flask-WTF keeps the catalog it loads for a request here; the right one is put first.
+        request.wtforms_translations = languages.wtforms_translations(get_locale())
 
     @app.template_global()
     def page_lang() -> str:
