@@ -15,6 +15,7 @@ from functools import cache
 
 import wtforms.i18n
 from babel.support import NullTranslations, Translations
+from babel.units import format_unit
 
 # Every language a catalog may exist for, in the picker's order (by native name, as the
 # official Casdoor Authenticator lists them), with the name its speakers know it by.
@@ -57,6 +58,18 @@ def wtforms_translations(locale: object) -> NullTranslations:
 def _wtforms_catalog(locale: str) -> NullTranslations:
     name = _WTFORMS_LOCALES.get(locale, locale)
     return Translations.load(wtforms.i18n.messages_path(), [name, name.split("_")[0]], domain="wtforms")
+
+
+# Byte sizes as CLDR names their units (kB, Mo, كيلوبايت...), decimal like filesizeformat's.
+_SIZE_UNITS = (("digital-gigabyte", 10**9), ("digital-megabyte", 10**6), ("digital-kilobyte", 10**3))
+
+
+def byte_size(size: int, locale: object) -> str:
+    """A file's size in the locale's words and digits: "1.5 MB", "1,5 Mo"."""
+    for unit, scale in _SIZE_UNITS:
+        if size >= scale:
+            return format_unit(size / scale, unit, length="short", format="#,##0.#", locale=str(locale))
+    return format_unit(size, "digital-byte", length="short", locale=str(locale))
 
 
 def html_lang(locale: object) -> str:

@@ -159,3 +159,14 @@ def test_the_forms_own_messages_are_in_the_pages_script(client, user, locale, re
     post_form(client, "/login", "/language", {"locale": locale, "next": "/login"})
     html = post_form(client, "/login", "/login", {"username": "", "password": ""}).get_data(as_text=True)
     assert required in html and other_script not in html and "This field is required." not in html
+
+
+def test_numbers_and_sizes_in_the_pages_locale(app):
+    from flask import render_template_string
+    from flask_babel import force_locale
+
+    written = {"en": "1,234,567 · 1.5 MB", "de": "1.234.567 · 1,5 MB", "fr": "1\u202f234\u202f567 · 1,5\u202fMo"}
+    with app.test_request_context("/"):
+        for locale, text in written.items():
+            with force_locale(locale):
+                assert render_template_string("{{ 1234567|number }} · {{ 1500000|bytes }}") == text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from webauth.config import LANGUAGES
-from webauth.languages import NATIVE_NAMES, choices, direction, html_lang, negotiate
+from webauth.languages import NATIVE_NAMES, byte_size, choices, direction, html_lang, negotiate
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,15 @@ def test_the_picker_names_every_offered_language_in_its_own_words():
         "Українська", "简体中文", "繁體中文",
     ]
     assert choices(["en", "xx"]) == [("en", "English"), ("xx", "xx")]
+
+
+@pytest.mark.parametrize(
+    ("locale", "sizes"),
+    [
+        ("en", ["512 byte", "1.5 kB", "2.3 MB"]),
+        ("de", ["512 Byte", "1,5 kB", "2,3 MB"]),
+        ("fr", ["512\u202fo", "1,5\u202fko", "2,3\u202fMo"]),  # French's narrow no-break space
+    ],
+)
+def test_sizes_in_the_locales_words(locale, sizes):
+    assert [byte_size(size, locale) for size in (512, 1500, 2_300_000)] == sizes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, request
-from flask_babel import get_locale
+from flask_babel import format_number, get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -57,6 +57,15 @@ def register_blueprints(app: Flask) -> None:
     def form_messages_in_the_pages_language() -> None:
         # Flask-WTF keeps the catalog it loads for a request here; the right one is put first.
         request.wtforms_translations = languages.wtforms_translations(get_locale())
+
+    @app.template_filter("number")
+    def number(value: int) -> str:
+        """A count as the page's locale writes it (1,234 / 1.234 / 1 234)."""
+        return format_number(value)
+
+    @app.template_filter("bytes")
+    def byte_size(value: int) -> str:
+        return languages.byte_size(value, get_locale())
 
     @app.template_global()
     def page_lang() -> str:
