@@ -24,7 +24,7 @@ def test_chrome_finds_the_app_installable(app_page, make_user):
     cdp = page.context.new_cdp_session(page)
     assert cdp.send("Page.getInstallabilityErrors")["installabilityErrors"] == []
     manifest = cdp.send("Page.getAppManifest")
-    assert manifest["url"].endswith("/manifest.json")
+    assert manifest["url"].endswith("/manifest.json?lang=en")  # the manifest of the page's language
     assert manifest["errors"] == []
     assert '"form_factor": "wide"' in manifest["data"]
     expect(page.locator("#update-banner")).to_be_hidden()  # a first install is no update
