@@ -4,7 +4,9 @@ Brand icons come from the npm package `simple-icons`, which `scripts/vendor.sh` 
 static/vendor/simple-icons; the app serves them itself (never a CDN, so no third party learns
 which services a user has). An issuer is matched on a normalised form of the icon titles and
 their aliases (other names, localised names, the brands that share an icon), so "github.com",
-"GitHub (work)" and "GITHUB" all find GitHub. Uploaded images are untrusted: only PNG, JPEG
+"GitHub (work)" and "GITHUB" all find GitHub. An issuer with no brand icon gets a letter tile:
+its initials on a colour derived from its name (`letter_tile`), which static/js/tiles.js
+computes the same way for the offline page. Uploaded images are untrusted: only PNG, JPEG
 and WebP are opened, within size and pixel limits, and what is stored is a fresh PNG of at
 most 128 pixels a side, so no metadata or decoder exploit survives the upload.
 """
@@ -146,6 +148,65 @@ def _candidates(issuer: str) -> list[str]:
     if len(words) > 1 and len(normalise(words[0])) >= 3:
         candidates.append(normalise(words[0]))
     return [candidate for candidate in dict.fromkeys(candidates) if candidate]
+
+
+# Letter tiles ---------------------------------------------------------------------------------
+
+# The tiles' colours (static/css/components.css draws `.tile-N` in TILE_COLOURS[N]): twenty hues
+# of even lightness, each at least 4.8:1 under white letters (WCAG AA for text) and clear of
+# both the light and the dark page.
+TILE_COLOURS = (
+    "#a14759", "#a34a40", "#9f4f25", "#975700", "#8b6000", "#796900", "#637103", "#47782c", "#1c7c48", "#007e61",
+    "#007e78", "#007b8d", "#00759d", "#156ea8", "#4167ad", "#5c5fac", "#7257a4", "#835197", "#914c85", "#9b4870",
+)
+_FNV_OFFSET = 0x811C9DC5
+_FNV_PRIME = 0x01000193
+# Spaces as JavaScript's `\s` has them (Python's also counts \x1c-\x1f): tiles.js uses the same.
+_SPACE_CHARS = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_SPACES = re.compile(f"[{_SPACE_CHARS}]+")
+_PADDING = re.compile(f"^[{_SPACE_CHARS}]+|[{_SPACE_CHARS}]+$")
+
+
+@dataclass(frozen=True)
+class LetterTile:
+    """An issuer's initials and the index of its colour in TILE_COLOURS."""
+
+    initials: str
+    colour: int
+
+
+def _letters(word: str) -> list[str]:
+    return [ch for ch in word if unicodedata.category(ch)[0] in "LN"]
+
+
+def tile_initials(label: str) -> str:
+    """Up to two letters that stand for a name: of its first two words ("Amazon Web Services":
+    AW), else the first two of its one word ("Microsoft": Mi, "AWS": AW), ignoring what is in
+    brackets. A Chinese, Japanese, Korean or other syllabic name gets its first character alone,
+    which is as wide as two Latin letters."""
+    text = unicodedata.normalize("NFC", label)
+    words = [w for w in (_letters(word) for word in _SPACES.split(_PARENTHESES.sub(" ", text))) if w]
+    words = words or [w for w in (_letters(word) for word in _SPACES.split(text)) if w]
+    if not words:
+        return "?"
+    first = words[0][0]
+    if unicodedata.category(first) == "Lo":
+        return first
+    second = words[1][0].upper() if len(words) > 1 else "".join(words[0][1:2])
+    return first.upper() + ("" if second and unicodedata.category(second[0]) == "Lo" else second)
+
+
+def tile_colour(label: str) -> int:
+    """The colour of a name's tile: FNV-1a (32 bits) of its lower-cased UTF-8, modulo the palette.
+    The same name always gets the same colour, here and in static/js/tiles.js."""
+    value = _FNV_OFFSET
+    for byte in _PADDING.sub("", unicodedata.normalize("NFC", label)).lower().encode("utf-8"):
+        value = ((value ^ byte) * _FNV_PRIME) & 0xFFFFFFFF
+    return value % len(TILE_COLOURS)
+
+
+def letter_tile(label: str) -> LetterTile:
+    return LetterTile(tile_initials(label), tile_colour(label))
 
 
 @lru_cache(maxsize=1)

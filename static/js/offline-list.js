@@ -12,6 +12,7 @@
 
 import { startRings } from './codes.js';
 import { generateCode, secondsRemaining } from './otp.js';
+import { drawTile } from './tiles.js';
 
 /** The list shows the next code this many seconds before a period ends (vault.PREVIEW_SECONDS). */
 const PREVIEW_SECONDS = 10;
@@ -25,20 +26,13 @@ export function groupCode(code) {
   return `${code.slice(0, split)} ${code.slice(split)}`;
 }
 
-/** One of twelve avatar colours, the same as the `hue` filter gives for the label. */
-export function labelHue(label) {
-  return new TextEncoder().encode(label.toLowerCase()).reduce((sum, byte) => sum + byte, 0) % 12;
-}
-
 /** Fill one list item from the template; returns the parts the ticks update. */
 function buildItem(template, account, copyLabel) {
   const item = template.content.firstElementChild.cloneNode(true);
   const label = account.issuer || account.name;
   item.id = `account-${account.uuid}`;
   item.dataset.search = `${account.issuer} ${account.name}`.toLowerCase();
-  const avatar = item.querySelector('.avatar');
-  avatar.textContent = ([...(label || '?')][0] || '?').toUpperCase();
-  avatar.classList.add(`hue-${labelHue(label)}`);
+  drawTile(item.querySelector('.avatar'), label || '');
   item.querySelector('.issuer').textContent = label;
   const name = item.querySelector('.name');
   if (account.issuer && account.name) name.textContent = account.name;

@@ -52,6 +52,13 @@ TOTP_ACCOUNTS = [
     ("Foxtrot", "SHA512", 8, 30),
     ("Golf", "SHA1", 6, 60),
 ]
+# The letter tiles on the page: {uuid: [initials, colour class, drawn colour]}.
+TILES_ON_PAGE = """() => Object.fromEntries([...document.querySelectorAll('#offline-accounts li, #codes li')]
+  .filter((item) => item.querySelector('.avatar.tile'))
+  .map((item) => { const tile = item.querySelector('.avatar.tile');
+                   return [item.id.replace('account-', ''),
+                           [tile.textContent, [...tile.classList].find((name) => /^tile-\\d+$/.test(name)),
+                            getComputedStyle(tile).backgroundColor]]; }))"""
 CODES_ON_PAGE = """() => Object.fromEntries([...document.querySelectorAll('#offline-accounts li, #codes li')]
   .map((item) => [item.id.replace('account-', ''),
                   item.querySelector('.code').textContent.replace(/\\s/g, '')]))"""
@@ -148,6 +155,8 @@ def test_codes_offline_equal_pyotps_and_the_blob_opens_in_python(app, alice, app
     wait_for_worker(page)
     with page.expect_response(lambda response: response.request.headers.get("hx-request") == "true"):
         page.evaluate("htmx.trigger('#codes', 'refresh')")  # a fragment with codes, through the worker
+    online_tiles = page.evaluate(TILES_ON_PAGE)
+    assert len(online_tiles) >= 5  # the issuers with no brand icon
     turn_on_offline_copy(page)
 
     # The blob the browser wrote, read from IndexedDB and opened here.
@@ -173,6 +182,9 @@ def test_codes_offline_equal_pyotps_and_the_blob_opens_in_python(app, alice, app
     unlock_ms = open_offline(page, PIN)
     print(f"\noffline unlock to first code: {unlock_ms:.0f} ms (PBKDF2-SHA256, 600,000 iterations, included)")
     assert_codes_match(page, labels)
+    # The same letter tile (initials and colour) for an issuer online and offline (static/js/tiles.js).
+    offline_tiles = page.evaluate(TILES_ON_PAGE)
+    assert {uuid: offline_tiles[uuid] for uuid in online_tiles} == online_tiles
     ring = page.locator(f"#account-{next(iter(labels))} .timer")
     expect(ring).to_have_count(1)
     assert ring.evaluate("(timer) => timer.getAnimations().length") == 1  # the countdown turns

@@ -130,7 +130,7 @@ def test_brand_icons_are_matched_on_the_issuer_and_served_by_the_app(app, signed
         add(app, link(issuer, "alice"), name=issuer)
     html = signed_in.get("/").get_data(as_text=True)
     assert html.count('src="/icons/brand/github.svg"') == 2 and 'src="/icons/brand/x.svg"' in html
-    assert 'class="avatar hue-' in html  # the bank gets its coloured letter
+    assert 'class="avatar tile tile-' in html  # the bank gets its letter tile
     assert "cdn" not in html.lower()
     svg = signed_in.get("/icons/brand/github.svg")
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
@@ -159,7 +159,7 @@ def test_a_custom_icon_is_re_encoded_and_can_be_replaced_by_a_letter(app, signed
     assert post_edit(signed_in, uuid, icon="letter").status_code == 302
     html = signed_in.get("/").get_data(as_text=True)
     assert f"/accounts/{uuid}/icon.png" not in html and "/icons/brand/github.svg" not in html
-    assert 'class="avatar hue-' in html
+    assert 'class="avatar tile tile-' in html
     assert post_edit(signed_in, uuid, icon="auto").status_code == 302
     assert "/icons/brand/github.svg" in signed_in.get("/").get_data(as_text=True)
     with app.app_context():

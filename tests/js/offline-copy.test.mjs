@@ -1,5 +1,5 @@
 // The offline copy's pure parts: re-sealing with a key kept in memory, the PIN rules, and the
-// list's formatting, which must match the server's filters (group_code, hue).
+// list's formatting, which must match the server's (the group_code filter, icons.letter_tile).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
@@ -13,7 +13,8 @@ import {
   sealWith,
   unlockVault,
 } from '../../static/js/offline-crypto.js';
-import { groupCode, labelHue } from '../../static/js/offline-list.js';
+import { groupCode } from '../../static/js/offline-list.js';
+import { tileColour, tileInitials } from '../../static/js/tiles.js';
 
 const PIN = 'tulip-5820';
 const VAULT = { version: 1, created_ms: 1_700_000_000_000, server_offset_ms: 0, accounts: [] };
@@ -84,8 +85,13 @@ describe('the list matches the server filters', () => {
     assert.equal(groupCode(''), '');
   });
 
-  test('labelHue gives the hue filter values (computed with webauth.views.label_hue)', () => {
-    const expected = { GitHub: 7, 'Amazon Web Services': 0, 'Bänk «test»': 4, 名前: 1, '': 0 };
-    for (const [label, hue] of Object.entries(expected)) assert.equal(labelHue(label), hue, label);
+  test('letter tiles as the server draws them (computed with webauth.icons.letter_tile)', () => {
+    const expected = {
+      Microsoft: ['Mi', 7], 'Amazon Web Services': ['AW', 13], AWS: ['AW', 2], 微信: ['微', 8], 'Bank (work)': ['Ba', 5],
+    };
+    for (const [label, [initials, colour]] of Object.entries(expected)) {
+      assert.equal(tileInitials(label), initials, label);
+      assert.equal(tileColour(label), colour, label);
+    }
   });
 });

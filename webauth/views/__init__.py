@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from webauth import languages
 from webauth.vault import AccountNotFound
 from webauth.views.api.problems import is_api_request
-from webauth.views.common import group_code, label_hue, otp_type_label, render_error
+from webauth.views.common import group_code, otp_type_label, render_error
 
 
 def register_blueprints(app: Flask) -> None:
@@ -49,7 +49,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(transfer_views.bp)
     app.register_blueprint(api_routes.bp)
     app.add_template_filter(group_code)
-    app.add_template_filter(label_hue, "hue")
     app.add_template_filter(otp_type_label)
     app.add_template_global(get_locale)
 

@@ -141,8 +141,3 @@ def otp_type_label(otp_type: str) -> str:
         "yandex": _("Yandex Key"),
     }
     return labels.get(otp_type, otp_type)
-
-
-def label_hue(label: str) -> int:
-    """One of twelve avatar colours, stable for a given label."""
-    return sum(label.lower().encode()) % 12

@@ -9,7 +9,7 @@ from flask_login import login_required
 
 from webauth import icons
 from webauth.models import Account
-from webauth.views.common import current_vault, label_hue
+from webauth.views.common import current_vault
 
 bp = Blueprint("icons", __name__)
 # Build the brand index while the app starts (a few hundred milliseconds once per process), not in
@@ -24,28 +24,26 @@ CUSTOM_CACHE = "private, max-age=31536000, immutable"
 
 @dataclass(frozen=True)
 class Avatar:
-    """What stands for an account in the list: its own image, its brand's logo, or a coloured letter."""
+    """What stands for an account in the list: its own image, its brand's logo, or a letter tile
+    (icons.letter_tile: initials on a colour of their own, the same on the offline page)."""
 
     kind: str  # "custom", "brand" or "letter"
-    letter: str
-    hue: int
+    tile: icons.LetterTile
     url: str | None = None
     dark: bool = False
 
 
 def avatar_for(account: Account) -> Avatar:
-    label = account.issuer or account.name
-    letter = (label[:1] or "?").upper()
-    hue = label_hue(label)
+    tile = icons.letter_tile(account.issuer or account.name)
     choice = account.icon
     if choice is not None and choice.kind == "custom":
         url = url_for("icons.custom", uuid=account.uuid, v=choice.digest)
-        return Avatar("custom", letter, hue, url)
+        return Avatar("custom", tile, url)
     if choice is None:
         brand = icons.brand_index().match(account.issuer) if account.issuer else None
         if brand is not None:
-            return Avatar("brand", letter, hue, url_for("icons.brand", slug=brand.slug), brand.dark)
-    return Avatar("letter", letter, hue)
+            return Avatar("brand", tile, url_for("icons.brand", slug=brand.slug), brand.dark)
+    return Avatar("letter", tile)
 
 
 @bp.app_template_filter("avatar")
