@@ -6,6 +6,7 @@ import { initLocalTimes } from "./local-time.js";
 import { initNav } from "./nav.js";
 import { initOfflineSync } from "./offline-sync.js";
 import { initPwa } from "./pwa.js";
+import { initSafeActions } from "./safe-actions.js";
 import { initScanner } from "./scanner.js";
 import { initSync } from "./sync.js";
 
@@ -26,6 +27,7 @@ initImageInput();
 initLocalTimes();
 initScanner();
 initPwa();
+initSafeActions();
 initOfflineSync();
 initSync();
 // Passkeys load their WebAuthn helpers only on the pages that have them.

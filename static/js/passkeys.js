@@ -63,13 +63,18 @@ async function post(url, body) {
   return data;
 }
 
-/** Go to `url`; when only its fragment differs from this page's, that takes a reload. */
-function go(url) {
+/**
+ * Go to `url`; when only its fragment differs from this page's, that takes a reload. `replace`
+ * puts it in this page's place in the history (after "Confirm it is you", so that Back skips it).
+ */
+function go(url, replace = false) {
   const target = new URL(url, window.location.href);
   const here = window.location;
   if (target.pathname === here.pathname && target.search === here.search) {
     here.hash = target.hash;
     here.reload();
+  } else if (replace) {
+    here.replace(target.href);
   } else {
     here.assign(target.href);
   }
@@ -181,7 +186,7 @@ function initReauth(root) {
       const options = await post(root.dataset.options);
       const credential = await startAuthentication({ optionsJSON: options });
       const { redirect } = await post(root.dataset.verify, { credential });
-      go(redirect);
+      go(redirect, true);
     } catch (err) {
       error.textContent = explain(root, err);
       button.disabled = false;

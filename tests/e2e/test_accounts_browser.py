@@ -209,7 +209,8 @@ def test_drag_to_reorder_then_delete_and_undo(app, alice, page):
     expect(page.locator("#codes .account .issuer")).to_have_text(["Alpha", "Delta", "Charlie", "Bravo"])
 
     # Delete, then undo right away.
-    page.get_by_role("button", name="Delete Delta").click()
+    page.get_by_role("link", name="Delete Delta").click()  # asks first
+    page.get_by_role("dialog").get_by_role("button", name="Move to the trash").click()
     expect(page.get_by_text("Moved Delta to the trash.")).to_be_visible()
     expect(page.locator("#codes .account .issuer")).to_have_text(["Alpha", "Charlie", "Bravo"])
     page.get_by_role("button", name="Undo").click()

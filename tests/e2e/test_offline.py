@@ -241,7 +241,8 @@ def test_the_copy_follows_changes_can_be_forgotten_and_sign_out_deletes_it(app, 
 
     # Unlocked now: a change made here is sealed into the copy without asking again.
     gone = next(iter(labels))
-    page.get_by_role("button", name="Delete Alpha").click()
+    page.get_by_role("link", name="Delete Alpha").click()  # asks first
+    page.get_by_role("dialog").get_by_role("button", name="Move to the trash").click()
     expect(page.locator(f"#account-{gone}")).to_have_count(0)
     revision = page.locator("#codes").get_attribute("data-vault-revision")
     wait_until(page, f"() => ({READ_COPY})().then((copy) => copy.revision === '{revision}')")

@@ -253,8 +253,8 @@ def test_the_manual_form_refuses_bad_values_with_a_message(app, signed_in, field
 
 def test_without_javascript_every_row_action_is_a_button_of_the_lists_one_form(app, signed_in):
     """A browser without JavaScript submits `#list-actions` to the button's `formaction`, with
-    the form's one CSRF token and the button's own name and value: favorite, next code, delete
-    and undo all work so, and each answers with the list."""
+    the form's one CSRF token and the button's own name and value: favorite, next code and undo
+    all work so, and each answers with the list. Delete asks on a page of its own first."""
     totp = add(app, f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub")
     hotp = add(app, f"otpauth://hotp/Bank:alice?secret={SECRET}&counter=1")
     page = signed_in.get("/").get_data(as_text=True)
@@ -279,7 +279,13 @@ def test_without_javascript_every_row_action_is_a_button_of_the_lists_one_form(a
     assert 'aria-pressed="true" aria-label="Favorite: GitHub"' in page
     page = press(page, "Next code")
     assert pyotp.HOTP(SECRET).at(2) in codes_in(page)
-    page = press(page, "Delete GitHub")
+    # Delete asks first: the row's trash button is a link to "Move GitHub to the trash?".
+    asked = re.search(r'<a class="delete" href="([^"]+)"[^>]*aria-label="Delete GitHub"', page)
+    question = signed_in.get(asked.group(1)).get_data(as_text=True)
+    confirm = re.search(r'<form class="actions" method="post" action="([^"]+)">\s*<input type="hidden" '
+                        r'name="csrf_token" value="([^"]+)">', question)
+    response = signed_in.post(confirm.group(1), data={"csrf_token": confirm.group(2)})
+    page = signed_in.get(response.headers["Location"]).get_data(as_text=True)
     assert "Moved GitHub to the trash." in page and len(codes_in(page)) == 1
     page = press(page, "Undo")
     assert len(codes_in(page)) == 2

@@ -324,15 +324,21 @@ def move(uuid: str):
     return _back_to_list()
 
 
+@bp.get("/<uuid>/delete")
+@login_required
+def confirm_delete(uuid: str):
+    """"Move to the trash?": where the list's trash button leads without JavaScript (with it, the
+    same question comes in a dialog, static/js/safe-actions.js), so one stray tap deletes nothing."""
+    account = current_vault().get(uuid)
+    return render_template("accounts/delete.html", account=account, label=account_label(account))
+
+
 @bp.post("/<uuid>/delete")
 @login_required
 def delete(uuid: str):
-    """Move to the trash; the list then offers to undo."""
-    account = current_vault().delete(uuid)
+    """Move to the trash; the list then offers to undo (partials/snackbar.html)."""
+    current_vault().delete(uuid)
     db.session.commit()
-    if request.form.get("next") == "detail":
-        flash(_("Moved %(label)s to the trash.", label=account_label(account)), "success")
-        return redirect(url_for("codes.index", undo=uuid))
     return _back_to_list(undo=uuid)
 
 

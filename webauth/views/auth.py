@@ -112,7 +112,12 @@ def reauth():
             users.mark_reauthenticated(current_session())
             audit.record("reauth.success", user=current_user)
             db.session.commit()
-            return redirect(safe_next(request.args.get("next")))
+            target = safe_next(request.args.get("next"))
+            if request.accept_mimetypes.best == "application/json":
+                # static/js/safe-actions.js goes there in this page's place in the history, so
+                # that Back from what was revealed skips "Confirm it is you".
+                return {"location": target}
+            return redirect(target)
         audit.record("reauth.failure", user=current_user)
         db.session.commit()
         form.password.errors.append(_("Wrong password."))
