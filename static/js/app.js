@@ -2,6 +2,7 @@
 import { initAccountsList } from "./accounts-list.js";
 import { initCodes } from "./codes.js";
 import { initImageInput } from "./image-input.js";
+import { initInstall } from "./install.js";
 import { initLocalTimes } from "./local-time.js";
 import { initNav } from "./nav.js";
 import { initOfflineSync } from "./offline-sync.js";
@@ -27,6 +28,7 @@ initImageInput();
 initLocalTimes();
 initScanner();
 initPwa();
+initInstall();
 initSafeActions();
 initOfflineSync();
 initSync();

@@ -1,7 +1,8 @@
 """Phone first, and safe (issue 15): on a phone (390x844, touch) deleting asks first and its
 "Undo" shows where the thumb is, a revealed secret shows without scrolling and Back skips
-"Confirm it is you", a bad link's reason comes back in view, and review tables keep the reason
-a row fails in view."""
+"Confirm it is you", a bad link's reason comes back in view, review tables keep the reason a
+row fails in view, and the app offers to install itself (a button where the browser can, the
+steps on an iPhone)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from webauth.extensions import db
 from webauth.models import SessionRecord, utcnow
 
 WIDTH, HEIGHT = 390, 844
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1"
+)
 # Where an element is, as the viewport sees it.
 BOX = "(element) => { const r = element.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }"
 
@@ -144,3 +149,43 @@ def test_the_paste_preview_keeps_every_status_whole(app, phone):
     assert bottom - top < 40
     # Only the bad link's answer (422) was an error.
     assert [error for error in phone.console_errors if "status of 422" not in error] == []
+
+
+def test_the_install_button_and_the_iphone_steps(browser, live_server, make_user):
+    make_user("alice", TEST_PASSWORD)
+    page = open_phone(browser, live_server)
+    try:
+        page.goto("/login")
+        install = page.get_by_role("button", name="Install", exact=True)
+        expect(install).to_be_hidden()  # until the browser offers to install
+        page.evaluate("""() => {
+            const offer = new Event('beforeinstallprompt', { cancelable: true });
+            offer.prompt = () => { window.prompted = (window.prompted || 0) + 1; return Promise.resolve(); };
+            window.dispatchEvent(offer);
+            window.offerDefaultPrevented = offer.defaultPrevented;
+        }""")
+        expect(install).to_be_visible()
+        assert page.evaluate("window.offerDefaultPrevented") is True  # our button, not the mini-infobar
+        # It comes after the page has loaded, floating in view: nothing on the page moves down.
+        assert page.locator("#install-prompt").evaluate("(box) => getComputedStyle(box).position") == "fixed"
+        assert in_viewport(page, "#install-prompt")
+        install.tap()
+        expect(install).to_be_hidden()
+        assert page.evaluate("window.prompted") == 1
+        expect(page.get_by_text("tap Share, then “Add to Home Screen”")).to_be_hidden()  # not Safari
+    finally:
+        page.context.close()
+
+    iphone = open_phone(browser, live_server, user_agent=IPHONE_SAFARI)
+    try:
+        iphone.goto("/login")
+        steps = iphone.get_by_text("To install webauth on this iPhone or iPad, tap Share, then “Add to Home Screen”.")
+        expect(steps).to_be_visible()
+        iphone.locator("#install-ios").get_by_role("button", name="OK").tap()
+        expect(steps).to_be_hidden()
+        iphone.reload()
+        expect(iphone.get_by_role("heading", name="Sign in")).to_be_visible()
+        expect(steps).to_be_hidden()  # dismissed for good on this device
+        assert iphone.console_errors == []
+    finally:
+        iphone.context.close()
