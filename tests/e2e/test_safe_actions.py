@@ -126,7 +126,7 @@ def test_the_paste_preview_keeps_every_status_whole(app, phone):
     phone.locator("#uri-uri").fill("otpauth://totp/Broken?secret=not-base32!")
     phone.locator("#uri-uri").evaluate("(field) => field.form.requestSubmit()")
     reason = phone.locator("#uri-uri-errors")
-    expect(reason).to_contain_text("This link cannot be added")
+    expect(reason).to_contain_text("The secret key holds")
     expect(reason).to_be_focused()
     assert in_viewport(phone, "#uri-uri-errors")
 
