@@ -25,12 +25,15 @@ function restoredUuid(button) {
 function initDeleteDialog() {
   let focusAfterSwap = null;
   document.addEventListener('click', (event) => {
-    const link = event.target.closest('a.delete[data-delete]');
+    // The link's page asks the question and its form posts back to the same URL, so the
+    // dialog's button posts there too; the row's issuer (or name) is what the page would name.
+    const link = event.target.closest('#codes .account > a.delete');
     const dialog = document.getElementById(TRASH_DIALOG);
     if (!link || !dialog || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey) return;
     event.preventDefault();
-    dialog.querySelector('h2').textContent = dialog.dataset.title.replace('{label}', link.dataset.label);
-    dialog.querySelector('[data-confirm]').setAttribute('formaction', link.dataset.delete);
+    const label = link.closest('.account').querySelector('.issuer').textContent;
+    dialog.querySelector('h2').textContent = dialog.dataset.title.replace('{label}', label);
+    dialog.querySelector('[data-confirm]').setAttribute('formaction', link.getAttribute('href'));
     dialog.showModal();
   });
   const dialog = document.getElementById(TRASH_DIALOG);
