@@ -18,7 +18,7 @@ from webauth.icons import TILE_COLOURS, letter_tile, tile_colour, tile_initials
 
 ROOT = Path(__file__).resolve().parents[1]
 MODULE = ROOT / "static" / "js" / "tiles.js"
-CSS = ROOT / "static" / "css" / "components.css"
+CSS = ROOT / "static" / "css" / "app.css"
 
 # Reads [label] on stdin; prints [[initials, colour]] in the same order.
 NODE_SCRIPT = f"""

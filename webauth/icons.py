@@ -152,7 +152,7 @@ def _candidates(issuer: str) -> list[str]:
 
 # Letter tiles ---------------------------------------------------------------------------------
 
-# The tiles' colours (static/css/components.css draws `.tile-N` in TILE_COLOURS[N]): twenty hues
+# The tiles' colours (static/css/app.css draws `.tile-N` in TILE_COLOURS[N]): twenty hues
 # of even lightness, each at least 4.8:1 under white letters (WCAG AA for text) and clear of
 # both the light and the dark page.
 TILE_COLOURS = (

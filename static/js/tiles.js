@@ -1,6 +1,6 @@
 /**
  * Letter tiles, as webauth/icons.py draws them for the online list: the initials of a name and
- * the index of its colour (`.tile-N`, static/css/components.css). The offline page draws its
+ * the index of its colour (`.tile-N`, static/css/app.css). The offline page draws its
  * tiles here, so the same issuer looks the same with and without the network
  * (tests/test_tiles.py compares the two).
  *
