@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
 import pytest
+from babel.dates import format_date, format_time
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
@@ -53,7 +55,10 @@ def test_times_are_local_and_the_password_changes_on_a_phone(app, phone, make_us
     expect(first).to_contain_text(local.strftime("%m/%d/%Y"))
     expect(first).to_contain_text(local.strftime("%I:%M"))
     expect(first).to_contain_text("GMT+8")
-    expect(first).to_have_attribute("title", started.strftime("%Y-%m-%d %H:%M UTC"))
+    # The title keeps the server's text: the moment in UTC, in the page's language (Babel's formats).
+    in_utc = started.replace(tzinfo=started.tzinfo or UTC)
+    server_text = f"{format_date(in_utc, 'medium', locale='en')} {format_time(in_utc, 'short', locale='en')} UTC"
+    expect(first).to_have_attribute("title", server_text)
 
     phone.get_by_role("link", name="change your password").tap()
     expect(phone.get_by_role("heading", name="Change your password")).to_be_visible()

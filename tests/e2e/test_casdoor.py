@@ -72,7 +72,7 @@ def test_sign_in_with_casdoor_sync_and_sign_out(casdoor_page: Page, casdoor: Cas
 
     # Back, signed in, with the account Casdoor holds.
     page.wait_for_url(f"{casdoor_live}/")
-    expect(page.get_by_text("GitHub")).to_be_visible()
+    expect(page.get_by_text("GitHub", exact=True)).to_be_visible()
     expect(page.get_by_test_id("sync-status")).to_contain_text("Synced with Casdoor")
 
     # An account added in Casdoor (by the phone app) arrives with "Sync now".
@@ -80,12 +80,12 @@ def test_sign_in_with_casdoor_sync_and_sign_out(casdoor_page: Page, casdoor: Cas
     okta = {"accountName": "alice", "issuer": "Okta", "secretKey": "ONSWG4TFOQQGC3DM", "origin": "phone-1"}
     casdoor.set_mfa_accounts("acme", "alice", [*entries, okta])
     page.get_by_role("button", name="Sync now").click()
-    expect(page.locator("#codes").get_by_text("Okta")).to_be_visible()
+    expect(page.locator("#codes").get_by_text("Okta", exact=True)).to_be_visible()
 
     # And one more through the periodic sync (every 2 s here), with no click.
     zoom = {"accountName": "alice", "issuer": "Zoom", "secretKey": "KRSXG5CTMVRXEZLU", "origin": "phone-1"}
     casdoor.set_mfa_accounts("acme", "alice", [*casdoor.mfa_accounts("acme", "alice"), zoom])
-    expect(page.locator("#codes").get_by_text("Zoom")).to_be_visible(timeout=30_000)
+    expect(page.locator("#codes").get_by_text("Zoom", exact=True)).to_be_visible(timeout=30_000)
 
     # Sign out ends the Casdoor session too, and comes back to the sign-in page.
     page.get_by_role("button", name="Sign out").click()

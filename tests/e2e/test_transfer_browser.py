@@ -61,8 +61,8 @@ def test_upload_preview_and_import_the_chosen_accounts(app, page, make_user):
     expect(page.locator('[data-count="added"]')).to_have_text("2")
     assert sorted(row[2] for row in vault_rows(app, "alice")) == ["Deno", "WWE"]
     page.get_by_role("link", name="Go to your codes").click()
-    expect(page.get_by_text("Deno")).to_be_visible()
-    expect(page.get_by_text("WWE")).to_be_visible()
+    expect(page.get_by_text("Deno", exact=True)).to_be_visible()
+    expect(page.get_by_text("WWE", exact=True)).to_be_visible()
     assert page.console_errors == []
 
 
