@@ -13,8 +13,9 @@ from tests.conftest import ROOT
 
 CHECKED = ["tests", "bench", "scripts", ".ci", "Makefile", "pyproject.toml", "package.json", "babel.cfg"]
 SUFFIXES = {"", ".py", ".mjs", ".js", ".sh", ".toml", ".json", ".cfg", ".ini", ".txt", ".md"}
-# A folder beside the repository ("../shared", ROOT.parent / "shared") or an absolute path into /work.
-# Not the app's own /shared/<uuid> route: a path segment "shared" counts only as a quoted name.
+# The sibling folder of shared documents beside the clone (by a relative path or from ROOT.parent), or an
+# absolute path into the machine's work folder. Not the app's own route for shared accounts: the word
+# counts only as a quoted path name.
 OUTSIDE = re.compile(r"""\.\./shared\b|["']shared["'/]|/work/|\.parent\s*/\s*["']""")
 
 

@@ -90,7 +90,7 @@ def list_accounts(username: str, as_json: bool) -> None:
             row["code"] = view.code
             row["remaining"] = round(view.remaining, 3)
         rows.append(row)
-    rows.extend(_shared_rows(Received(vault.user, keyring()), now))
+    rows.extend(view.as_row() for view in Received(vault.user, keyring()).views(ListQuery(), at=now))
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -99,30 +99,6 @@ def list_accounts(username: str, as_json: bool) -> None:
         shown = row.get("code", f"counter {row.get('counter')}")
         shared = f"  (shared by {row['shared_by']})" if "shared_by" in row else ""
         click.echo(f"{row['id']}  {row['type']:5}  {shown:>10}  {label}{shared}")
-
-
-def _shared_rows(received: Received, now: float) -> list[dict[str, object]]:
-    """The accounts shared with the user: who shared each, and its code (an HOTP one's current code)."""
-    rows: list[dict[str, object]] = []
-    for view in received.views(ListQuery(), at=now):
-        account = view.account
-        row: dict[str, object] = {
-            "id": account.uuid,
-            "type": account.type,
-            "issuer": account.issuer,
-            "name": account.name,
-            "algorithm": account.algorithm,
-            "digits": account.digits,
-            "shared_by": account.owner,
-            "code": view.code,
-        }
-        if view.remaining is None:
-            row["counter"] = account.counter
-        else:
-            row["period"] = account.period
-            row["remaining"] = round(view.remaining, 3)
-        rows.append(row)
-    return rows
 
 
 @accounts_cli.command("rm")

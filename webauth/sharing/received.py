@@ -77,6 +77,27 @@ class SharedView:
     def key(self) -> int:
         return self.account.id
 
+    def as_row(self) -> dict[str, object]:
+        """The account as `flask accounts list --json` and the REST API give it: its code and who
+        shared it, no secret (an HOTP account's counter, a time-based one's period and time left)."""
+        account = self.account
+        row: dict[str, object] = {
+            "id": account.uuid,
+            "type": account.type,
+            "issuer": account.issuer,
+            "name": account.name,
+            "algorithm": account.algorithm,
+            "digits": account.digits,
+            "shared_by": account.owner,
+            "code": self.code,
+        }
+        if self.remaining is None:
+            row["counter"] = account.counter
+        else:
+            row["period"] = account.period
+            row["remaining"] = round(self.remaining, 3)
+        return row
+
 
 def _visible(user_id) -> list:
     """Shares that reach the user, of accounts alive and of owners not disabled."""

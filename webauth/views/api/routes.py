@@ -4,7 +4,7 @@ Every change goes through the token user's `Vault` and is committed here, as a p
 the same duplicate rule, trash, revisions and audit events, and the same Casdoor sync after
 the response (casdoor/triggers.py notes the committed account events of any request).
 Accounts others share with the token's user are in the list, code only, with `shared_by`
-(`_shared`): never their secret, note or groups, and no other endpoint reaches them.
+(`SharedView.as_row`): never their secret, note or groups, and no other endpoint reaches them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from webauth.extensions import csrf, db
 from webauth.listing import MAX_SEARCH_LENGTH, CodeView, ListQuery
 from webauth.models import Account
 from webauth.otp import OtpType
-from webauth.sharing.received import SHARED_GROUP, SharedView
+from webauth.sharing.received import SHARED_GROUP
 from webauth.vault import DuplicateAccount, StaleRevision
 from webauth.views.api import bodies, openapi
 from webauth.views.api.guard import current_token, init_blueprint, writes
@@ -63,27 +63,6 @@ def _account(view: CodeView) -> dict[str, Any]:
     return row
 
 
-def _shared(view: SharedView) -> dict[str, Any]:
-    """An account shared with the user, as `flask accounts list --json` prints it: code only."""
-    account = view.account
-    row: dict[str, Any] = {
-        "id": account.uuid,
-        "type": account.type,
-        "issuer": account.issuer,
-        "name": account.name,
-        "algorithm": account.algorithm,
-        "digits": account.digits,
-        "shared_by": account.owner,
-        "code": view.code,
-    }
-    if view.remaining is None:
-        row["counter"] = account.counter
-    else:
-        row["period"] = account.period
-        row["remaining"] = round(view.remaining, 3)
-    return row
-
-
 def _code(view: CodeView) -> dict[str, Any]:
     row = {key: value for key, value in _account(view).items() if key in ("code", "period", "remaining", "counter")}
     return {"id": view.account.uuid, **row}
@@ -112,7 +91,7 @@ def list_accounts():
     vault, query, now = current_vault(), ListQuery(text=text, group=group), clock.now()
     views = [] if group == SHARED_GROUP else vault.codes(vault.accounts(query), at=now)
     shared = current_received().views(query, at=now)
-    return jsonify([*(_account(view) for view in views), *(_shared(view) for view in shared)])
+    return jsonify([*(_account(view) for view in views), *(view.as_row() for view in shared)])
 
 
 def _with_etag(account: Account) -> Response:
