@@ -499,6 +499,34 @@ class BackupPlan(db.Model):
     # A kind (see backups/status.py), or None when the last attempt went well.
     last_error: Mapped[str | None] = mapped_column(String(32))
     last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the user stopped their backups, keeping the files: runs skip the plan until they resume.
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class BackupRemoval(db.Model):
+    """Backups owed a removal (webauth/backups/removal.py): a deleted user's, or a user's who stopped
+    their backups and chose to delete them.
+
+    Written in the transaction that deletes the user (or the plan), so no crash and no WebDAV
+    outage forgets a file: `flask backups run --all` works through the rows, retrying each run,
+    and deletes a row once its target holds none of those backups. `user_id` is no foreign key:
+    the user is usually gone. When a plan owns `folder` again (the user started anew), only the
+    backups made up to `requested_at` go.
+    """
+
+    __tablename__ = "backup_removals"
+    __table_args__ = (UniqueConstraint("folder", "target", name="uq_backup_removals_folder_target"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer)
+    username: Mapped[str] = mapped_column(String(255))
+    folder: Mapped[str] = mapped_column(String(255))
+    # "folder" (under WEBAUTH_BACKUP_DIR) or "instance-webdav".
+    target: Mapped[str] = mapped_column(String(32))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(64))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # Personal access tokens -------------------------------------------------------------------------

@@ -17,7 +17,6 @@ import fcntl
 import os
 import re
 import secrets
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,8 @@ SUFFIX = ".json"
 # webauth-backup-20261206T031500Z.json, and -2, -3... for a second one in the same second.
 _NAME = re.compile(r"webauth-backup-(\d{8}T\d{6}Z)(?:-(\d+))?\.json")
 _TEMP = re.compile(r"\.webauth-backup-.*\.tmp")
+# A user's folder, as plan._folder_name makes it: their name made safe, a dash, their user id.
+_FOLDER = re.compile(r"(?![.-])[A-Za-z0-9._-]{1,64}-(\d{1,18})")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def name_key(name: str) -> tuple[str, int]:
 
 def file_name(at: datetime, taken: set[str]) -> str:
     """The file name of a backup made at `at` (UTC), unique among `taken`."""
-    stamp = at.strftime("%Y%m%dT%H%M%SZ")
+    stamp = stamp_of(at)
     name, number = f"{PREFIX}{stamp}{SUFFIX}", 1
     while name in taken:
         number += 1
@@ -60,6 +61,17 @@ def file_name(at: datetime, taken: set[str]) -> str:
 
 def is_backup_name(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
+
+
+def stamp_of(at: datetime) -> str:
+    """The UTC time as backup names carry it (compare with `name_key(name)[0]`)."""
+    return at.strftime("%Y%m%dT%H%M%SZ")
+
+
+def folder_user_id(name: str) -> int | None:
+    """The user id a folder's name ends with, when the name has the layout of a user's folder; else None."""
+    match = _FOLDER.fullmatch(name)
+    return int(match.group(1)) if match else None
 
 
 def user_folder(root: Path, folder: str) -> Path:
@@ -150,16 +162,47 @@ def remove_leftovers(folder: Path) -> int:
     return removed
 
 
-def remove_folder(root: Path, folder: str) -> int:
-    """Delete a user's whole folder under `root` (a deleted user); returns how many backups it held."""
-    if not folder or folder.startswith(".") or "/" in folder:
+def holds_backups(path: Path) -> bool:
+    """Whether the folder holds anything the app writes: a backup, or a run's temporary file."""
+    if not path.is_dir() or path.is_symlink():
+        return False
+    return any(
+        entry.is_file(follow_symlinks=False) and (is_backup_name(entry.name) or _TEMP.fullmatch(entry.name))
+        for entry in os.scandir(path)
+    )
+
+
+def remove_backups(root: Path, folder: str, up_to: datetime | None = None) -> int:
+    """Delete a user's backups under `root`, and their folder once it holds nothing else; returns
+    how many backups went.
+
+    Only what the app writes goes: backups (and, with the whole folder, the temporary files of an
+    interrupted run). Anything else someone put there stays, and the folder with it. With `up_to`,
+    only the backups made up to that time (the folder belongs to a newer plan, which keeps its own).
+    """
+    if folder_user_id(folder) is None:
         raise ValueError(f"{folder!r} is not a user's backup folder")
     path = root / folder
-    if not path.is_dir():
+    if not path.is_dir() or path.is_symlink():
         return 0
-    count = len(listing(path))
-    shutil.rmtree(path)
-    return count
+    limit = stamp_of(up_to) if up_to is not None else None
+    removed = 0
+    for entry in os.scandir(path):
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        if is_backup_name(entry.name):
+            if limit is not None and name_key(entry.name)[0] > limit:
+                continue
+        elif limit is not None or not _TEMP.fullmatch(entry.name):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(entry.path)
+            removed += is_backup_name(entry.name)
+    if limit is None:
+        with contextlib.suppress(FileNotFoundError):
+            if not any(path.iterdir()):
+                path.rmdir()
+    return removed
 
 
 def prune(folder: Path, keep: int) -> list[str]:

@@ -8,20 +8,24 @@ or a log line.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import requests
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as ET
 
-from webauth.backups.files import is_backup_name, name_key
+from webauth.backups.files import is_backup_name, name_key, stamp_of
 
 TIMEOUT = 30
 # A PROPFIND answer for a folder of backups is small; a bigger one is refused, not read.
 MAX_LISTING_BYTES = 2 * 1024 * 1024
 _DAV = "{DAV:}"
+# A temporary upload (`upload` names it so), never taken for a backup.
+_PART = re.compile(r"\.webauth-backup-.*\.part")
 
 
 class WebDavError(Exception):
@@ -79,12 +83,18 @@ class WebDavTarget:
             self._request("DELETE", temp)
             raise WebDavError("webdav-refused", moved.status_code)
 
-    def backups(self) -> list[str]:
-        """The names of the backups in the folder, oldest first."""
+    def entries(self) -> list[tuple[str, bool]]:
+        """The folder's members (not the folder itself): (name, is a folder), in no set order.
+
+        A folder that is not there has none.
+        """
         body = b"<?xml version='1.0'?><propfind xmlns='DAV:'><prop><resourcetype/></prop></propfind>"
         response = self._request(
             "PROPFIND", self.url, data=body, headers={"Depth": "1", "Content-Type": "application/xml"}, stream=True
         )
+        if response.status_code == 404:
+            response.close()
+            return []
         self._check(response, 207)
         raw = response.raw.read(MAX_LISTING_BYTES + 1, decode_content=True)
         response.close()
@@ -94,13 +104,28 @@ class WebDavTarget:
             tree = ET.fromstring(raw)
         except (ET.ParseError, DefusedXmlException):
             raise WebDavError("webdav-refused", 207) from None
-        names = []
-        for href in tree.iter(f"{_DAV}href"):
-            path = unquote(urlsplit(href.text or "").path).rstrip("/")
+        own = unquote(urlsplit(self.url).path).rstrip("/")
+        found: dict[str, bool] = {}
+        for item in tree.iter(f"{_DAV}response"):
+            href = item.find(f"{_DAV}href")
+            text = href.text if href is not None else None
+            path = unquote(urlsplit(text or "").path).rstrip("/")
+            if not path or path == own:
+                continue
             name = path.rsplit("/", 1)[-1]
-            if is_backup_name(name):
-                names.append(name)
-        return sorted(set(names), key=name_key)
+            found[name] = item.find(f".//{_DAV}resourcetype/{_DAV}collection") is not None
+        return list(found.items())
+
+    def holds_backups(self) -> bool:
+        """Whether the folder holds anything the app puts there: a backup, or a temporary upload."""
+        return any(
+            not is_folder and (is_backup_name(name) or _PART.fullmatch(name)) for name, is_folder in self.entries()
+        )
+
+    def backups(self) -> list[str]:
+        """The names of the backups in the folder, oldest first."""
+        names = {name for name, is_folder in self.entries() if not is_folder and is_backup_name(name)}
+        return sorted(names, key=name_key)
 
     def prune(self, keep: int) -> list[str]:
         names = self.backups()
@@ -109,12 +134,30 @@ class WebDavTarget:
             self._check(self._request("DELETE", urljoin(self.url, quote(name))), 200, 204, 404)
         return doomed
 
-    def remove_folder(self) -> None:
-        """Delete the folder with everything in it (RFC 4918 DELETE of a collection); gone already is fine.
+    def remove_backups(self, up_to: datetime | None = None) -> int:
+        """Delete the backups in this folder, and the folder once it holds nothing else; returns how
+        many backups went. A folder that is not there is fine.
 
-        Only for a folder the app made for one user on the instance-wide target, never a user's own.
+        Only what the app puts there goes: backups, and with the whole folder the temporary
+        uploads of an interrupted run. With `up_to`, only the backups made up to that time (the
+        folder belongs to a newer plan). Only for a folder the app made for one user on the
+        instance-wide target, never a user's own.
         """
-        self._check(self._request("DELETE", self.url), 200, 204, 404)
+        limit = stamp_of(up_to) if up_to is not None else None
+        removed, others = 0, 0
+        for name, is_folder in self.entries():
+            if is_folder:
+                others += 1
+            elif is_backup_name(name) and (limit is None or name_key(name)[0] <= limit):
+                self._check(self._request("DELETE", urljoin(self.url, quote(name))), 200, 204, 404)
+                removed += 1
+            elif limit is None and _PART.fullmatch(name):
+                self._check(self._request("DELETE", urljoin(self.url, quote(name))), 200, 204, 404)
+            else:
+                others += 1
+        if limit is None and not others:
+            self._check(self._request("DELETE", self.url), 200, 204, 404)
+        return removed
 
     def download(self, name: str) -> bytes:
         response = self._request("GET", urljoin(self.url, quote(name)))
