@@ -302,16 +302,19 @@ def reset_password(user: User, password: str, actor: User) -> int:
 @dataclass(frozen=True)
 class Deleted:
     accounts: int
-    # Some of the user's backups could not be removed (the audit event backup.remove says where).
-    backups_left: bool = False
+    # Some of the user's backups wait for the next backup run to be removed (a WebDAV target, or
+    # a folder that could not be removed at once): `flask backups run --all` does it, retrying.
+    backups_pending: bool = False
 
 
 def delete_user(user: User, confirmation: str, actor: User) -> Deleted:
     """Delete a user and their whole vault, once the administrator has typed the username.
 
     The database removes the accounts and sessions (ON DELETE CASCADE) and keeps the audit
-    trail, whose events lose their user id but keep the name. Once that is committed, the
-    user's backups go too (webauth/backups/removal.py).
+    trail, whose events lose their user id but keep the name. The removal of the user's backups
+    is owed in the same transaction; once that is committed, their folder on the server goes at
+    once, and the instance-wide WebDAV copies at the next backup run, so the deletion never waits
+    on a WebDAV server (webauth/backups/removal.py).
     """
     if user.id == actor.id:
         raise AdminError(_("You cannot delete your own account."))
@@ -320,14 +323,15 @@ def delete_user(user: User, confirmation: str, actor: User) -> Deleted:
     accounts = db.session.scalar(select(func.count(Account.id)).where(Account.user_id == user.id)) or 0
     user_id, username = user.id, user.username
     backups = removal.user_backups(user)
+    settings = BackupSettings.from_config(current_app.config)
+    if backups is not None:
+        removal.schedule(backups, settings)
     db.session.execute(delete(User).where(User.id == user_id))
     audit.record("admin.user.delete", username=username, details={"user_id": user_id, "accounts": accounts})
     db.session.commit()
     if backups is None:
         return Deleted(accounts)
-    removed = removal.remove(backups, BackupSettings.from_config(current_app.config))
-    db.session.commit()
-    return Deleted(accounts, backups_left=bool(removed.left))
+    return Deleted(accounts, backups_pending=not removal.remove_local_now(backups, settings))
 
 
 # Sessions ----------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
-"""A deleted user's backups go with them: their folder on the server and on the instance-wide
-WebDAV target (a real WsgiDAV server), audited; their own WebDAV folder is theirs and stays;
-a target that cannot be reached is said so, and the deletion still happens."""
+"""A deleted user's backups go with them: their folder on the server at once, their folder on the
+instance-wide WebDAV target (a real WsgiDAV server) at the next run, owed durably so the deletion
+never waits on WebDAV and a server that is down loses nothing; audited; their own WebDAV folder is
+theirs and stays."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import threading
 
 import pytest
@@ -17,6 +20,7 @@ from tests.backups.test_webdav import point_at
 from tests.conftest import post_form
 from tests.support.webdav_server import WebDavServer
 from webauth import admin
+from webauth.backups import removal
 from webauth.backups import run as backup_run
 from webauth.cli import backups as cli_backups
 from webauth.extensions import db
@@ -64,7 +68,16 @@ def user_id(app, username: str) -> int:
         return db.session.scalar(select(User.id).where(User.username == username))
 
 
-def test_deleting_a_user_removes_their_backups_from_the_server_and_the_shared_webdav(
+def owed(app) -> list[tuple[str, str, int, str | None]]:
+    with app.app_context():
+        return [(row.folder, row.target, row.attempts, row.last_error) for row in removal.pending()]
+
+
+def run_all(app):
+    return app.test_cli_runner().invoke(args=["backups", "run", "--all"])
+
+
+def test_deleting_a_user_removes_their_folder_at_once_and_their_shared_webdav_copies_at_the_next_run(
     app, signed_in, make_user, backup_dir, webdav, shared, caplog
 ):
     caplog.set_level(logging.DEBUG)
@@ -80,37 +93,111 @@ def test_deleting_a_user_removes_their_backups_from_the_server_and_the_shared_we
     bob = user_id(app, "bob")
     done = delete_on_the_page(signed_in, bob, "bob")
     assert done.status_code == 302
-    assert "could not be removed" not in signed_in.get("/admin/users").get_data(as_text=True)
-    assert not bob_folder.exists() and os.listdir(shared) == [carol_folder.name]
+    assert "Their remaining backups are removed at the next backup run." in signed_in.get("/admin/users").get_data(
+        as_text=True
+    )
+    # The server's folder went at once; the shared WebDAV copy waits for the runner, owed durably.
+    assert not bob_folder.exists()
+    assert sorted(os.listdir(shared)) == sorted([bob_folder.name, carol_folder.name])
+    assert owed(app) == [(bob_folder.name, "instance-webdav", 0, None)]
+    result = run_all(app)
+    assert result.exit_code == 0, result.output
+    assert "removed bob's backups from instance-webdav (1 files)" in result.output
+    assert os.listdir(shared) == [carol_folder.name] and owed(app) == []
     # Carol's stay; bob's own WebDAV folder is his, and keeps what the server put there.
     assert len(os.listdir(carol_folder)) == 1 and len(os.listdir(shared / carol_folder.name)) == 1
     assert len(os.listdir(own)) == 1
     assert removals(app) == [
-        {"user_id": bob, "files": 1, "removed": ["folder", "instance-webdav"], "left": [], "own_webdav_kept": True}
+        {"user_id": bob, "folder": bob_folder.name, "target": "folder", "files": 1, "all": True},
+        {"user_id": bob, "folder": bob_folder.name, "target": "instance-webdav", "files": 1, "all": True},
     ]
     assert webdav.password not in caplog.text
 
 
-def test_a_shared_webdav_that_refuses_keeps_its_copies_and_says_so(
+def test_a_shared_webdav_that_refuses_keeps_the_removal_owed_until_it_accepts(
     app, signed_in, make_user, backup_dir, webdav, shared, caplog
 ):
+    caplog.set_level(logging.DEBUG)
     backed_up(app, make_user, "bob")
     run(app, "bob")
     folder = folder_of(app, backup_dir, "bob")
     app.config["WEBAUTH_BACKUP_WEBDAV_PASSWORD"] = "no-longer-the-password"
     bob = user_id(app, "bob")
     done = delete_on_the_page(signed_in, bob, "bob")
-    assert done.status_code == 302  # the user is deleted all the same
-    page = signed_in.get("/admin/users").get_data(as_text=True)
-    assert "Deleted bob and 4 accounts." in page
-    assert "Some of their backups could not be removed: see the audit log." in page
+    assert done.status_code == 302
+    assert "Deleted bob and 4 accounts." in signed_in.get("/admin/users").get_data(as_text=True)
     with app.app_context():
         assert db.session.get(User, bob) is None
     assert not folder.exists() and os.listdir(shared) == [folder.name]
-    [event] = removals(app)
-    assert event["removed"] == ["folder"] and event["left"] == ["instance-webdav: webdav-auth (HTTP 401)"]
-    assert f"backups of deleted user {bob} left on instance-webdav" in caplog.text
+    for attempt in (1, 2):  # each run tries again, and says so
+        result = run_all(app)
+        assert result.exit_code == 1
+        assert "removing bob's backups from instance-webdav: failed, tried again next run" in result.output
+        assert "no-longer-the-password" not in result.output
+        assert owed(app) == [(folder.name, "instance-webdav", attempt, "webdav-auth (HTTP 401)")]
     assert "no-longer-the-password" not in caplog.text
+    app.config["WEBAUTH_BACKUP_WEBDAV_PASSWORD"] = webdav.password
+    assert run_all(app).exit_code == 0
+    assert os.listdir(shared) == [] and owed(app) == []
+
+
+class SilentServer:
+    """A TCP server that accepts connections and never answers: a WebDAV server that hangs.
+    It counts the connections, so a test can tell whether anything contacted it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/dav/"
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                self.accepted.append(self.listener.accept()[0])
+
+    def close(self) -> None:
+        self.listener.close()
+        for connection in self.accepted:
+            connection.close()
+
+
+def closed_port_url() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/dav/"  # nothing listens there once the probe is closed
+
+
+def test_deleting_a_user_never_waits_on_the_webdav_server_and_the_next_run_removes_their_copies(
+    app, signed_in, make_user, backup_dir, webdav, shared
+):
+    backed_up(app, make_user, "bob")
+    run(app, "bob")
+    folder = folder_of(app, backup_dir, "bob")
+    working = app.config["WEBAUTH_BACKUP_WEBDAV_URL"]
+    silent = SilentServer()
+    try:
+        # The shared WebDAV server hangs: a request to it would wait for its 30 s timeout.
+        app.config["WEBAUTH_BACKUP_WEBDAV_URL"] = silent.url
+        done = delete_on_the_page(signed_in, user_id(app, "bob"), "bob")
+        assert done.status_code == 302
+        assert silent.accepted == []  # the deletion never contacted it
+    finally:
+        silent.close()
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.username == "bob")) is None
+    assert not folder.exists() and os.listdir(shared) == [folder.name]
+    # Down (nothing listens): the run says so and keeps the removal owed.
+    app.config["WEBAUTH_BACKUP_WEBDAV_URL"] = closed_port_url()
+    result = run_all(app)
+    assert result.exit_code == 1 and "webdav-unreachable" in result.output
+    assert owed(app) == [(folder.name, "instance-webdav", 1, "webdav-unreachable")]
+    # Back: the next run removes the copies.
+    app.config["WEBAUTH_BACKUP_WEBDAV_URL"] = working
+    result = run_all(app)
+    assert result.exit_code == 0, result.output
+    assert os.listdir(shared) == [] and owed(app) == []
 
 
 def test_a_user_deleted_while_their_backup_runs_leaves_nothing_behind(app, user, make_user, backup_dir, monkeypatch):
@@ -136,7 +223,7 @@ def test_a_user_deleted_while_their_backup_runs_leaves_nothing_behind(app, user,
     deleter.join(JOIN_SECONDS)
     assert "error" not in by_run and "error" not in by_deleter, (by_run, by_deleter)
     assert by_run["value"].result in {"written", "deleted"}
-    assert by_deleter["value"] == admin.Deleted(accounts=4, backups_left=False)
+    assert by_deleter["value"] == admin.Deleted(accounts=4, backups_pending=False)
     assert [path.name for path in backup_dir.iterdir()] == [".locks"]
 
 

@@ -260,8 +260,8 @@ def delete(user_id: int):
                 ),
                 "success",
             )
-            if deleted.backups_left:
-                flash(_("Some of their backups could not be removed: see the audit log."), "error")
+            if deleted.backups_pending:
+                flash(_("Their remaining backups are removed at the next backup run."), "info")
             return redirect(url_for("admin.users"))
     elif form.errors:
         status = 422
