@@ -62,10 +62,28 @@ def set_password(vault: Vault, password: str) -> BackupPlan:
     plan.slot = slot
     plan.master_key_sealed = vault.seal_blob(_MASTER_KEY, master_key)
     plan.password_set_at = utcnow()
+    # A new password starts stopped backups again: the user asked for backups under it.
+    plan.stopped_at = None
     # The next run writes a backup under the new slot whatever the vault's state.
     plan.state_digest = ""
     audit.record("backup.password", user=vault.user, details={"replaced": replaced})
     return plan
+
+
+def stop_keeping_files(vault: Vault, plan: BackupPlan) -> None:
+    """Stop the user's backups and keep what was written: runs skip the plan until `resume`, and
+    the files stay where they are (the latest can still be downloaded). Stopping and deleting the
+    files is removal.stop_and_delete."""
+    if plan.stopped_at is None:
+        plan.stopped_at = utcnow()
+        audit.record("backup.stop", user=vault.user, details={"files": "kept"})
+
+
+def resume(vault: Vault, plan: BackupPlan) -> None:
+    """Back up again on the schedule, under the same backup password."""
+    if plan.stopped_at is not None:
+        plan.stopped_at = None
+        audit.record("backup.resume", user=vault.user)
 
 
 def master_key(vault: Vault, plan: BackupPlan) -> bytes:

@@ -71,7 +71,8 @@ class BackupSettings:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one user's run did: "written", "unchanged", "failed", "no-password", or "deleted"
+    """What one user's run did: "written", "unchanged", "failed", "no-password", "stopped" (the user
+    stopped their backups), or "deleted"
     (the user was deleted while the run waited or ran; their files go with them)."""
 
     username: str
@@ -150,6 +151,8 @@ def _backup_locked(user: User, keyring: Keyring, settings: BackupSettings, now: 
     plan = db.session.get(BackupPlan, user.id, with_for_update=True, populate_existing=True)
     if plan is None:
         return Outcome(user.username, "no-password")
+    if plan.stopped_at is not None:
+        return Outcome(user.username, "stopped")
     # Never back in time: a run that waited for another names its file after that one's.
     now = max([now, *(at for at in (plan.last_attempt_at, plan.last_backup_at) if at is not None)])
     plan.last_attempt_at = now
@@ -204,6 +207,10 @@ def _details(plan: BackupPlan, targets: list[str]) -> dict[str, Any]:
 
 
 def planned_users() -> list[User]:
-    """Every enabled user with a backup password, in id order."""
-    query = select(User).join(BackupPlan, BackupPlan.user_id == User.id).where(User.disabled.is_(False))
+    """Every enabled user with a backup password whose backups are not stopped, in id order."""
+    query = (
+        select(User)
+        .join(BackupPlan, BackupPlan.user_id == User.id)
+        .where(User.disabled.is_(False), BackupPlan.stopped_at.is_(None))
+    )
     return list(db.session.scalars(query.order_by(User.id)))

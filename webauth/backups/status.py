@@ -39,6 +39,8 @@ class BackupStatus:
     webdav_url: str = ""
     webdav_username: str = ""
     instance_webdav: bool = False
+    # When the user stopped their backups, keeping the files (None: they run).
+    stopped_at: datetime | None = None
 
 
 def latest_backup(user: User, settings: BackupSettings) -> Path | None:
@@ -57,7 +59,7 @@ def status_of(user: User, settings: BackupSettings) -> BackupStatus:
         return BackupStatus(has_password=False, instance_webdav=settings.webdav is not None)
     latest = latest_backup(user, settings)
     next_at = None
-    if plan.last_attempt_at is not None:
+    if plan.last_attempt_at is not None and plan.stopped_at is None:
         next_at = plan.last_attempt_at + timedelta(hours=settings.interval_hours)
     return BackupStatus(
         has_password=True,
@@ -72,4 +74,5 @@ def status_of(user: User, settings: BackupSettings) -> BackupStatus:
         webdav_url=plan.webdav_url,
         webdav_username=plan.webdav_username,
         instance_webdav=settings.webdav is not None,
+        stopped_at=plan.stopped_at,
     )

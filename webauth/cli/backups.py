@@ -1,7 +1,9 @@
-"""`flask backups password | webdav | run | status`: each user's scheduled backups; and the
+"""`flask backups password | webdav | stop | resume | run | status | sweep`: each user's scheduled backups; and the
 administrator's `flask backup instance` and `flask restore instance` (webauth/backups/).
 
-`backups run --all` is what cron or the systemd timer starts (deploy/systemd/webauth-backups.timer).
+`backups run --all` is what cron or the systemd timer starts (deploy/systemd/webauth-backups.timer):
+it backs up every user, then works through the removals owed (a deleted user's WebDAV copies) and
+sweeps the folders nobody owns.
 Passwords come from standard input, never from arguments, and are never printed.
 """
 
@@ -17,6 +19,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from webauth.backups import instance as instance_backup
 from webauth.backups import plan as backup_plan
+from webauth.backups import removal, sweep
 from webauth.backups.run import BackupSettings, backup_user, planned_users
 from webauth.backups.status import status_of
 from webauth.cli.common import prepare_database, read_password, user_named
@@ -76,6 +79,90 @@ def set_webdav(username: str, url: str | None, dav_user: str, password_stdin: bo
     click.echo(f"{user.username}'s backups {'no longer go' if remove else 'now also go'} to WebDAV")
 
 
+@backups_cli.command("stop")
+@click.option("--user", "username", required=True, help="The user whose backups stop.")
+@click.option("--keep-files", "keep", flag_value="keep", help="Keep the backups made so far (the user may resume).")
+@click.option(
+    "--delete-files", "keep", flag_value="delete",
+    help="Delete the backups made so far (server folder and instance WebDAV) and forget the backup password.",
+)
+def stop_backups(username: str, keep: str | None) -> None:
+    """Stop a user's backups, keeping or deleting what was written: one of the two must be said."""
+    prepare_database()
+    if keep is None:
+        raise click.UsageError("say what becomes of the backups made so far: --keep-files or --delete-files")
+    user = user_named(username)
+    plan = backup_plan.plan_of(user)
+    if plan is None:
+        raise click.ClickException(f"{user.username} has no backups to stop")
+    if keep == "keep":
+        backup_plan.stop_keeping_files(Vault(user, keyring()), plan)
+        db.session.commit()
+        click.echo(f"stopped {user.username}'s backups; the backups made so far are kept")
+        return
+    settings = BackupSettings.from_config(current_app.config)
+    found = removal.stop_and_delete(user, settings)
+    db.session.commit()
+    if found is not None and removal.remove_local_now(found, settings):
+        click.echo(f"stopped {user.username}'s backups and deleted the backups made so far")
+    else:
+        click.echo(f"stopped {user.username}'s backups; the rest of their backups go at the next `backups run --all`")
+
+
+@backups_cli.command("resume")
+@click.option("--user", "username", required=True, help="The user whose stopped backups start again.")
+def resume_backups(username: str) -> None:
+    """Start a user's stopped backups again, under the same backup password."""
+    prepare_database()
+    user = user_named(username)
+    plan = backup_plan.plan_of(user)
+    if plan is None:
+        raise click.ClickException(f"{user.username} has no backup password: set one with `backups password`")
+    backup_plan.resume(Vault(user, keyring()), plan)
+    db.session.commit()
+    click.echo(f"{user.username}'s backups run again")
+
+
+def _removals(settings: BackupSettings) -> int:
+    """Work through the owed removals; print each; returns how many failed (they stay owed)."""
+    failed = 0
+    for done in removal.run_pending(settings, utcnow()):
+        whose = done.username or done.folder
+        if done.error:
+            click.echo(f"removing {whose}'s backups from {done.target}: failed, tried again next run: {done.error}",
+                       err=True)
+            failed += 1
+        else:
+            click.echo(f"removed {whose}'s backups from {done.target} ({done.files} files)")
+    return failed
+
+
+def _sweep(settings: BackupSettings, dry_run: bool = False) -> int:
+    """Owe the removal of orphaned folders (printed); returns 1 if the WebDAV target could not be listed."""
+    orphans = sweep.find(settings)
+    for target, names in (("folder", orphans.folder), ("instance-webdav", orphans.instance_webdav)):
+        for name in names:
+            click.echo(f"orphaned backup folder {name} on {target}{' (dry run: kept)' if dry_run else ''}")
+    if orphans.error:
+        click.echo(f"could not list the instance WebDAV target: {orphans.error}", err=True)
+    if not dry_run:
+        sweep.owe_removals(settings, orphans)
+    return 1 if orphans.error else 0
+
+
+@backups_cli.command("sweep")
+@click.option("--dry-run", is_flag=True, help="List the orphaned folders, remove nothing.")
+def sweep_backups(dry_run: bool) -> None:
+    """Remove backup folders of users that no longer exist (and owed removals); exit 1 if any failed."""
+    prepare_database()
+    settings = BackupSettings.from_config(current_app.config)
+    failed = _sweep(settings, dry_run)
+    if not dry_run:
+        failed += _removals(settings)
+    if failed:
+        sys.exit(1)
+
+
 @backups_cli.command("run")
 @click.option("--user", "username", help="Back up one user.")
 @click.option("--all", "run_all", is_flag=True, help="Every user with a backup password (for cron or the timer).")
@@ -102,6 +189,9 @@ def run_backups(username: str | None, run_all: bool) -> None:
         if outcome.result == "deleted":
             click.echo(f"{name}: deleted meanwhile, nothing kept")
             continue
+        if outcome.result == "stopped":
+            click.echo(f"{name}: backups stopped, nothing written")
+            continue
         if outcome.result == "no-password":
             raise click.ClickException(f"{name} has no backup password: set one with `backups password`")
         if outcome.result == "written":
@@ -111,6 +201,9 @@ def run_backups(username: str | None, run_all: bool) -> None:
         if outcome.error:
             click.echo(f"{name}: failed: {outcome.error}", err=True)
             failed += 1
+    if run_all:
+        # After the backups, so a slow WebDAV server never delays anyone's backup.
+        failed += _sweep(settings) + _removals(settings)
     if failed:
         sys.exit(1)
 
@@ -124,6 +217,8 @@ def backup_status(username: str) -> None:
     if not status.has_password:
         click.echo("no backup password: no backups")
         return
+    if status.stopped_at:
+        click.echo(f"stopped since {status.stopped_at} (the backups made so far are kept)")
     click.echo(f"last backup: {status.last_backup_at or 'none yet'} {status.latest or ''}".rstrip())
     click.echo(f"next backup: around {status.next_at or 'the next scheduled run'}")
     if status.failure:

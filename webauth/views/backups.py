@@ -17,12 +17,14 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import NotFound
-from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import PasswordField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from webauth import audit
 from webauth.auth_session import reauth_required
 from webauth.backups import plan as backup_plan
+from webauth.backups import removal
 from webauth.backups.run import BackupSettings, backup_user
 from webauth.backups.status import latest_backup, status_of
 from webauth.extensions import db, limiter
@@ -42,6 +44,20 @@ class WebDavForm(FlaskForm):
     password = PasswordField(_l("Password or app password"), validators=[Optional(), Length(max=1024)])
 
 
+class StopForm(FlaskForm):
+    """Stop the backups; what happens to the files written so far is the user's explicit choice."""
+
+    files = RadioField(
+        _l("The backups made so far"),
+        choices=[
+            SelectChoice("keep", _l("Keep them: the latest stays downloadable here, and I can resume later")),
+            SelectChoice("delete", _l("Delete them from this server and its WebDAV storage, and forget the "
+                                      "backup password")),
+        ],
+        validators=[InputRequired(_l("Choose whether to keep or delete the backups made so far."))],
+    )
+
+
 def _user_key() -> str:
     return f"backups-user:{current_user.get_id()}"
 
@@ -50,7 +66,12 @@ def _settings() -> BackupSettings:
     return BackupSettings.from_config(current_app.config)
 
 
-def _page(password_form: BackupPasswordForm | None = None, webdav_form: WebDavForm | None = None, status: int = 200):
+def _page(
+    password_form: BackupPasswordForm | None = None,
+    webdav_form: WebDavForm | None = None,
+    stop_form: StopForm | None = None,
+    status: int = 200,
+):
     user = current_vault().user
     backup_status = status_of(user, _settings())
     if webdav_form is None:
@@ -62,6 +83,7 @@ def _page(password_form: BackupPasswordForm | None = None, webdav_form: WebDavFo
         backup=backup_status,
         password_form=password_form or BackupPasswordForm(formdata=None),
         webdav_form=webdav_form,
+        stop_form=stop_form or StopForm(formdata=None),
         min_password=backup_plan.MIN_PASSWORD,
         user_webdav=current_app.config["WEBAUTH_BACKUP_USER_WEBDAV"],
     )
@@ -130,6 +152,50 @@ def remove_webdav():
     return redirect(url_for("backups.index"), 303)
 
 
+@bp.post("/stop")
+@login_required
+@reauth_required
+@limiter.limit(ACTION_LIMIT, key_func=_user_key)
+def stop():
+    """Stop the scheduled backups, keeping or deleting the files written so far, as the user chose."""
+    vault = current_vault()
+    plan = backup_plan.plan_of(vault.user)
+    if plan is None:
+        return render_error(409, _("Your backups are not on: there is nothing to stop."))
+    form = StopForm()
+    if not form.validate_on_submit():
+        return _page(stop_form=form, status=422)
+    if form.files.data == "keep":
+        backup_plan.stop_keeping_files(vault, plan)
+        db.session.commit()
+        flash(_("Your backups are stopped. The backups made so far are kept."), "info")
+        return redirect(url_for("backups.index"), 303)
+    settings = _settings()
+    found = removal.stop_and_delete(vault.user, settings)
+    db.session.commit()
+    if found is not None and removal.remove_local_now(found, settings):
+        flash(_("Your backups are stopped and the backups made so far are deleted."), "info")
+    else:
+        flash(_("Your backups are stopped. The backups made so far are being deleted: the last of them "
+                "go at the next backup run."), "info")
+    return redirect(url_for("backups.index"), 303)
+
+
+@bp.post("/resume")
+@login_required
+@reauth_required
+@limiter.limit(ACTION_LIMIT, key_func=_user_key)
+def resume():
+    vault = current_vault()
+    plan = backup_plan.plan_of(vault.user)
+    if plan is None:
+        return render_error(409, _("Set a backup password first."))
+    backup_plan.resume(vault, plan)
+    db.session.commit()
+    flash(_("Your backups are on again: the next scheduled run backs up your vault."), "success")
+    return redirect(url_for("backups.index"), 303)
+
+
 @bp.post("/run")
 @login_required
 @reauth_required
@@ -137,8 +203,11 @@ def remove_webdav():
 def run_now():
     """Back up now rather than at the next scheduled run (nothing is written when nothing changed)."""
     vault = current_vault()
-    if backup_plan.plan_of(vault.user) is None:
+    plan = backup_plan.plan_of(vault.user)
+    if plan is None:
         return render_error(409, _("Set a backup password first."))
+    if plan.stopped_at is not None:
+        return render_error(409, _("Your backups are stopped: resume them first."))
     outcome = backup_user(vault.user, keyring(), _settings(), utcnow())
     db.session.commit()
     if outcome.result == "unchanged":
