@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 
 from tests.backups.helpers import fill, folder_of, run, set_password
 from tests.backups.test_removal import owed, removals, run_all, shared, webdav  # noqa: F401 (fixtures)
+from webauth.backups import sweep
 from webauth.extensions import db
 from webauth.models import BackupPlan, User
 
@@ -99,3 +100,12 @@ def test_the_timers_run_sweeps_the_shared_webdav_too(app, make_user, backup_dir,
     assert not bob.exists() and owed(app) == []
     with app.app_context():
         assert db.session.scalars(select(BackupPlan.folder)).all() == [alice.name]
+
+
+def test_many_folders_are_asked_about_in_chunks_and_a_live_users_stays(app, make_user):
+    """More names than one query takes: every gone user's folder found, the live user's never."""
+    alice = make_user("alice")
+    names = [f"gone-{10_000 + number}" for number in range(1_200)] + [f"alice-{alice.id}", "photos"]
+    with app.app_context():
+        found = sweep._candidates(names, "folder")
+    assert len(found) == 1_200 and f"alice-{alice.id}" not in found and "photos" not in found

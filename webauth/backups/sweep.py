@@ -25,6 +25,12 @@ from webauth.backups.webdav import WebDavError
 from webauth.extensions import db
 from webauth.models import BackupPlan, BackupRemoval, User
 
+# The instance WebDAV target's top folder lists one folder per user with a plan (a few hundred
+# bytes each): room for some hundred thousand users, still a bounded read.
+MAX_TOP_LISTING_BYTES = 64 * 1024 * 1024
+# Names asked about per query (SQLite allows 32,766 parameters; far fewer keep each query light).
+_CHUNK = 500
+
 
 @dataclass(frozen=True)
 class Orphans:
@@ -36,6 +42,14 @@ class Orphans:
 
 
 def _candidates(names: list[str], target: str) -> list[str]:
+    """The names, among `names`, of folders nobody owns, in name order (asked in chunks)."""
+    found: list[str] = []
+    for start in range(0, len(names), _CHUNK):
+        found += _unowned(names[start : start + _CHUNK], target)
+    return sorted(found)
+
+
+def _unowned(names: list[str], target: str) -> list[str]:
     layout = {name: files.folder_user_id(name) for name in names}
     layout = {name: user_id for name, user_id in layout.items() if user_id is not None}
     if not layout:
@@ -47,7 +61,7 @@ def _candidates(names: list[str], target: str) -> list[str]:
         )
     )
     live = set(db.session.scalars(select(User.id).where(User.id.in_(set(layout.values())))))
-    return sorted(name for name, user_id in layout.items() if name not in owned | owed and user_id not in live)
+    return [name for name, user_id in layout.items() if name not in owned | owed and user_id not in live]
 
 
 def find(settings: BackupSettings) -> Orphans:
@@ -59,7 +73,7 @@ def find(settings: BackupSettings) -> Orphans:
     error = None
     if settings.webdav is not None:
         try:
-            remote = [name for name, is_folder in settings.webdav.entries() if is_folder]
+            remote = [name for name, is_folder in settings.webdav.entries(MAX_TOP_LISTING_BYTES) if is_folder]
         except WebDavError as failure:
             error = str(failure)
     orphans = [name for name in _candidates(local, removal.FOLDER) if files.holds_backups(settings.root / name)]

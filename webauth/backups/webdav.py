@@ -83,10 +83,10 @@ class WebDavTarget:
             self._request("DELETE", temp)
             raise WebDavError("webdav-refused", moved.status_code)
 
-    def entries(self) -> list[tuple[str, bool]]:
+    def entries(self, max_bytes: int = MAX_LISTING_BYTES) -> list[tuple[str, bool]]:
         """The folder's members (not the folder itself): (name, is a folder), in no set order.
 
-        A folder that is not there has none.
+        A folder that is not there has none; a listing over `max_bytes` is refused, not read.
         """
         body = b"<?xml version='1.0'?><propfind xmlns='DAV:'><prop><resourcetype/></prop></propfind>"
         response = self._request(
@@ -96,9 +96,9 @@ class WebDavTarget:
             response.close()
             return []
         self._check(response, 207)
-        raw = response.raw.read(MAX_LISTING_BYTES + 1, decode_content=True)
+        raw = response.raw.read(max_bytes + 1, decode_content=True)
         response.close()
-        if len(raw) > MAX_LISTING_BYTES:
+        if len(raw) > max_bytes:
             raise WebDavError("webdav-refused", 207)
         try:
             tree = ET.fromstring(raw)
