@@ -7,6 +7,12 @@
  * Screen". Neither shows in the installed app, nor after the app is installed, and each stays
  * away once dismissed on this device.
  *
+ * Either waits for the person's first click, tap or key on the page: it is not what they came
+ * for, so it never covers their first look at the list. (Shown as soon as the browser offered,
+ * its paragraph was the list's largest paint, after every script had loaded: Lighthouse's
+ * Largest Contentful Paint, issue 21.) It comes once that click has done its work, so a tap
+ * near the bottom of the screen is never taken by the offer appearing under the finger.
+ *
  * @module install
  */
 
@@ -50,15 +56,37 @@ function dismissible(box, key) {
   });
 }
 
+/** Calls `then` once, after the person's first click (or tap) or key press on this page. */
+function afterFirstInput(then) {
+  let waiting = true;
+  const engaged = () => {
+    if (!waiting) return;
+    waiting = false;
+    setTimeout(then, 0); // after the click's own handlers
+  };
+  window.addEventListener('click', engaged, { capture: true, once: true });
+  window.addEventListener('keydown', engaged, { capture: true, once: true });
+}
+
 export function initInstall() {
   const offer = document.getElementById('install-prompt');
   const steps = document.getElementById('install-ios');
   if (!offer || !steps || isStandalone()) return;
   let offered = null;
+  let engaged = false;
+  const iosSafari = isIosSafari(navigator.userAgent, navigator.maxTouchPoints || 0);
+  const show = () => {
+    offer.hidden = !engaged || !offered || remembered(DISMISSED);
+    steps.hidden = !engaged || !iosSafari || remembered(IOS_DISMISSED);
+  };
   window.addEventListener('beforeinstallprompt', (event) => {
     event.preventDefault(); // the page's own button instead of the browser's mini-infobar
     offered = event;
-    offer.hidden = remembered(DISMISSED);
+    show();
+  });
+  afterFirstInput(() => {
+    engaged = true;
+    show();
   });
   offer.querySelector('[data-install]').addEventListener('click', async () => {
     const event = offered;
@@ -73,5 +101,4 @@ export function initInstall() {
   });
   dismissible(offer, DISMISSED);
   dismissible(steps, IOS_DISMISSED);
-  steps.hidden = !isIosSafari(navigator.userAgent, navigator.maxTouchPoints || 0) || remembered(IOS_DISMISSED);
 }
