@@ -90,7 +90,9 @@ function announce(key) {
 /** What a copy button copies: its `data-copy`, or the code it shows now (spaces are for reading). */
 export function codeOf(button) {
   if (button.dataset.copy !== undefined) return button.dataset.copy;
-  return button.textContent.replace(/\s+/g, "");
+  // The words that name the button (visually hidden) are not the code.
+  const shown = [...button.childNodes].filter((node) => !node.classList?.contains("visually-hidden"));
+  return shown.map((node) => node.textContent).join("").replace(/\s+/g, "");
 }
 
 export async function copyCode(button) {

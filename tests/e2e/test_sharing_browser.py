@@ -68,11 +68,11 @@ def test_owner_shares_recipient_sees_the_live_code_owner_removes_recipient_loses
     expect(recipient.get_by_role("heading", name="Shared with me")).to_be_visible()
     expect(row).to_contain_text("Shared by alice")
     owner.goto("/")
-    own_code = owner.locator(f"#account-{uuid} button.code")
+    own_code = owner.locator(f"#account-{uuid} button.code span[id]")
     before = digits(own_code.inner_text())
-    shown = digits(row.locator("button.code").inner_text())
+    shown = digits(row.locator("button.code span[id]").inner_text())
     owner.reload()
-    assert len(shown) == 6 and shown in {before, digits(owner.locator(f"#account-{uuid} button.code").inner_text())}
+    assert len(shown) == 6 and shown in {before, digits(own_code.inner_text())}
     assert recipient.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     row.get_by_role("link").tap()

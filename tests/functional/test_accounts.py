@@ -327,6 +327,22 @@ def test_orders_favorites_and_the_remembered_choice(app, several, signed_in):
     assert [e["favorite"] for e in events(app, "account.favorite")] == [True]
 
 
+def test_the_lists_stars_post_to_one_url_with_the_account_as_their_value(app, several, signed_in):
+    """The list's stars (issue 21: no URL of its own in every row): `star` or `unstar`, the uuid."""
+    token = csrf_from(signed_in.get("/").get_data(as_text=True))
+    starred = signed_in.post("/accounts/favorites", data={"csrf_token": token, "star": several["aws"]}, headers=HTMX)
+    assert starred.status_code == 200 and listed(starred.get_data(as_text=True))[0] == "AWS"
+    assert f'name="unstar" value="{several["aws"]}" aria-pressed="true"' in starred.get_data(as_text=True)
+    unstarred = signed_in.post("/accounts/favorites", data={"csrf_token": token, "unstar": several["aws"]})
+    assert unstarred.status_code == 302 and unstarred.headers["Location"] == "/"
+    assert [e["favorite"] for e in events(app, "account.favorite")] == [True, False]
+    before = account_state(app, several["aws"])
+    assert signed_in.post("/accounts/favorites", data={"csrf_token": token}).status_code == 400
+    assert signed_in.post("/accounts/favorites", data={"csrf_token": token, "star": "nope"}).status_code == 404
+    assert signed_in.post("/accounts/favorites", data={"star": several["aws"]}).status_code == 400  # no CSRF token
+    assert account_state(app, several["aws"]) == before
+
+
 def test_using_a_code_is_no_change_of_the_account(app, several, signed_in):
     token = csrf_from(signed_in.get("/").get_data(as_text=True))
     before = len(events(app, "account.edit")) + len(events(app, "account.favorite"))
@@ -383,9 +399,9 @@ def test_the_list_is_accessible(app, several, signed_in):
     # The copy button is named by what it does and the code it shows (Lighthouse's
     # label-content-name-mismatch: the name holds the visible text), and described by the seconds
     # left, which the clock says once for every account of the period.
-    assert f'<span id="copy-label-{key}" hidden>Copy the code for GitHub</span>' in row
-    assert re.search(rf'<button class="code" type="button" id="copy-{key}" aria-labelledby="copy-label-{key} c{key}" '
-                     rf'aria-describedby="left-30">', row)  # the id keeps the focus across refreshes
+    # The words are its content, visually hidden; the id keeps the focus across refreshes.
+    assert re.search(rf'<button class="code" type="button" id="copy-{key}" aria-describedby="left-30">'
+                     rf'<span class="visually-hidden">Copy the code for GitHub</span> <span id="c{key}">', row)
     assert re.search(r'<span id="left-30">\d+ seconds? left</span>', html)  # "1 second left" in the last second
     assert 'aria-label="Favorite: GitHub"' in row and 'aria-pressed="false"' in row
     assert 'aria-label="Delete GitHub"' in row

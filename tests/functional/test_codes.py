@@ -258,25 +258,32 @@ def test_without_javascript_every_row_action_is_a_button_of_the_lists_one_form(a
     totp = add(app, f"otpauth://totp/GitHub:alice?secret={SECRET}&issuer=GitHub")
     hotp = add(app, f"otpauth://hotp/Bank:alice?secret={SECRET}&counter=1")
     page = signed_in.get("/").get_data(as_text=True)
-    form = re.search(r'<form id="list-actions" method="post"[^>]*>\s*<input type="hidden" name="csrf_token" '
-                     r'value="([^"]+)">\s*</form>', page)
+    form = re.search(r'<form id="list-actions" method="post" action="([^"]+)"[^>]*>\s*<input type="hidden" '
+                     r'name="csrf_token" value="([^"]+)">', page)
     listed = page[page.index('<section id="codes"') : page.index("</section>")]
     assert form and listed.count('name="csrf_token"') == 1  # the list's one form: none per row
 
     def press(html: str, label: str):
-        button = re.search(rf'<button [^>]*form="list-actions" formaction="([^"]+)"([^>]*)aria-label="{label}"', html) \
-            or re.search(rf'<button [^>]*form="list-actions" formaction="([^"]+)"([^>]*)>{label}<', html)
+        """What a browser sends for a submit button of `#list-actions`: one inside it (the rows'),
+        or one naming it (`form`); to its `formaction`, else to the form's `action`."""
+        button = re.search(rf'<button ([^>]*)aria-label="{label}"[^>]*>', html) \
+            or re.search(rf'<button ([^>]*)>{label}<', html)
         assert button, label
-        data = {"csrf_token": form.group(1)}
-        named = re.search(r'name="(\w+)" value="(\w*)"', button.group(2))
+        attributes = button.group(1)
+        start = html.index('<form id="list-actions"')
+        inside = button.start() > start and button.end() < html.index("</form>", start)
+        assert (inside or 'form="list-actions"' in attributes) and 'type="button"' not in attributes
+        data = {"csrf_token": form.group(2)}
+        named = re.search(r'name="(\w+)" value="([\w-]*)"', attributes)
         if named:
             data[named.group(1)] = named.group(2)
-        response = signed_in.post(button.group(1), data=data)
+        own = re.search(r'formaction="([^"]+)"', attributes)
+        response = signed_in.post(own.group(1) if own else form.group(1), data=data)
         assert response.status_code == 302
         return signed_in.get(response.headers["Location"]).get_data(as_text=True)
 
     page = press(page, "Favorite: GitHub")
-    assert 'aria-pressed="true" aria-label="Favorite: GitHub"' in page
+    assert f'name="unstar" value="{totp}" aria-pressed="true" aria-label="Favorite: GitHub"' in page
     page = press(page, "Next code")
     assert pyotp.HOTP(SECRET).at(2) in codes_in(page)
     # Delete asks first: the row's trash button is a link to "Move GitHub to the trash?".

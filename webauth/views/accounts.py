@@ -315,6 +315,19 @@ def favorite(uuid: str):
     return _back_to_list()
 
 
+@bp.post("/favorites")
+@login_required
+def favorites():
+    """The list's stars (partials/account.html): `star` or `unstar`, an account's uuid. One URL
+    for the list's form, so that no row repeats a URL of its own for its star (issue 21)."""
+    for field, on in (("star", True), ("unstar", False)):
+        if uuid := request.form.get(field):
+            current_vault().set_favorite(uuid, on)
+            db.session.commit()
+            return _back_to_list()
+    return render_error(400)
+
+
 @bp.post("/<uuid>/move")
 @login_required
 def move(uuid: str):
