@@ -86,9 +86,14 @@ def _default(name: str) -> Value:
     return min(max(int(raw), spec.minimum), spec.maximum)
 
 
+# Every request reads the settings (a session's lifetime and idle lock): the keys and values,
+# as rows rather than objects, by a statement built once, run by the connection (no ORM).
+_STORED = select(Setting.key, Setting.value)
+
+
 def _stored() -> dict[str, Value]:
     if "webauth_settings" not in g:
-        g.webauth_settings = {row.key: row.value for row in db.session.scalars(select(Setting))}
+        g.webauth_settings = {key: value for key, value in db.session.connection().execute(_STORED)}
     return g.webauth_settings
 
 
