@@ -130,7 +130,8 @@ def test_at_a_boundary_the_clock_brings_the_digits_of_time_based_accounts(app, s
 
 
 # What a phone downloads (issue 21), uncompressed: pages with codes are never compressed (BREACH).
-PAGE_BYTES, REFRESH_BYTES = 64 * 1024, 4 * 1024
+# 64 KB read the stricter way, as 64,000 bytes (the page was 64,102 before its rows shrank).
+PAGE_BYTES, REFRESH_BYTES = 64_000, 4 * 1024
 
 
 def test_a_list_of_fifty_accounts_and_its_refreshes_fit_what_a_phone_should_download(app, signed_in, frozen_clock):
