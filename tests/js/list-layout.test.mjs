@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { gridTarget } from '../../static/js/accounts-list.js';
-import { secondsLeft, WARNING_SECONDS } from '../../static/js/codes.js';
+import { codeOf, secondsLeft, WARNING_SECONDS } from '../../static/js/codes.js';
 
 test('the seconds left count down from the period to 1, never 0', () => {
   const start = 1_700_000_010_000; // a multiple of 30 s
@@ -44,4 +44,16 @@ test('in one column the arrows go down and up the list', () => {
 test('right to left, the arrows mirror', () => {
   assert.equal(gridTarget('ArrowLeft', 1, 8, 3, true), 2);
   assert.equal(gridTarget('ArrowRight', 1, 8, 3, true), 0);
+});
+
+test('a copy button copies its digits, not the hidden words that name it', () => {
+  const text = (value) => ({ textContent: value });
+  const element = (value, ...classes) => ({ textContent: value, classList: { contains: (name) => classes.includes(name) } });
+  const listButton = {
+    dataset: {},
+    childNodes: [element('Copy the code for GitHub 2', 'visually-hidden'), text(' '), element('123 456')],
+  };
+  assert.equal(codeOf(listButton), '123456');
+  assert.equal(codeOf({ dataset: {}, childNodes: [text('1234 5678')] }), '12345678');
+  assert.equal(codeOf({ dataset: { copy: '654321' }, childNodes: [] }), '654321');
 });
