@@ -59,9 +59,10 @@ TILES_ON_PAGE = """() => Object.fromEntries([...document.querySelectorAll('#offl
                    return [item.id.replace('account-', ''),
                            [tile.textContent, [...tile.classList].find((name) => /^tile-\\d+$/.test(name)),
                             getComputedStyle(tile).backgroundColor]]; }))"""
+# The digits of each row: the last span of its copy button (the words naming a list's button are hidden).
 CODES_ON_PAGE = """() => Object.fromEntries([...document.querySelectorAll('#offline-accounts li, #codes li')]
   .map((item) => [item.id.replace('account-', ''),
-                  item.querySelector('.code').textContent.replace(/\\s/g, '')]))"""
+                  item.querySelector('.code > span:last-child').textContent.replace(/\\s/g, '')]))"""
 
 
 def add_accounts(app, username: str = "alice") -> dict[str, str]:

@@ -80,7 +80,7 @@ def test_arabic_is_right_to_left_and_mirrored_on_a_phone(browser, live_server, a
 
         # The code reads left to right: its first three digits left of the last three.
         first, last = page.evaluate("""() => {
-            const text = document.querySelector('#codes .code > span').firstChild;
+            const text = document.querySelector('#codes .code > span:last-child').firstChild;  // the digits
             const at = (start, end) => { const range = document.createRange(); range.setStart(text, start);
                 range.setEnd(text, end); return range.getBoundingClientRect().x; };
             return [at(0, 3), at(text.length - 3, text.length)];
