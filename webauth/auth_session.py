@@ -105,19 +105,32 @@ def recently_authenticated() -> bool:
     return users.recently_authenticated(current_session(), current_app.config["WEBAUTH_REAUTH_SECONDS"])
 
 
+def page_before() -> str | None:
+    """The path (and query) of the page of this site that led to this request, from its Referer;
+    None when there is none or it is another site's. Callers still pass it through `safe_next`."""
+    parts = urlsplit(request.referrer or "")
+    if not parts.path or parts.netloc != request.host:
+        return None
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
 def reauth_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Guard a view that reveals or exports secrets behind a recent re-authentication.
 
     A plain request is sent to the re-authentication page and back; an htmx request gets an
     `HX-Redirect` there, since swapping a password page into a fragment would make no sense.
+    The page that led here rides along as `back`: once the password is confirmed, the
+    re-authentication page's address sends Back there (views/auth.py) instead of to the form.
     """
 
     @wraps(view)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         if recently_authenticated():
             return view(*args, **kwargs)
-        back = request.full_path if request.method == "GET" else (request.referrer or url_for("codes.index"))
-        target = url_for("auth.reauth", next=back)
+        before = page_before()
+        here = request.full_path if request.query_string else request.path
+        after = here if request.method == "GET" else (before or url_for("codes.index"))
+        target = url_for("auth.reauth", next=after, back=before)
         if request.headers.get("HX-Request") == "true":
             response = make_response("", 401)
             response.headers["HX-Redirect"] = target

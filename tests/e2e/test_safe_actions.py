@@ -114,6 +114,34 @@ def test_a_revealed_secret_shows_at_once_and_back_skips_the_password(app, phone)
     assert phone.console_errors == []
 
 
+def test_without_javascript_back_from_a_revealed_secret_skips_the_password(app, browser, live_server, make_user):
+    """The same walk with scripts off: the form's page stays in the history, and Back to it,
+    once the password is confirmed, lands on the account's page (views/auth.py)."""
+    make_user("alice", TEST_PASSWORD)
+    uuid = add(app, link("Bank", "carol", OTHER))
+    page = open_phone(browser, live_server, java_script_enabled=False)
+    page.goto("/login")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).tap()
+    page.wait_for_url("**/")
+    with app.app_context():
+        db.session.execute(update(SessionRecord).values(reauth_at=utcnow() - timedelta(hours=1)))
+        db.session.commit()
+    page.goto(f"/accounts/{uuid}")
+    page.get_by_role("link", name="Show the secret key").tap()
+    expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
+    page.get_by_label("Password").fill(TEST_PASSWORD)
+    page.get_by_role("button", name="Continue").tap()
+    expect(page.get_by_test_id("secret")).to_have_text("GEZD GNBV GY3T QOJQ")
+
+    page.go_back()
+    expect(page.get_by_role("heading", name="Bank")).to_be_visible()
+    assert page.url.endswith(f"/accounts/{uuid}")
+    expect(page.get_by_role("heading", name="Confirm it is you")).to_have_count(0)
+    page.context.close()
+
+
 def test_the_paste_preview_keeps_every_status_whole(app, phone):
     long_name = "root-account-of-the-production-organisation@example.com"
     text = "\n".join([

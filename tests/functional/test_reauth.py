@@ -46,7 +46,7 @@ def test_after_a_while_the_password_is_asked_again(app, client, user):
     assert client.get("/guarded").status_code == 302
 
     right = post_form(client, "/reauth", "/reauth?next=/guarded", {"password": TEST_PASSWORD})
-    assert right.status_code == 302 and right.headers["Location"] == "/guarded"
+    assert right.status_code == 303 and right.headers["Location"] == "/guarded"
     assert client.get("/guarded").get_data(as_text=True) == "the secret page"
     with app.app_context():
         events = list(db.session.scalars(select(AuditEvent.event).where(AuditEvent.event.like("reauth.%"))))

@@ -74,7 +74,49 @@ def test_confirm_it_is_you_answers_a_script_with_where_to_go(app, signed_in):
                      headers=json_headers)
     assert away.get_json() == {"location": "/"}
     plain = post_form(signed_in, page, page, {"password": TEST_PASSWORD})
-    assert plain.status_code == 302 and plain.headers["Location"] == target
+    assert plain.status_code == 303 and plain.headers["Location"] == target
+
+
+def test_back_from_a_reveal_without_a_script_skips_confirm_it_is_you(app, signed_in):
+    """The history a browser without JavaScript builds: the account's page, "Confirm it is you",
+    then (the POST answered by a 303, so no form entry and no re-post) the revealed secret. Back
+    from the secret fetches the form's address again, which now sends on to the account's page."""
+    uuid = add(app, link("Bank", "carol", OTHER))
+    account_page = f"http://localhost/accounts/{uuid}"
+    age_reauth(app)
+    asked = signed_in.get(f"/accounts/{uuid}/reveal/secret", headers={"Referer": account_page})
+    assert asked.status_code == 302
+    confirm = asked.headers["Location"]
+    assert confirm == f"/reauth?next=/accounts/{uuid}/reveal/secret&back=/accounts/{uuid}"
+    form = signed_in.get(confirm)
+    html = form.get_data(as_text=True)
+    assert form.status_code == 200 and "Confirm it is you" in html
+    assert f'action="/reauth?next=/accounts/{uuid}/reveal/secret&amp;back=/accounts/{uuid}"' in html
+    assert f'href="/accounts/{uuid}">Cancel</a>' in html
+    # Back to the form before confirming: the form again, not the account (nothing confirmed yet).
+    assert signed_in.get(confirm).status_code == 200
+
+    sent = signed_in.post(confirm, data={"csrf_token": csrf_from(html), "password": TEST_PASSWORD})
+    assert sent.status_code == 303 and sent.headers["Location"] == f"/accounts/{uuid}/reveal/secret"
+    revealed = signed_in.get(sent.headers["Location"])
+    assert revealed.status_code == 200 and 'data-testid="secret"' in revealed.get_data(as_text=True)
+    assert revealed.headers["Cache-Control"] == "no-store"
+    assert OTHER not in sent.headers["Location"] and OTHER not in confirm  # never a secret in an address
+
+    back = signed_in.get(confirm)  # what Back from the secret asks for
+    assert back.status_code == 303 and back.headers["Location"] == f"/accounts/{uuid}"
+    assert "no-store" in back.headers["Cache-Control"]
+
+
+def test_back_after_confirming_stays_on_this_site(app, signed_in):
+    """`back` is read as `next` is: a path of this site only; another site's Referer is dropped."""
+    uuid = add(app, link("Bank", "carol", OTHER))
+    age_reauth(app)
+    asked = signed_in.get(f"/accounts/{uuid}/reveal/qr", headers={"Referer": "https://evil.example/accounts"})
+    assert asked.headers["Location"] == f"/reauth?next=/accounts/{uuid}/reveal/qr"
+    page = "/reauth?next=/&back=https://evil.example/"
+    assert post_form(signed_in, page, page, {"password": TEST_PASSWORD}).status_code == 303
+    assert signed_in.get(page).headers["Location"] == "/"
 
 
 def test_review_tables_label_every_cell_for_the_phone_layout(app, signed_in):

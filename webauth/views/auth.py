@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from werkzeug.exceptions import NotFound
 
 from webauth import audit, proxy_auth, settings, users
-from webauth.auth_session import current_session, sign_in, sign_out
+from webauth.auth_session import current_session, recently_authenticated, sign_in, sign_out
 from webauth.extensions import db, limiter
 from webauth.forms import LoginForm, ReauthForm, SetupForm
 from webauth.keys import keyring
@@ -104,7 +104,17 @@ def login():
 @limiter.limit(_login_limit, methods=["POST"])
 @limiter.limit(_login_limit, methods=["POST"], key_func=lambda: f"reauth-user:{current_user.get_id()}")
 def reauth():
-    """Confirm the password before revealing or exporting secrets; then back to `next`."""
+    """Confirm the password before revealing or exporting secrets; then on to `next`.
+
+    Without a script the form's page stays in the history before what it led to. Back comes to
+    this address again once the password is confirmed, and is then sent on to `back`, the page
+    before the form (reauth_required), so Back from a revealed secret shows the account, never
+    the password form again. Success is a 303 (POST/redirect/GET): the secret's page is fetched
+    with GET, so neither Back nor a reload posts the password again.
+    """
+    back = request.args.get("back")
+    if request.method == "GET" and back and recently_authenticated():
+        return redirect(safe_next(back), 303)
     form = ReauthForm()
     status = 200
     if form.validate_on_submit():
@@ -117,7 +127,7 @@ def reauth():
                 # static/js/safe-actions.js goes there in this page's place in the history, so
                 # that Back from what was revealed skips "Confirm it is you".
                 return {"location": target}
-            return redirect(target)
+            return redirect(target, 303)
         audit.record("reauth.failure", user=current_user)
         db.session.commit()
         form.password.errors.append(_("Wrong password."))
@@ -125,7 +135,8 @@ def reauth():
     elif form.errors:
         status = 422
     has_passkeys = passkeys.passkey_count(current_user) > 0
-    return render_template("auth/reauth.html", form=form, has_passkeys=has_passkeys), status
+    cancel = safe_next(back) if back else None
+    return render_template("auth/reauth.html", form=form, has_passkeys=has_passkeys, cancel=cancel), status
 
 
 @bp.post("/logout")
