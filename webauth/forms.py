@@ -26,22 +26,50 @@ from webauth.otpauth import MAX_LABEL_LENGTH, MAX_NOTE_LENGTH
 from webauth.tokens import MAX_NAME_LENGTH as MAX_TOKEN_NAME_LENGTH
 from webauth.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
+# The checks below, used by every form of webauth, say their messages through webauth's own
+# catalogs: WTForms' built-in ones come from its catalogs, which lack languages webauth speaks
+# (Thai), so a Thai page would say "This field is required." in English.
+REQUIRED = _l("This field is required.")
+
+
+def required() -> DataRequired:
+    """A field that must hold something other than blanks."""
+    return DataRequired(REQUIRED)
+
+
+def input_required() -> InputRequired:
+    """A field that must be sent (a number, where 0 is a value)."""
+    return InputRequired(REQUIRED)
+
+
+def at_most(length: int) -> Length:
+    return Length(max=length, message=_l("Use at most %(max)d characters."))
+
+
+def between(low: int, high: int) -> NumberRange:
+    return NumberRange(low, high, message=_l("Enter a number from %(min)s to %(max)s."))
+
+
+def one_of(values) -> AnyOf:
+    return AnyOf(values, message=_l("Choose one of the choices offered."))
+
+
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=255)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    username = StringField(_l("Username"), validators=[required(), at_most(255)])
+    password = PasswordField(_l("Password"), validators=[required(), at_most(MAX_PASSWORD_LENGTH)])
 
 
 class ReauthForm(FlaskForm):
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    password = PasswordField(_l("Password"), validators=[required(), at_most(MAX_PASSWORD_LENGTH)])
 
 
 class SetupForm(FlaskForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    username = StringField(_l("Username"), validators=[required(), at_most(64)])
     password = PasswordField(
         _l("Password"),
         validators=[
-            DataRequired(),
+            required(),
             Length(
                 min=MIN_PASSWORD_LENGTH,
                 max=MAX_PASSWORD_LENGTH,
@@ -50,7 +78,7 @@ class SetupForm(FlaskForm):
         ],
     )
     confirm = PasswordField(
-        _l("Repeat the password"), validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))]
+        _l("Repeat the password"), validators=[required(), EqualTo("password", _l("The passwords differ."))]
     )
 
 
@@ -58,7 +86,7 @@ def _new_password_field(label: str) -> PasswordField:
     return PasswordField(
         label,
         validators=[
-            DataRequired(),
+            required(),
             Length(
                 min=MIN_PASSWORD_LENGTH,
                 max=MAX_PASSWORD_LENGTH,
@@ -72,11 +100,11 @@ class ChangePasswordForm(FlaskForm):
     """A user's own change: the current password proves it is them, even in a session left open."""
 
     current_password = PasswordField(
-        _l("Current password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+        _l("Current password"), validators=[required(), at_most(MAX_PASSWORD_LENGTH)]
     )
     password = _new_password_field(_l("New password"))
     confirm = PasswordField(
-        _l("Repeat the new password"), validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))]
+        _l("Repeat the new password"), validators=[required(), EqualTo("password", _l("The passwords differ."))]
     )
     end_others = BooleanField(_l("Sign out my other sessions"), default=True)
 
@@ -86,22 +114,22 @@ class ResetPasswordForm(FlaskForm):
 
     password = _new_password_field(_l("New password"))
     confirm = PasswordField(
-        _l("Repeat the new password"), validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))]
+        _l("Repeat the new password"), validators=[required(), EqualTo("password", _l("The passwords differ."))]
     )
 
 
 class UriForm(FlaskForm):
     # One link, several (one per line), or Google Authenticator transfer links; the camera sends them here too.
-    uri = TextAreaField(_l("otpauth:// link"), validators=[DataRequired(), Length(max=MAX_TEXT_LENGTH)])
-    origin = HiddenField(default="link", validators=[AnyOf(ORIGINS)])
+    uri = TextAreaField(_l("otpauth:// link"), validators=[required(), at_most(MAX_TEXT_LENGTH)])
+    origin = HiddenField(default="link", validators=[one_of(ORIGINS)])
     # Asked for when the link is an mOTP or Yandex account without its PIN; never shown back.
-    pin = PasswordField(_l("PIN"), validators=[Optional(), Length(max=MAX_PIN_LENGTH)])
+    pin = PasswordField(_l("PIN"), validators=[Optional(), at_most(MAX_PIN_LENGTH)])
 
 
 class ManualForm(FlaskForm):
-    issuer = StringField(_l("Issuer"), validators=[Optional(), Length(max=MAX_LABEL_LENGTH)])
-    name = StringField(_l("Account name"), validators=[Optional(), Length(max=MAX_LABEL_LENGTH)])
-    secret = StringField(_l("Secret key (base32)"), validators=[DataRequired(), Length(max=512)])
+    issuer = StringField(_l("Issuer"), validators=[Optional(), at_most(MAX_LABEL_LENGTH)])
+    name = StringField(_l("Account name"), validators=[Optional(), at_most(MAX_LABEL_LENGTH)])
+    secret = StringField(_l("Secret key (base32)"), validators=[required(), at_most(512)])
     type = SelectField(
         _l("Type"),
         choices=[
@@ -118,12 +146,12 @@ class ManualForm(FlaskForm):
         choices=[SelectChoice("SHA1", "SHA-1"), SelectChoice("SHA256", "SHA-256"), SelectChoice("SHA512", "SHA-512")],
         default="SHA1",
     )
-    digits = IntegerField(_l("Digits"), default=6, validators=[InputRequired(), NumberRange(MIN_DIGITS, MAX_DIGITS)])
+    digits = IntegerField(_l("Digits"), default=6, validators=[input_required(), between(MIN_DIGITS, MAX_DIGITS)])
     period = IntegerField(
-        _l("Period (seconds)"), default=30, validators=[InputRequired(), NumberRange(1, MAX_PERIOD)]
+        _l("Period (seconds)"), default=30, validators=[input_required(), between(1, MAX_PERIOD)]
     )
-    counter = IntegerField(_l("Counter"), default=0, validators=[InputRequired(), NumberRange(0, MAX_COUNTER)])
-    pin = PasswordField(_l("PIN"), validators=[Optional(), Length(max=MAX_PIN_LENGTH)])
+    counter = IntegerField(_l("Counter"), default=0, validators=[input_required(), between(0, MAX_COUNTER)])
+    pin = PasswordField(_l("PIN"), validators=[Optional(), at_most(MAX_PIN_LENGTH)])
 
 
 # Adding and editing accounts ------------------------------------------------------------------
@@ -136,18 +164,18 @@ class ImageForm(FlaskForm):
 class ConfirmForm(FlaskForm):
     """The preview's "add them all": the links found, read again when confirmed."""
 
-    uris = HiddenField(validators=[DataRequired(), Length(max=MAX_TEXT_LENGTH)])
-    origin = HiddenField(default="link", validators=[AnyOf(ORIGINS)])
+    uris = HiddenField(validators=[required(), at_most(MAX_TEXT_LENGTH)])
+    origin = HiddenField(default="link", validators=[one_of(ORIGINS)])
 
 
 class EditForm(ManualForm):
-    secret = StringField(_l("New secret key (base32)"), validators=[Optional(), Length(max=512)])
-    pin = PasswordField(_l("New PIN"), validators=[Optional(), Length(max=MAX_PIN_LENGTH)])
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=MAX_NOTE_LENGTH)])
+    secret = StringField(_l("New secret key (base32)"), validators=[Optional(), at_most(512)])
+    pin = PasswordField(_l("New PIN"), validators=[Optional(), at_most(MAX_PIN_LENGTH)])
+    note = TextAreaField(_l("Note"), validators=[Optional(), at_most(MAX_NOTE_LENGTH)])
     favorite = BooleanField(_l("Favorite: pin to the top of the list"))
     # Existing groups as checkboxes (choices set by the view); new ones typed, comma-separated.
     groups = SelectMultipleField(_l("Groups"), choices=[], validate_choice=False)
-    new_groups = StringField(_l("New groups"), validators=[Optional(), Length(max=1000)])
+    new_groups = StringField(_l("New groups"), validators=[Optional(), at_most(1000)])
     icon = RadioField(
         _l("Icon"),
         choices=[
@@ -163,19 +191,19 @@ class EditForm(ManualForm):
     )
     # The revision the form started from, and the values it showed (JSON, no secret): a save
     # writes only what the person changed, and answers 409 when the account moved on meanwhile.
-    revision = HiddenField(validators=[Optional(), Length(max=12)])
-    base = HiddenField(validators=[Optional(), Length(max=8000)])
+    revision = HiddenField(validators=[Optional(), at_most(12)])
+    base = HiddenField(validators=[Optional(), at_most(8000)])
 
 
 class GroupForm(FlaskForm):
-    name = StringField(_l("New name"), validators=[DataRequired(), Length(max=MAX_LABEL_LENGTH)])
+    name = StringField(_l("New name"), validators=[required(), at_most(MAX_LABEL_LENGTH)])
 
 
 # Personal access tokens -------------------------------------------------------------------------
 
 
 class TokenForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=MAX_TOKEN_NAME_LENGTH)])
+    name = StringField(_l("Name"), validators=[required(), at_most(MAX_TOKEN_NAME_LENGTH)])
     scope = RadioField(
         _l("Access"),
         choices=[
@@ -183,7 +211,7 @@ class TokenForm(FlaskForm):
             SelectChoice("write", _l("Read, add, change and delete accounts")),
         ],
         default="read",
-        validators=[InputRequired(), AnyOf(["read", "write"])],
+        validators=[input_required(), one_of(["read", "write"])],
     )
     days = SelectField(
         _l("Expires after"),

@@ -233,8 +233,8 @@ def test_the_manual_form_offers_every_parameter(app, signed_in):
     ("field", "value", "message"),
     [
         ("manual-secret", "0000", "which a secret key never does"),
-        ("manual-digits", "4", "Number must be between 5 and 10"),
-        ("manual-period", "0", "Number must be between 1 and"),
+        ("manual-digits", "4", "Enter a number from 5 to 10."),
+        ("manual-period", "0", "Enter a number from 1 to"),
         ("manual-type", "yubikey", "Not a valid choice"),
     ],
 )

@@ -8,9 +8,14 @@ import ast
 import re
 
 import pytest
+from babel.messages.pofile import read_po
 
 from tests.conftest import ROOT, post_form
 from tests.support.transfer_flow import token_of, upload
+from webauth.config import LANGUAGES
+
+# The context the manifest's short name is translated in (views/pwa.py).
+SHORT_NAME_CONTEXT = "the app's name under its icon, 12 characters at most"
 
 # The modules whose errors reach the user as an import's refusal or an entry's problem.
 IMPORT_MESSAGE_MODULES = [*sorted((ROOT / "webauth" / "transfer").glob("*.py")), ROOT / "webauth" / "otp.py"]
@@ -78,7 +83,7 @@ def test_the_manifest_follows_the_language(client, user):
     arabic = client.get("/manifest.json?lang=ar")
     manifest = arabic.get_json(force=True)
     assert (manifest["lang"], manifest["dir"]) == ("ar", "rtl")
-    assert manifest["short_name"] == "webauth" and manifest["id"] == "/"  # one app, whatever the language
+    assert manifest["id"] == "/"  # one app, whatever the language
     english = client.get("/manifest.json?lang=en").get_json(force=True)
     assert (english["lang"], english["dir"]) == ("en", "ltr")
     assert english["description"] == "Your two-factor codes, on every device."
@@ -88,6 +93,17 @@ def test_the_manifest_follows_the_language(client, user):
     assert chinese["lang"] == "zh-Hant" and chinese["description"] != english["description"]
     negotiated = client.get("/manifest.json", headers={"Accept-Language": "ja"})
     assert negotiated.get_json(force=True)["lang"] == "ja" and negotiated.headers["Cache-Control"] == "no-cache"
+
+
+def test_the_manifests_short_name_follows_the_language(client):
+    """The name under the icon on a home screen is translated too, and short enough to fit there."""
+    assert client.get("/manifest.json?lang=en").get_json(force=True)["short_name"] == "webauth"
+    chinese = client.get("/manifest.json?lang=zh-Hans").get_json(force=True)
+    assert chinese["short_name"] == _catalog_text("zh_Hans", ("webauth", SHORT_NAME_CONTEXT)) == "webauth 验证器"
+    assert client.get("/manifest.json?lang=zh-Hant").get_json(force=True)["short_name"] == "webauth 驗證器"
+    for locale in LANGUAGES:
+        short_name = client.get(f"/manifest.json?lang={locale}").get_json(force=True)["short_name"]
+        assert 0 < len(short_name) <= 12, (locale, short_name)
 
 
 def test_the_offline_page_says_its_language(client):
@@ -149,16 +165,68 @@ def test_import_refusals_and_problems_are_shown_in_chinese(signed_in):
     assert "验证码必须有 5 到 10 位，而不是 12 位。" in page and "digits" not in page
 
 
-@pytest.mark.parametrize(
-    ("locale", "required", "other_script"),
-    [("zh_Hant", "此欄位是必需的。", "该字段是必填字段。"), ("zh_Hans", "该字段是必填字段。", "此欄位是必需的。")],
-)
-def test_the_forms_own_messages_are_in_the_pages_script(client, user, locale, required, other_script):
-    """WTForms' built-in messages come from its catalog of the same script: Traditional for zh_Hant
-    (Flask-WTF alone would find its Simplified "zh" catalog)."""
+def _catalog_text(locale: str, message: str | tuple[str, str]) -> str:
+    """What the language's own catalog (translations/) says for `message` (or (message, context))."""
+    message, context = message if isinstance(message, tuple) else (message, None)
+    with open(ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po", "rb") as handle:
+        translated = read_po(handle).get(message, context=context).string
+    assert translated and translated != message
+    return translated
+
+
+@pytest.mark.parametrize("locale", ["th", "zh_Hant", "zh_Hans", "ar"])
+def test_the_forms_messages_come_from_the_pages_catalog(client, user, locale):
+    """The forms' checks say their messages through webauth's catalogs: WTForms' own have no Thai,
+    and would put Simplified characters on a Traditional page (Flask-WTF finds only "zh")."""
     post_form(client, "/login", "/language", {"locale": locale, "next": "/login"})
     html = post_form(client, "/login", "/login", {"username": "", "password": ""}).get_data(as_text=True)
-    assert required in html and other_script not in html and "This field is required." not in html
+    assert _catalog_text(locale, "This field is required.") in html
+    assert "This field is required." not in html
+    too_long = post_form(client, "/login", "/login", {"username": "a" * 256, "password": "x"}).get_data(as_text=True)
+    assert _catalog_text(locale, "Use at most %(max)d characters.") % {"max": 255} in too_long
+    assert "255 characters" not in too_long
+
+
+def _form_classes() -> list[type]:
+    """Every form class of webauth, once each of its modules is imported."""
+    import importlib
+    import pkgutil
+
+    from flask_wtf import FlaskForm
+
+    import webauth
+    import webauth.views
+
+    for package in (webauth, webauth.views):
+        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+    found, pending = [], [FlaskForm]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            pending.append(sub)
+            if sub.__module__.startswith("webauth"):
+                found.append(sub)
+    return found
+
+
+def test_every_check_of_every_form_says_its_message_through_the_catalogs():
+    """A check left with WTForms' default message would speak English on a Thai page."""
+    from flask_babel.speaklater import LazyString
+    from wtforms.fields.core import UnboundField
+    from wtforms.validators import Optional
+
+    forms = _form_classes()
+    assert len(forms) > 15
+    unset = []
+    for form in forms:
+        for name in dir(form):
+            field = getattr(form, name, None)
+            if not isinstance(field, UnboundField):
+                continue
+            for check in field.kwargs.get("validators", []):
+                if not isinstance(check, Optional) and not isinstance(getattr(check, "message", None), LazyString):
+                    unset.append(f"{form.__name__}.{name}: {type(check).__name__}")
+    assert unset == []
 
 
 def test_numbers_and_sizes_in_the_pages_locale(app):

@@ -172,7 +172,7 @@ def test_a_bad_pin_is_a_clear_422(app, signed_in, pin):
     assert response.status_code == 422
     assert the_account_count(app) == 0
     page = response.get_data(as_text=True)
-    assert "Field cannot be longer than 64 characters." in page or "The PIN holds invisible control characters" in page
+    assert "Use at most 64 characters." in page or "The PIN holds invisible control characters" in page
 
 
 def test_the_edit_page_of_an_motp_account_offers_the_pin(app, signed_in):

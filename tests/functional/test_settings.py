@@ -64,9 +64,9 @@ def test_saving_stores_only_changes_and_audits_them(app, signed_in, user):
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"session_hours": 0}, "Number must be between 1 and 8784."),
+        ({"session_hours": 0}, "Enter a number from 1 to 8784."),
         ({"session_hours": "many"}, "Not a valid integer value."),
-        ({"idle_lock_minutes": -1}, "Number must be between 0 and 1440."),
+        ({"idle_lock_minutes": -1}, "Enter a number from 0 to 1440."),
         ({"idle_lock_minutes": ""}, "This field is required."),
     ],
 )

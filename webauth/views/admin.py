@@ -29,13 +29,13 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import Forbidden
 from werkzeug.exceptions import NotFound as HTTPNotFound
 from wtforms import BooleanField, DateField, IntegerField, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import Optional
 
 from webauth import admin, casdoor, offline, settings, tokens
 from webauth.auth_session import current_session
 from webauth.config import MAX_SESSION_HOURS
 from webauth.extensions import db
-from webauth.forms import ResetPasswordForm
+from webauth.forms import ResetPasswordForm, at_most, between, input_required
 from webauth.models import User
 from webauth.passkeys import credentials as passkeys
 from webauth.users import UserError
@@ -52,14 +52,14 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    user = StringField(_l("User"), validators=[Optional(), Length(max=SEARCH_MAX)])
-    event = SelectField(_l("Type"), validate_choice=False, validators=[Optional(), Length(max=64)])
+    user = StringField(_l("User"), validators=[Optional(), at_most(SEARCH_MAX)])
+    event = SelectField(_l("Type"), validate_choice=False, validators=[Optional(), at_most(64)])
     since = DateField(_l("From (UTC)"), validators=[Optional()])
     until = DateField(_l("To (UTC)"), validators=[Optional()])
 
 
 class DeleteUserForm(FlaskForm):
-    confirmation = StringField(_l("Username"), validators=[InputRequired(), Length(max=255)])
+    confirmation = StringField(_l("Username"), validators=[input_required(), at_most(255)])
 
 
 class SettingsForm(FlaskForm):
@@ -67,11 +67,11 @@ class SettingsForm(FlaskForm):
     open_registration = BooleanField(_l("Open registration"))
     offline_allowed = BooleanField(_l("Offline copies"))
     session_hours = IntegerField(
-        _l("Session lifetime (hours)"), validators=[InputRequired(), NumberRange(1, MAX_SESSION_HOURS)]
+        _l("Session lifetime (hours)"), validators=[input_required(), between(1, MAX_SESSION_HOURS)]
     )
     idle_lock_minutes = IntegerField(
         _l("Idle lock (minutes, 0 for off)"),
-        validators=[InputRequired(), NumberRange(0, settings.MAX_IDLE_LOCK_MINUTES)],
+        validators=[input_required(), between(0, settings.MAX_IDLE_LOCK_MINUTES)],
     )
 
 

@@ -19,7 +19,7 @@ from flask_wtf import FlaskForm
 from werkzeug.exceptions import NotFound
 from wtforms import PasswordField, RadioField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import InputRequired, Optional
 
 from webauth import audit
 from webauth.auth_session import reauth_required
@@ -28,6 +28,7 @@ from webauth.backups import removal
 from webauth.backups.run import BackupSettings, backup_user
 from webauth.backups.status import latest_backup, status_of
 from webauth.extensions import db, limiter
+from webauth.forms import at_most, required
 from webauth.keys import keyring
 from webauth.models import utcnow
 from webauth.views.common import current_vault, page_or_fragment, render_error, wants_fragment
@@ -39,9 +40,9 @@ ACTION_LIMIT = "10 per minute; 60 per hour"
 
 
 class WebDavForm(FlaskForm):
-    url = StringField(_l("Folder address"), validators=[DataRequired(), Length(max=backup_plan.MAX_URL)])
-    username = StringField(_l("User name"), validators=[Optional(), Length(max=255)])
-    password = PasswordField(_l("Password or app password"), validators=[Optional(), Length(max=1024)])
+    url = StringField(_l("Folder address"), validators=[required(), at_most(backup_plan.MAX_URL)])
+    username = StringField(_l("User name"), validators=[Optional(), at_most(255)])
+    password = PasswordField(_l("Password or app password"), validators=[Optional(), at_most(1024)])
 
 
 class StopForm(FlaskForm):

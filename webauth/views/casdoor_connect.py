@@ -30,7 +30,7 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import Optional
 
 from webauth import audit, users
 from webauth.auth_session import current_session, reauth_required, recently_authenticated
@@ -39,6 +39,7 @@ from webauth.casdoor import sync as casdoor_sync
 from webauth.casdoor.client import CasdoorError
 from webauth.casdoor.oidc import Identity, SignInError, Tokens
 from webauth.extensions import db, limiter
+from webauth.forms import at_most
 from webauth.keys import keyring
 from webauth.listing import ListQuery
 from webauth.models import User
@@ -61,7 +62,7 @@ MAX_LINK_LENGTH = 8192
 
 
 class LoginLinkForm(FlaskForm):
-    link = TextAreaField(_l("Login link"), validators=[Optional(), Length(max=MAX_LINK_LENGTH)])
+    link = TextAreaField(_l("Login link"), validators=[Optional(), at_most(MAX_LINK_LENGTH)])
     image = FileField(_l("Or a picture of its QR code"))
 
 

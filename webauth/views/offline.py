@@ -17,11 +17,11 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import NotFound
 from wtforms import PasswordField
-from wtforms.validators import DataRequired, Length
 
 from webauth import audit, languages, offline, users
 from webauth.auth_session import current_session
 from webauth.extensions import db, limiter
+from webauth.forms import at_most, required
 from webauth.passkeys import credentials, relying_party
 from webauth.users import MAX_PASSWORD_LENGTH
 from webauth.views.common import current_vault, json_problem, json_response
@@ -34,7 +34,7 @@ DEVICE_REASONS = {"forgotten", "signed-out", "wrong-pin"}
 
 
 class ReauthForm(FlaskForm):
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)])
+    password = PasswordField(_l("Password"), validators=[required(), at_most(MAX_PASSWORD_LENGTH)])
 
 
 def _reauth_limit() -> str:

@@ -17,11 +17,11 @@ from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import NotFound
 from wtforms import StringField
-from wtforms.validators import DataRequired, Length
 
 from webauth import audit, settings, users
 from webauth.auth_session import current_session, reauth_required, recently_authenticated, sign_in
 from webauth.extensions import db, limiter
+from webauth.forms import at_most, required
 from webauth.models import utcnow
 from webauth.passkeys import credentials
 from webauth.passkeys.credentials import MAX_NAME_LENGTH, MAX_PASSKEYS, PasskeyError
@@ -54,7 +54,7 @@ STATUS = {"duplicate": 409, "limit": 409, "no-passkey": 409, "not-local": 403}
 
 
 class PasskeyNameForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=MAX_NAME_LENGTH)])
+    name = StringField(_l("Name"), validators=[required(), at_most(MAX_NAME_LENGTH)])
 
 
 def _reauth_limit() -> str:

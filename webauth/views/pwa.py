@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, Response, current_app, request
-from flask_babel import force_locale, get_locale
+from flask_babel import force_locale, get_locale, pgettext
 from flask_babel import gettext as _
 
 from webauth import languages
@@ -63,11 +63,16 @@ def _manifest_base() -> dict:
 
 
 def _translated_manifest() -> dict:
-    """manifest.json in the request's language: its name, description and screenshot labels
-    translated, `lang` and `dir` set (an installed app keeps the language it was installed in)."""
+    """manifest.json in the request's language: its names, description and screenshot labels
+    translated, `lang` and `dir` set (an installed app keeps the language it was installed in).
+
+    The short name is what a home screen writes under the icon, where about 12 characters fit;
+    its context tells translators so (tests/functional/test_i18n.py holds them to it).
+    """
     manifest = copy.deepcopy(_manifest_base())
     locale = get_locale()
     manifest["name"] = _("webauth authenticator")
+    manifest["short_name"] = pgettext("the app's name under its icon, 12 characters at most", "webauth")
     manifest["description"] = _("Your two-factor codes, on every device.")
     manifest["lang"] = languages.html_lang(locale)
     manifest["dir"] = languages.direction(locale)

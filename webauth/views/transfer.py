@@ -23,11 +23,12 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.exceptions import NotFound
 from wtforms import PasswordField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional
+from wtforms.validators import EqualTo, Length, Optional
 
 from webauth import qr
 from webauth.auth_session import reauth_required
 from webauth.extensions import csrf, db, limiter
+from webauth.forms import at_most, required
 from webauth.otp import OtpType
 from webauth.otpauth import format_uri
 from webauth.transfer import exports, guard, pending
@@ -87,9 +88,9 @@ def _format_choices() -> list[tuple[str, str]]:
 
 class ImportForm(FlaskForm):
     file = FileField(_l("A file exported from another app"))
-    text = TextAreaField(_l("Or paste its contents"), validators=[Optional(), Length(max=MAX_IMPORT_BYTES)])
+    text = TextAreaField(_l("Or paste its contents"), validators=[Optional(), at_most(MAX_IMPORT_BYTES)])
     format = SelectField(_l("Format"), default="")
-    password = PasswordField(_l("Password, if the file is encrypted"), validators=[Optional(), Length(max=1024)])
+    password = PasswordField(_l("Password, if the file is encrypted"), validators=[Optional(), at_most(1024)])
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -97,14 +98,14 @@ class ImportForm(FlaskForm):
 
 
 class FilePasswordForm(FlaskForm):
-    password = PasswordField(_l("Password of the file"), validators=[DataRequired(), Length(max=1024)])
+    password = PasswordField(_l("Password of the file"), validators=[required(), at_most(1024)])
 
 
 class BackupPasswordForm(FlaskForm):
     password = PasswordField(
         _l("Backup password"),
         validators=[
-            DataRequired(),
+            required(),
             Length(
                 min=exports.MIN_BACKUP_PASSWORD,
                 max=exports.MAX_BACKUP_PASSWORD,
@@ -113,7 +114,7 @@ class BackupPasswordForm(FlaskForm):
         ],
     )
     confirm = PasswordField(
-        _l("Repeat the password"), validators=[DataRequired(), EqualTo("password", _l("The passwords differ."))]
+        _l("Repeat the password"), validators=[required(), EqualTo("password", _l("The passwords differ."))]
     )
 
 
