@@ -267,6 +267,61 @@ def test_a_wide_screen_shows_a_grid_that_the_arrow_keys_follow(app, ada, screen_
     assert page.console_errors == []
 
 
+# For each row's code and next code: the parts of it ("Next", then the digits) that show a piece
+# of themselves without all of it (cut by the box that clips them), and any digits cut inside
+# their own box (an ellipsis, or text wider than its button).
+CUT_CODES = """() => [...document.querySelectorAll('#codes .account')].flatMap((row) => {
+  const cut = [];
+  const code = row.querySelector('.code');
+  if (code.scrollWidth > code.clientWidth + 1) cut.push(`${row.id}: code ${code.textContent.trim()}`);
+  const next = row.querySelector('.next-code');
+  if (!next || !next.textContent.trim()) return cut;
+  const box = next.getBoundingClientRect();
+  for (const part of next.childNodes) {
+    if (!part.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(part);
+    const r = range.getBoundingClientRect();
+    const inside = r.left >= box.left - 0.5 && r.right <= box.right + 0.5
+      && r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5;
+    const outside = r.top >= box.bottom - 0.5 || r.bottom <= box.top + 0.5
+      || r.right <= box.left + 0.5 || r.left >= box.right - 0.5;
+    if (!inside && !outside) cut.push(`${row.id}: next "${part.textContent.trim()}"`);
+  }
+  const ellipsis = getComputedStyle(next).textOverflow === 'ellipsis';
+  if (ellipsis && next.scrollWidth > next.clientWidth) cut.push(`${row.id}: ellipsis`);
+  return cut;
+})"""
+# Each row's next code in full when it shows at all: the digits, and whether they are in view.
+NEXT_SHOWN = """() => [...document.querySelectorAll('#codes .account .next-code b')].map((digits) => {
+  const box = digits.parentElement.getBoundingClientRect(), r = digits.getBoundingClientRect();
+  return [digits.textContent, r.top < box.bottom - 0.5 && r.bottom > box.top + 0.5];
+})"""
+
+
+@pytest.mark.parametrize("screen", ["phone", "small-phone"])
+def test_no_code_is_cut_on_a_phone(app, ada, screen_page, screen):
+    """The next code shows whole or not at all: a narrow row gives up the word "Next", then the
+    digits as a whole, never part of them ("Next 648 4…")."""
+    # A 10 s period shows the next code all the time (it shows in a period's last 10 seconds).
+    add(app, [f"otpauth://totp/Microsoft:{LONG_NAME}?secret={secret(1)}&issuer=Microsoft&period=10",
+              f"otpauth://totp/Dropbox:ada?secret={secret(2)}&issuer=Dropbox&period=10&digits=8",
+              f"otpauth://totp/GitHub:ada?secret={secret(3)}&issuer=GitHub&period=10"])
+    page = screen_page(screen)
+    browser_sign_in(page, "ada", PASSWORD)
+    expect(page.locator("#codes .next-code b").first).to_have_text(re.compile(r"\d"))
+    for compact in (False, True):
+        if compact:
+            page.get_by_role("button", name="Compact rows").click()
+            expect(page.locator("#codes.compact")).to_be_visible()
+        assert page.evaluate(CUT_CODES) == []
+        shown = page.evaluate(NEXT_SHOWN)
+        assert len(shown) == 3 and all(re.fullmatch(r"\d{3,4} \d{3,4}", digits) for digits, _ in shown)
+        if screen == "phone":  # at 390 px there is room for a six-digit next code
+            assert [visible for digits, visible in shown if len(digits) == 7] == [True, True]
+    assert page.console_errors == []
+
+
 def boxes(page: Page) -> list[dict]:
     return page.eval_on_selector_all(
         "#codes .account .issuer, #codes .account .name, #codes .account .twin-hint, #codes .account",
