@@ -3,11 +3,6 @@
 // (templates/partials/codes_tick.html); this module turns the countdown between those moments
 // and never computes a code.
 
-const RING_FRAMES = [
-  { "--elapsed": 0, "--ring": "var(--brand)", offset: 0 },
-  { "--elapsed": 0.8, "--ring": "var(--brand)", offset: 0.8 },
-  { "--elapsed": 1, "--ring": "var(--danger)", offset: 1 },
-];
 // A clock that could not ask (no network, a server restarting) asks again this much later.
 const RETRY_MS = 10_000;
 
@@ -25,6 +20,8 @@ export function secondsLeft(nowMs, periodSeconds) {
 }
 
 let countdownTimer = null;
+// The countdowns' clock minus this device's: the server's (the list), or the offline copy's.
+let countdownOffsetMs = 0;
 
 /**
  * The page's countdowns (`.countdown[data-period]`: the list's, or an account page's) say
@@ -33,7 +30,7 @@ let countdownTimer = null;
  */
 function countSeconds() {
   clearTimeout(countdownTimer);
-  const nowMs = Date.now() + serverOffsetMs;
+  const nowMs = Date.now() + countdownOffsetMs;
   const countdowns = document.querySelectorAll(".countdown[data-period]");
   for (const countdown of countdowns) {
     const left = secondsLeft(nowMs, Number(countdown.dataset.period));
@@ -46,12 +43,14 @@ function countSeconds() {
 
 /**
  * Start each countdown under `root` where its period stands at `nowMs` (the server's time by
- * default): the rings of the page's countdowns (`.countdown-ring`) and of the offline page's
- * rows (`.timer`), their `--elapsed` animated by the Web Animations API, which keeps this off
- * the style attribute (the CSP forbids it); and the seconds beside them.
+ * default; the offline page passes its copy's): the rings of the page's countdowns
+ * (`.countdown-ring`, the list's, an account page's, the offline list's), their `--elapsed`
+ * animated by the Web Animations API, which keeps this off the style attribute (the CSP
+ * forbids it); and the seconds in them, counted on the same clock.
  */
 export function startRings(root, nowMs = Date.now() + serverOffsetMs) {
   const reduced = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+  countdownOffsetMs = nowMs - Date.now();
   for (const ring of root.querySelectorAll(".countdown[data-period] .countdown-ring")) {
     const periodMs = Number(ring.closest("[data-period]").dataset.period) * 1000;
     if (!periodMs) continue;
@@ -64,17 +63,6 @@ export function startRings(root, nowMs = Date.now() + serverOffsetMs) {
     });
   }
   if (root.querySelector(".countdown[data-period]")) countSeconds();
-  for (const timer of root.querySelectorAll("[data-period] .timer")) {
-    const periodMs = Number(timer.closest("[data-period]").dataset.period) * 1000;
-    if (!periodMs) continue;
-    for (const animation of timer.getAnimations()) animation.cancel();
-    timer.animate(RING_FRAMES, {
-      duration: periodMs,
-      delay: -(nowMs % periodMs),
-      iterations: Infinity,
-      easing: reduced ? "steps(10)" : "linear",
-    });
-  }
 }
 
 /** Say something briefly; the messages come translated from the page (data-* on #toast). */

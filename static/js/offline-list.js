@@ -45,8 +45,10 @@ function buildItem(template, account, copyLabel) {
   button.firstElementChild.id = `code-${account.uuid}`;
   button.setAttribute('aria-labelledby', `${copyText.id} ${button.firstElementChild.id}`);
   const timed = account.type !== 'hotp';
-  item.querySelector(timed ? '.hotp-note' : '.timer').remove();
-  if (timed) item.dataset.period = String(account.period);
+  if (timed) {
+    item.querySelector('.hotp-note').remove();
+    item.dataset.period = String(account.period);
+  }
   return {
     account,
     item,
@@ -55,6 +57,49 @@ function buildItem(template, account, copyLabel) {
     next: item.querySelector('.next-code'),
     nextDigits: item.querySelector('.next-code > b'),
   };
+}
+
+/** "30 seconds" in the page's language (CLDR's words and plural forms, from the browser). */
+function periodName(period) {
+  const lang = document.documentElement.lang || 'en';
+  return new Intl.NumberFormat(lang, { style: 'unit', unit: 'second', unitDisplay: 'long' }).format(period);
+}
+
+/**
+ * The countdown of each period of the time-based accounts, as partials/countdown.html draws it
+ * online: a ring round the seconds left (turned and counted by codes.js's startRings). With
+ * more than one period, each says its period, and so do the rows of any but the first.
+ */
+function buildCountdowns(container, entries) {
+  const periods = [...new Set(entries.filter((e) => e.account.type !== 'hotp').map((e) => e.account.period))];
+  periods.sort((a, b) => a - b);
+  container.replaceChildren(
+    ...periods.map((period) => {
+      const countdown = document.createElement('p');
+      countdown.className = 'countdown';
+      countdown.dataset.period = String(period);
+      const ring = document.createElement('span');
+      ring.className = 'countdown-ring';
+      const seconds = document.createElement('span');
+      seconds.className = 'countdown-seconds';
+      ring.append(seconds);
+      countdown.append(ring);
+      if (periods.length > 1) {
+        const name = document.createElement('span');
+        name.textContent = periodName(period);
+        countdown.append(name);
+      }
+      return countdown;
+    }),
+  );
+  container.hidden = !periods.length;
+  for (const { account, item } of entries) {
+    if (account.type === 'hotp' || account.period === periods[0]) continue;
+    const mark = document.createElement('span');
+    mark.className = 'period-mark';
+    mark.textContent = periodName(account.period);
+    item.querySelector('.account-text').append(mark);
+  }
 }
 
 /** The code, or an em dash for an account this version cannot compute (it says why on hover). */
@@ -71,9 +116,11 @@ export class CodeList {
    * @param {HTMLElement} list the `ul.account-list` to fill
    * @param {HTMLTemplateElement} template one `li.account`
    * @param {string} copyLabel the copy button's label, with `{label}` for the account
+   * @param {HTMLElement} countdowns where the countdowns of the accounts' periods go
    */
-  constructor(list, template, copyLabel) {
+  constructor(list, template, copyLabel, countdowns) {
     this.list = list;
+    this.countdowns = countdowns;
     this.template = template;
     this.copyLabel = copyLabel;
     this.entries = [];
@@ -90,6 +137,7 @@ export class CodeList {
     this.stop();
     this.offsetMs = Number(vault.server_offset_ms) || 0;
     this.entries = vault.accounts.map((account) => buildItem(this.template, account, this.copyLabel));
+    buildCountdowns(this.countdowns, this.entries);
     this.list.replaceChildren(...this.entries.map((entry) => entry.item));
     await this.update();
     this.restartRings();
@@ -130,10 +178,7 @@ export class CodeList {
 
   /** Start the countdown rings where each period stands now (after sleep, timers are late). */
   restartRings() {
-    for (const bar of this.list.querySelectorAll('.ring-bar')) {
-      for (const animation of bar.getAnimations()) animation.cancel();
-    }
-    startRings(this.list, this.now());
+    startRings(this.countdowns, this.now());
   }
 
   /** Recompute at once: for when the page becomes visible again after a sleep. */
@@ -164,5 +209,7 @@ export class CodeList {
     this.timer = null;
     this.entries = [];
     this.list.replaceChildren();
+    this.countdowns.replaceChildren();
+    this.countdowns.hidden = true;
   }
 }

@@ -176,7 +176,7 @@ async function init() {
     return;
   }
   describeCopy(root, record);
-  const list = new CodeList($('offline-accounts'), $('offline-account'), root.dataset.copyLabel);
+  const list = new CodeList($('offline-accounts'), $('offline-account'), root.dataset.copyLabel, $('offline-countdown'));
   initUnlock(root, list);
   initPasskeyUnlock(root, list);
   initUnlocked(list, record);

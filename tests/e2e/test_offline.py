@@ -59,6 +59,23 @@ TILES_ON_PAGE = """() => Object.fromEntries([...document.querySelectorAll('#offl
                    return [item.id.replace('account-', ''),
                            [tile.textContent, [...tile.classList].find((name) => /^tile-\\d+$/.test(name)),
                             getComputedStyle(tile).backgroundColor]]; }))"""
+# Each countdown of the page, the list's or the offline copy's: its period, seconds, ring and name,
+# how many rows mark that they are of its period, and the seconds left it should show now.
+COUNTDOWNS_ON_PAGE = """(offsetMs) => {
+  const root = document.getElementById('offline-countdown') || document.getElementById('codes-countdown');
+  const marks = (period) => document.querySelectorAll(`li.account[data-period="${period}"] .period-mark`).length;
+  return [...root.querySelectorAll('.countdown[data-period]')].map((countdown) => {
+    const period = Number(countdown.dataset.period);
+    const nowMs = Date.now() + offsetMs;
+    return {
+      period, marks: marks(period),
+      seconds: Number(countdown.querySelector('.countdown-ring > .countdown-seconds').textContent),
+      expected: Math.ceil((period * 1000 - (nowMs % (period * 1000))) / 1000),
+      animations: countdown.querySelector('.countdown-ring').getAnimations().length,
+      name: countdown.querySelector(':scope > span:not(.countdown-ring)')?.textContent ?? null,
+    };
+  });
+}"""
 # The digits of each row: the last span of its copy button (the words naming a list's button are hidden).
 CODES_ON_PAGE = """() => Object.fromEntries([...document.querySelectorAll('#offline-accounts li, #codes li')]
   .map((item) => [item.id.replace('account-', ''),
@@ -158,6 +175,7 @@ def test_codes_offline_equal_pyotps_and_the_blob_opens_in_python(app, alice, app
         page.evaluate("htmx.trigger('#codes', 'refresh')")  # a fragment with codes, through the worker
     online_tiles = page.evaluate(TILES_ON_PAGE)
     assert len(online_tiles) >= 5  # the issuers with no brand icon
+    online_countdowns = page.evaluate(COUNTDOWNS_ON_PAGE, 0)
     turn_on_offline_copy(page)
 
     # The blob the browser wrote, read from IndexedDB and opened here.
@@ -186,9 +204,21 @@ def test_codes_offline_equal_pyotps_and_the_blob_opens_in_python(app, alice, app
     # The same letter tile (initials and colour) for an issuer online and offline (static/js/tiles.js).
     offline_tiles = page.evaluate(TILES_ON_PAGE)
     assert {uuid: offline_tiles[uuid] for uuid in online_tiles} == online_tiles
-    ring = page.locator(f"#account-{next(iter(labels))} .timer")
-    expect(ring).to_have_count(1)
-    assert ring.evaluate("(timer) => timer.getAnimations().length") == 1  # the countdown turns
+    # The countdown as online: a ring per period round its seconds left, each named when there
+    # are several, and a mark on the rows of any but the first period.
+    offline_countdowns = page.evaluate(COUNTDOWNS_ON_PAGE, vault["server_offset_ms"])
+    assert [c["period"] for c in offline_countdowns] == [c["period"] for c in online_countdowns] == [10, 30, 60]
+    marks = [c["marks"] for c in offline_countdowns]
+    assert marks == [c["marks"] for c in online_countdowns] and marks[0] == 0 and all(marks[1:])
+    names = [c["name"] for c in offline_countdowns]
+    assert names == [c["name"] for c in online_countdowns] == ["10 seconds", "30 seconds", "60 seconds"]
+    for countdown in offline_countdowns:
+        assert countdown["animations"] == 1  # the ring turns
+        # The seconds left by the copy's clock (the device's, corrected by the saved offset).
+        assert countdown["seconds"] in {countdown["expected"], countdown["expected"] - 1}
+    seconds = page.locator("#offline-countdown [data-period='10'] .countdown-seconds")
+    shown = seconds.inner_text()
+    expect(seconds).not_to_have_text(shown, timeout=3_000)  # and counts down
 
     page.get_by_label("Search accounts").fill("ech")
     expect(page.locator("#offline-accounts li:visible")).to_have_count(1)
