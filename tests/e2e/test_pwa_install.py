@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
+from tests.e2e.conftest import browser_sign_in
 from tests.e2e.pwa_support import wait_for_worker, wait_until
 from webauth.views import pwa
 
@@ -74,3 +75,34 @@ def test_a_new_version_waits_until_the_page_offers_to_reload(browser, deployable
         expect(banner).to_be_hidden()
     finally:
         context.close()
+
+
+# The language of the offline page the worker keeps (its Content-Language), or null.
+KEPT_OFFLINE_LANGUAGE = """async () => {
+  for (const name of await caches.keys()) {
+    const kept = await (await caches.open(name)).match('/offline');
+    if (kept) return kept.headers.get('Content-Language');
+  }
+  return null;
+}"""
+
+
+def test_the_worker_keeps_the_offline_page_in_the_language_chosen(app_page, persistent_context, make_user):
+    """A language chosen while online is the offline page's too: the live page tells the worker
+    its language, and the worker fetches the offline page again when the one it keeps differs."""
+    make_user("alice", "correct horse battery")
+    page = app_page
+    browser_sign_in(page, "alice", "correct horse battery")
+    wait_for_worker(page)
+    wait_until(page, f"async () => (await ({KEPT_OFFLINE_LANGUAGE})()) === 'en'", timeout=30)
+
+    with page.expect_navigation():
+        page.locator("#locale").select_option("de")
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    wait_until(page, f"async () => (await ({KEPT_OFFLINE_LANGUAGE})()) === 'de'", timeout=30)
+
+    persistent_context.set_offline(True)
+    page.goto("/")
+    expect(page.locator("html")).to_have_attribute("lang", "de")
+    expect(page.locator("#offline-app")).to_have_count(1)
+    assert page.console_errors == []
