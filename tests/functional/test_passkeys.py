@@ -192,7 +192,7 @@ def test_adding_a_passkey_needs_a_recent_reauthentication(app, signed_in, phone)
     refused = post_json(signed_in, "/passkeys/register/options", {}, csrf)
     assert refused.status_code == 403
     assert refused.get_json()["error"] == "reauth" and refused.get_json()["location"] == "/reauth?next=/me/%23passkeys"
-    assert 'href="/reauth?next=/me/%23passkeys"' in signed_in.get("/me/").get_data(as_text=True)
+    assert 'href="/reauth?next=/me/%23passkeys&amp;back=/me/"' in signed_in.get("/me/").get_data(as_text=True)
     assert stored_passkeys(app) == []
 
 

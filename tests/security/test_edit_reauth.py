@@ -55,7 +55,7 @@ def test_totp_into_hotp_with_a_future_counter_needs_the_password(app, signed_in)
     assert _edit(signed_in, uuid, note="my bank").status_code == 302
     assert _stored(app, uuid) == ("totp", 0, "my bank")
 
-    assert post_form(signed_in, "/reauth", "/reauth", {"password": TEST_PASSWORD}).status_code == 302
+    assert post_form(signed_in, "/reauth", "/reauth", {"password": TEST_PASSWORD}).status_code == 303
     assert _edit(signed_in, uuid, type="hotp", counter=str(FUTURE_STEP)).status_code == 302
     assert _stored(app, uuid) == ("hotp", FUTURE_STEP, "my bank")
 

@@ -45,7 +45,7 @@ def forget_password_entry(app: Flask) -> None:
 
 def reauthenticate(client: FlaskClient, password: str = TEST_PASSWORD) -> None:
     answer = post_form(client, "/reauth", "/reauth", {"password": password})
-    assert answer.status_code == 302, answer.get_data(as_text=True)
+    assert answer.status_code == 303, answer.get_data(as_text=True)
 
 
 def start_connect(client: FlaskClient):

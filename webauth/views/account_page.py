@@ -123,7 +123,7 @@ def _edit_page(account: Account, form: EditForm, status: int = 200, elsewhere=No
         account=account,
         form=form,
         elsewhere=elsewhere or [],
-        reauth_url=None if recently_authenticated() else url_for("auth.reauth", next=request.path),
+        reauth_url=None if recently_authenticated() else url_for("auth.reauth", next=request.path, back=request.path),
     )
     return html, status
 
