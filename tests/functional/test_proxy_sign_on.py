@@ -93,7 +93,7 @@ def test_the_trusted_proxy_signs_a_user_in_without_counting_as_a_password(app, c
         "/reauth", data={"csrf_token": csrf_from(page), "password": TEST_PASSWORD},
         environ_base=PROXY, headers={"Remote-User": "alice"},
     )
-    assert right.status_code == 302
+    assert right.status_code == 303
     assert client.get("/guarded", environ_base=PROXY, headers=as_user("alice")).get_data(as_text=True) == (
         "the secret page"
     )

@@ -85,7 +85,7 @@ def test_the_sign_in_follows_a_local_next_whatever_it_holds(client, user, target
 def test_the_password_re_entry_stays_on_the_site(signed_in, target) -> None:
     page = "/reauth?" + urlencode({"next": target})
     answer = post_form(signed_in, page, page, {"password": TEST_PASSWORD})
-    assert answer.status_code == 302
+    assert answer.status_code == 303
     assert answer.headers["Location"] == "/"
 
 
