@@ -16,7 +16,7 @@ from interop_fixtures import STRUCTURED, assert_matches_vectors, fixture, fuzz
 from tests.support.i18n import chinese, is_translated
 from webauth.otp import Algorithm, OtpType
 from webauth.transfer import microsoft
-from webauth.transfer.base import TransferError
+from webauth.transfer.base import TooMuchWork, TransferError
 from webauth.transfer.limits import MAX_IMPORT_ENTRIES, SQLITE_MAX_VALUE_BYTES
 from webauth.transfer.microsoft import MicrosoftAuthenticatorImporter
 
@@ -127,9 +127,19 @@ def test_damaged_files_are_refused_and_leave_nothing_behind(private_tempdir: Pat
 
 def test_queries_have_a_work_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(microsoft, "SQLITE_PROGRESS_STEPS", 1)
-    monkeypatch.setattr(microsoft, "SQLITE_MAX_STEPS", 10)
-    with pytest.raises(TransferError, match="more work than this server allows"):
-        IMPORTER.read(fixture("microsoft_authenticator.sqlite"))
+    monkeypatch.setattr(microsoft, "SQLITE_MAX_STEPS", 1234)
+    rows = [("Acme", f"user{n}", "JBSWY3DPEHPK3PXP", 0) for n in range(20)]
+    assert len(IMPORTER.read(database(ACCOUNTS_TABLE, rows=rows[:1]))) == 1  # within the budget
+    data = database(ACCOUNTS_TABLE, rows=rows * 10)
+    with pytest.raises(TooMuchWork) as refusal:
+        IMPORTER.read(data)
+    assert str(refusal.value) == (
+        "This Microsoft Authenticator database asks for more work than this server allows:"
+        " reading it takes more than 1,234 SQLite steps."
+    )
+    with chinese(), pytest.raises(TooMuchWork) as refusal:
+        IMPORTER.read(data)
+    assert is_translated(str(refusal.value)) and "1,234" in str(refusal.value)
 
 
 sqlite_values = st.none() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False) | st.text() | st.binary()

@@ -123,8 +123,11 @@ def _read_rows(data: bytes) -> list[_Row]:
         except (sqlite3.Error, UnicodeDecodeError):  # SQLite's message may quote schema text that is not UTF-8
             if budget.spent:
                 raise TooMuchWork(
-                    "This Microsoft Authenticator database asks for more work than this server allows:"
-                    f" reading it takes more than {SQLITE_MAX_STEPS:,} SQLite steps."
+                    _(
+                        "This Microsoft Authenticator database asks for more work than this server allows:"
+                        " reading it takes more than %(steps)s SQLite steps.",
+                        steps=f"{SQLITE_MAX_STEPS:,}",
+                    )
                 ) from None
             raise TransferError(_("This Microsoft Authenticator database is damaged or not the app's.")) from None
         finally:
