@@ -59,6 +59,15 @@ def test_rfc4226_appendix_d(counter, code):
 
 
 @pytest.mark.parametrize(
+    ("algorithm", "seed"), [("SHA256", b"12345678901234567890123456789012"), ("SHA512", b"1234567890" * 6 + b"1234")]
+)
+def test_hotp_uses_the_accounts_algorithm(algorithm, seed):
+    # RFC 6238's vectors at T=59 are HOTP at counter 1 with the same key and algorithm.
+    params = OtpParams(type=OtpType.HOTP, secret=seed, algorithm=algorithm, digits=8, counter=1)
+    assert code_at(params) == {"SHA256": "46119246", "SHA512": "90693936"}[algorithm]
+
+
+@pytest.mark.parametrize(
     ("algorithm", "seed_len", "time", "code"),
     [
         ("SHA1", 20, 59, "94287082"),

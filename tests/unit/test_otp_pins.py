@@ -11,7 +11,15 @@ import struct
 import pytest
 
 from webauth.otp import InvalidParameter, OtpParams, OtpType, code_at, motp_code, yandex_code, yandex_secret
-from webauth.otpauth import AccountSpec, OtpauthError, format_uri, parse_uri, with_pin
+from webauth.otpauth import (
+    AccountSpec,
+    OtpauthError,
+    decode_secret_of,
+    format_uri,
+    parse_uri,
+    secret_text,
+    with_pin,
+)
 
 # Aegis's MOTPTest.VECTORS: (unix time, code, PIN, hex secret); the last two round the step down.
 MOTP_VECTORS = [
@@ -116,7 +124,10 @@ def test_codes_need_the_pin(pin):
     assert params.needs_pin
     with pytest.raises(InvalidParameter) as error:
         code_at(params, 0)
-    assert error.value.field == "pin"
+    assert (error.value.field, str(error.value)) == (
+        "pin",
+        "This account has no PIN yet, and its codes need one: enter its PIN.",
+    )
 
 
 @pytest.mark.parametrize(
@@ -209,3 +220,87 @@ def test_bad_links_name_the_field(uri, message):
 def test_the_pin_never_shows_in_the_spec_repr():
     spec = AccountSpec(issuer="VPN", name="a", params=OtpParams(OtpType.MOTP, b"\x01", pin="s3cr3t-pin"))
     assert "s3cr3t-pin" not in repr(spec)
+
+
+@pytest.mark.parametrize(
+    ("otp_type", "secret", "text"),
+    [
+        (OtpType.MOTP, bytes.fromhex("e3152afee62599c8"), "e3152afee62599c8"),  # lower-case hex, as its codes hash it
+        (OtpType.TOTP, b"Hello!\xde\xad\xbe\xef", "JBSWY3DPEHPK3PXP"),
+        (OtpType.YANDEX, b32("LA2V6KMCGYMWWVEW64RNP3JA3I"), "LA2V6KMCGYMWWVEW64RNP3JA3I"),
+    ],
+)
+def test_a_secret_is_shown_as_it_is_typed_for_its_type(otp_type, secret, text):
+    params = OtpParams(otp_type, secret, pin="1234")
+    assert secret_text(params) == text
+    assert decode_secret_of(otp_type, text) == secret
+
+
+def test_an_motp_link_may_carry_its_pin_in_clear_and_keeps_unknown_parameters_apart():
+    spec = parse_uri("motp://VPN:alice?secret=e3152afee62599c8&pin=1234&issuer=VPN&foo=bar")
+    assert spec.params.pin == "1234" and not spec.params.needs_pin
+    assert code_at(spec.params, 165892298) == "e7d8b6"
+    assert spec.extra == {"foo": "bar"}  # the secret, issuer and PIN are read, not kept as extras
+    assert parse_uri("motp://VPN:alice?secret=e3152afee62599c8&pin=").params.needs_pin
+
+
+@pytest.mark.parametrize(
+    ("uri", "issuer", "name"),
+    [
+        # The issuer parameter wins over the label's prefix, as in otpauth links.
+        ("motp://Label:alice?secret=e3152afee62599c8&issuer=Real", "Real", "alice"),
+        # An encoded colon separates nothing when the issuer parameter names another issuer.
+        ("motp:/a%3Ab?secret=e3152afee62599c8&issuer=Acme", "Acme", "a:b"),
+        ("motp:/a%3Ab?secret=e3152afee62599c8", "a", "b"),
+        # Only the slashes before the label go, not the label's own first letters.
+        ("motp://XY:Xavier?secret=e3152afee62599c8", "XY", "Xavier"),
+    ],
+)
+def test_the_label_of_an_motp_link(uri, issuer, name):
+    spec = parse_uri(uri)
+    assert (spec.issuer, spec.name) == (issuer, name)
+
+
+def test_a_yandex_link_naming_a_pin_of_one_character_says_so_in_the_singular():
+    spec = parse_uri("otpauth://yaotp/me?secret=LA2V6KMCGYMWWVEW64RNP3JA3I&pin_length=1")
+    with pytest.raises(OtpauthError) as error:
+        with_pin(spec, "12")
+    assert str(error.value) == "The PIN must be 1 character long, as the link says."
+    assert with_pin(spec, "7").params.pin == "7"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (" -: ", "secret: The secret key is empty."),
+        ("e", "secret: The mOTP secret key looks cut short: it has 1 character, and it needs an even number. Copy it "
+         "again, in full."),
+        ("e3152afg", "secret: The mOTP secret key holds 'g', which it never does: it uses only the digits 0 to 9 and "
+         "the letters a to f."),
+    ],
+)
+def test_bad_motp_secrets_name_the_field_and_the_fault(text, problem):
+    with pytest.raises(OtpauthError) as error:
+        decode_secret_of(OtpType.MOTP, text)
+    assert f"{error.value.field}: {error.value}" == problem
+
+
+def test_an_motp_secret_may_be_typed_in_any_case_with_spaces_colons_or_dashes():
+    assert decode_secret_of(OtpType.MOTP, " E3:15-2a fe\tE6 25 99 c8 ") == bytes.fromhex("e3152afee62599c8")
+
+
+@pytest.mark.parametrize(
+    ("issuer", "name", "uri"),
+    [
+        ("", "alice", "motp://alice?secret=e3152afee62599c8"),
+        # A colon in the name would read as the issuer's end: an empty issuer parameter says there is none.
+        ("", "a:b", "motp://a%3Ab?secret=e3152afee62599c8&issuer="),
+        ("VPN", "a:b", "motp://VPN:a%3Ab?secret=e3152afee62599c8&issuer=VPN"),
+        # The issuer parameter is quoted as the label is: an @ stays, a slash does not.
+        ("it/ops@corp", "alice", "motp://it%2Fops@corp:alice?secret=e3152afee62599c8&issuer=it%2Fops@corp"),
+    ],
+)
+def test_an_motp_link_carries_the_issuer_parameter_only_when_the_label_needs_it(issuer, name, uri):
+    spec = AccountSpec(issuer=issuer, name=name, params=OtpParams(OtpType.MOTP, bytes.fromhex("e3152afee62599c8")))
+    assert format_uri(spec) == uri
+    assert parse_uri(uri) == spec

@@ -12,6 +12,7 @@ from webauth.otpauth import (
     AccountSpec,
     OtpauthError,
     clean_group_name,
+    clean_group_names,
     decode_secret,
     encode_secret,
     format_uri,
@@ -330,8 +331,17 @@ def test_groups_are_normalised_deduplicated_and_bounded():
     assert clean_group_name("  Cafe\u0301\t") == "Café"
     with pytest.raises(OtpauthError, match=r"^A group name is longer than 200 characters\.$"):
         AccountSpec(issuer="A", name="b", params=TOTP, groups=("g" * 201,))
-    with pytest.raises(OtpauthError, match=r"^A group name holds invisible control characters"):
+    with pytest.raises(OtpauthError, match=r"^A group name holds invisible control characters") as error:
         clean_group_name("a\x07b")
+    assert error.value.field == "groups"  # the form shows the refusal beside the groups field
+    with pytest.raises(OtpauthError, match=r"^A group name is longer than 200 characters\.$") as error:
+        clean_group_name("g" * 201)
+    assert error.value.field == "groups"
+
+
+def test_group_names_drop_empty_ones_and_repeats_in_another_case_keeping_the_first():
+    assert clean_group_names(["", " Work ", "work", "  ", "WORK", "Dev", "dev "]) == ["Work", "Dev"]
+    assert clean_group_names(["", " "]) == []
 
 
 def test_the_label_shows_what_is_there():
