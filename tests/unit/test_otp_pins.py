@@ -304,3 +304,15 @@ def test_an_motp_link_carries_the_issuer_parameter_only_when_the_label_needs_it(
     spec = AccountSpec(issuer=issuer, name=name, params=OtpParams(OtpType.MOTP, bytes.fromhex("e3152afee62599c8")))
     assert format_uri(spec) == uri
     assert parse_uri(uri) == spec
+
+
+def test_a_yandex_link_ignores_the_algorithm_digits_and_period_it_may_state():
+    # The scheme fixes them (HMAC-SHA256, 8 letters, 30 s): whatever a link says, even nonsense, is not read.
+    spec = parse_uri("otpauth://yaotp/me?secret=LA2V6KMCGYMWWVEW64RNP3JA3I&algorithm=WHIRLPOOL&digits=six&period=x")
+    assert (spec.params.algorithm, spec.params.digits, spec.params.period) == ("SHA256", 8, 30)
+
+
+def test_a_pin_parameter_is_read_only_from_a_yandex_link():
+    # Another type's link keeps it as an unknown parameter, whatever it holds.
+    spec = parse_uri("otpauth://totp/A:b?secret=JBSWY3DPEHPK3PXP&pin=1")
+    assert spec.params.pin is None and spec.extra == {"pin": "1"}

@@ -286,8 +286,9 @@ def test_a_uri_may_be_8192_characters_long(length, accepted):
     if accepted:
         assert parse_uri(f"  {uri}  ").extra["pad"].startswith("x")
     else:
-        with pytest.raises(OtpauthError, match=r"^The link is longer than 8192 characters\.$"):
+        with pytest.raises(OtpauthError, match=r"^The link is longer than 8192 characters\.$") as error:
             parse_uri(uri)
+        assert error.value.field == "uri"
 
 
 @pytest.mark.parametrize(
