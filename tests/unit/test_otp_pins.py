@@ -171,6 +171,7 @@ def test_a_yandex_link_carries_its_pin_in_base32_as_aegis_writes_it():
     )
     spec = parse_uri(uri)
     assert spec.params.type is OtpType.YANDEX and spec.params.pin == "7586"
+    assert spec.extra == {}  # the PIN is read, not kept as an unknown parameter
     assert code_at(spec.params, 1581064020) == "oactmacq"
     written = format_uri(spec)
     assert written.startswith("otpauth://yaotp/Yandex:me?secret=LA2V6KMCGYMWWVEW64RNP3JA3I&")
