@@ -134,6 +134,7 @@ def test_codes_need_the_pin(pin):
     ("pin", "problem"),
     [
         ("x" * 65, "pin: The PIN is longer than 64 characters."),
+        (1234, "pin: The PIN must be text."),
         ("12\n34", "pin: The PIN holds invisible control characters or broken text; type it again."),
     ],
 )
@@ -141,6 +142,10 @@ def test_bad_pins_are_refused(pin, problem):
     with pytest.raises(InvalidParameter) as error:
         OtpParams(OtpType.YANDEX, bytes(16), pin=pin)
     assert f"{error.value.field}: {error.value}" == problem
+
+
+def test_a_pin_may_be_exactly_64_characters_long():
+    assert OtpParams(OtpType.YANDEX, bytes(16), pin="x" * 64).pin == "x" * 64
 
 
 def test_other_types_drop_a_pin_and_refuse_md5():
