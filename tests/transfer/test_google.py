@@ -136,8 +136,15 @@ def test_broken_payloads() -> None:
         parse_migration_uri("otpauth-migration://offline?foo=bar", "x")
     with pytest.raises(TransferError, match="truncated"):
         decode_payload(field(1, b"\x0a\x10abc")[:-1], "x")
-    with pytest.raises(TransferError, match="wire type"):
+    with pytest.raises(TransferError) as error:
         decode_payload(varint(1 << 3) + varint(5), "x")  # accounts must be length-delimited
+    assert str(error.value) == "The transfer data is malformed (field 1 has wire type 0)"
+    with pytest.raises(TransferError) as error:
+        decode_payload(field(3, b"\x01"), "x")  # the batch size must be a number
+    assert str(error.value) == "The transfer data is malformed (field 3 has wire type 2)"
+    with pytest.raises(TransferError) as error:
+        decode_payload(varint(2 << 3 | 3), "x")  # a group, which no proto3 message holds
+    assert str(error.value) == "The transfer data is malformed (wire type 3)"
     (entry,) = decode_payload(field(1, b"\x08\x01"), "x").entries  # a secret written as a number
     assert entry.spec is None and "wire type" in (entry.problem or "")
 
