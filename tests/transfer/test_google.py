@@ -403,3 +403,9 @@ def test_int32_codes_are_read_from_their_low_32_bits_as_protobuf_reads_them() ->
     assert entry.spec is not None
     assert (entry.spec.params.algorithm, entry.spec.params.digits) == (Algorithm.SHA256, 8)
     assert entry.spec.params.type is OtpType.HOTP
+
+
+def test_a_payload_without_its_batch_fields_reads_them_as_zero_as_protobuf_does() -> None:
+    batch = decode_payload(account(), "x")
+    assert (batch.version, batch.batch_size, batch.batch_index, batch.batch_id) == (0, 0, 0, 0)
+    assert len(batch.entries) == 1 and batch.entries[0].spec is not None
