@@ -409,3 +409,6 @@ def test_a_payload_without_its_batch_fields_reads_them_as_zero_as_protobuf_does(
     batch = decode_payload(account(), "x")
     assert (batch.version, batch.batch_size, batch.batch_index, batch.batch_id) == (0, 0, 0, 0)
     assert len(batch.entries) == 1 and batch.entries[0].spec is not None
+    # The batch fields are int32 too: their low 32 bits are read, as protobuf reads them.
+    batch = decode_payload(account() + field(2, 1 << 32 | 1) + field(5, 1 << 32 | 7), "x")
+    assert (batch.version, batch.batch_id) == (1, 7)
