@@ -281,3 +281,12 @@ def test_a_plain_file_that_is_not_a_backup_object_is_refused_by_name(data: bytes
 def test_an_unknown_algorithm_code_is_named() -> None:
     [entry] = PLAIN.read(backup(authenticator(Algorithm=9)))
     assert entry.spec is None and entry.problem is not None and "9" in entry.problem
+
+
+def test_an_encrypted_backup_too_short_for_its_salt_iv_and_tag_is_refused_as_damaged() -> None:
+    # 16 + 12 + 16 bytes is the least a backup holds (with nothing encrypted); one fewer is refused unread.
+    with pytest.raises(TransferError) as error:
+        StratumEncryptedImporter().read(stratum.HEADER + bytes(43), "pw")
+    assert str(error.value) == "This Authenticator Pro backup is damaged: it is too short."
+    with pytest.raises(WrongPassword):  # one byte more is long enough to be decrypted, and fails as a wrong password
+        StratumEncryptedImporter().read(stratum.HEADER + bytes(44), "pw")
