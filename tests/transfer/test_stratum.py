@@ -288,5 +288,19 @@ def test_an_encrypted_backup_too_short_for_its_salt_iv_and_tag_is_refused_as_dam
     with pytest.raises(TransferError) as error:
         StratumEncryptedImporter().read(stratum.HEADER + bytes(43), "pw")
     assert str(error.value) == "This Authenticator Pro backup is damaged: it is too short."
-    with pytest.raises(WrongPassword):  # one byte more is long enough to be decrypted, and fails as a wrong password
+    with pytest.raises(WrongPassword) as error:  # one byte more is long enough to be decrypted, and fails
         StratumEncryptedImporter().read(stratum.HEADER + bytes(44), "pw")
+    assert str(error.value) == "The password is wrong, or the Authenticator Pro backup was altered."
+
+
+def test_the_encrypted_importers_refusals_name_the_format() -> None:
+    with pytest.raises(PasswordRequired) as missing:
+        StratumEncryptedImporter().read(stratum.HEADER + bytes(44), None)
+    assert str(missing.value) == (
+        "This Authenticator Pro backup file is encrypted: enter the password it was exported with."
+    )
+    with pytest.raises(TransferError) as other:
+        StratumEncryptedImporter().read(b'{"Authenticators": []}', "pw")
+    assert str(other.value) == (
+        "This is not an encrypted Authenticator Pro backup: it lacks the AUTHENTICATORPRO header."
+    )
