@@ -10,8 +10,9 @@ from tests.conftest import post_form, sign_in
 from tests.functional.test_sharing import share
 from tests.support.accounts import add, events, link
 from webauth.extensions import db
-from webauth.models import User
+from webauth.models import AuditEvent, ShareLink, User
 from webauth.sharing import teams
+from webauth.sharing.models import Share
 
 pytestmark = pytest.mark.usefixtures("frozen_clock")
 
@@ -100,3 +101,100 @@ def test_disabling_the_owner_suspends_their_shares_and_enabling_restores_them(ap
     assert clients["bob"].get(f"/shared/{uuid}").status_code == 404
     assert post_form(clients["root"], page, f"{page}/enable", {}).status_code == 302
     assert f'id="shared-{uuid}"' in clients["bob"].get("/").get_data(as_text=True)
+
+
+# An administrator sees and ends a user's share links and shares --------------------------
+
+
+def _alices_link_and_share(app, clients) -> tuple[str, str, int]:
+    """Alice's GitHub account shared with bob and by a 10-minute link (the token, and the link's id)."""
+    from tests.functional.test_share_links import fetch, make_link
+
+    uuid = add(app, link("GitHub", "alice@example.com"))
+    assert share(clients["alice"], uuid, "bob").status_code == 302
+    _answer, token = make_link(clients["alice"], uuid, 10)
+    assert token and fetch(app.test_client(), token, opened=True).status_code == 200
+    with app.app_context():
+        link_id = db.session.scalar(select(ShareLink.id))
+    return uuid, token, link_id
+
+
+def test_an_administrator_sees_a_users_share_links_and_shares_but_never_a_token(app, clients):
+    uuid, token, link_id = _alices_link_and_share(app, clients)
+    page = clients["root"].get(f"/admin/users/{user_id(app, 'alice')}").get_data(as_text=True)
+    section = page.split('id="sharing"')[1].split("</section>")[0]
+    assert "GitHub (alice@example.com)" in section and "bob" in section
+    assert f"/admin/users/{user_id(app, 'alice')}/share-links/{link_id}/revoke" in section
+    assert "opened 1 time" in section  # last viewed, and how often
+    assert token not in page
+    # Nothing shared, nothing listed.
+    page = clients["root"].get(f"/admin/users/{user_id(app, 'carol')}").get_data(as_text=True)
+    assert "No share link is running." in page and "None of their accounts is shared." in page
+
+
+def test_an_administrator_revokes_a_users_share_link_audited_as_the_actor(app, clients):
+    from tests.functional.test_share_links import fetch
+
+    uuid, token, link_id = _alices_link_and_share(app, clients)
+    alice = user_id(app, "alice")
+    page = f"/admin/users/{alice}"
+    answer = post_form(clients["root"], page, f"/admin/users/{alice}/share-links/{link_id}/revoke", {})
+    assert answer.status_code == 302 and answer.headers["Location"] == f"/admin/users/{alice}#sharing"
+    assert fetch(app.test_client(), token).status_code == 410
+    with app.app_context():
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.event == "sharelink.revoke"))
+        assert (event.user_id, event.actor_id) == (alice, user_id(app, "root"))
+        assert event.details == {"account": uuid, "link": link_id, "by": "admin"}
+    # Revoked already: nothing to revoke.
+    assert post_form(clients["root"], page, f"/admin/users/{alice}/share-links/{link_id}/revoke", {}).status_code == 404
+
+
+def test_an_administrator_ends_a_share_of_a_users_account(app, clients):
+    uuid, _token, _link_id = _alices_link_and_share(app, clients)
+    alice = user_id(app, "alice")
+    with app.app_context():
+        share_id = db.session.scalar(select(Share.id))
+    page = f"/admin/users/{alice}"
+    answer = post_form(clients["root"], page, f"/admin/users/{alice}/shares/{share_id}/remove", {})
+    assert answer.status_code == 302
+    assert f'id="shared-{uuid}"' not in clients["bob"].get("/").get_data(as_text=True)
+    assert events(app, "share.remove") == [{"account": uuid, "kind": "user", "with": "bob", "by": "admin"}]
+    assert "bob no longer has access to GitHub (alice@example.com)." in clients["root"].get(page).get_data(as_text=True)
+
+
+@pytest.mark.parametrize("who", ["alice", "bob"])
+def test_only_an_administrator_may_end_a_users_links_and_shares(app, clients, who):
+    from tests.functional.test_share_links import fetch
+
+    uuid, token, link_id = _alices_link_and_share(app, clients)
+    alice = user_id(app, "alice")
+    with app.app_context():
+        share_id = db.session.scalar(select(Share.id))
+    client = clients[who]
+    assert client.get(f"/admin/users/{alice}").status_code == 403
+    for action in (f"/admin/users/{alice}/share-links/{link_id}/revoke", f"/admin/users/{alice}/shares/{share_id}/remove"):
+        assert post_form(client, "/", action, {}).status_code == 403
+    assert fetch(app.test_client(), token).status_code == 200
+    assert f'id="shared-{uuid}"' in clients["bob"].get("/").get_data(as_text=True)
+
+
+def test_an_administrator_cannot_end_another_users_link_or_share_through_this_user(app, clients):
+    _uuid, _token, link_id = _alices_link_and_share(app, clients)
+    carol = user_id(app, "carol")
+    with app.app_context():
+        share_id = db.session.scalar(select(Share.id))
+    root = clients["root"]
+    assert post_form(root, "/", f"/admin/users/{carol}/share-links/{link_id}/revoke", {}).status_code == 404
+    assert post_form(root, "/", f"/admin/users/{carol}/shares/{share_id}/remove", {}).status_code == 404
+    # A form without its CSRF token is refused too.
+    assert root.post(f"/admin/users/{user_id(app, 'alice')}/shares/{share_id}/remove").status_code == 400
+    assert events(app, "share.remove") == [] and events(app, "sharelink.revoke") == []
+
+
+def test_the_command_line_lists_every_share_of_a_users_accounts(app, clients):
+    uuid, _token, _link_id = _alices_link_and_share(app, clients)
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["accounts", "shares", "--user", "alice"])
+    assert listed.exit_code == 0 and listed.output == f"{uuid}  user   bob  GitHub (alice@example.com)\n"
+    links = runner.invoke(args=["accounts", "share-links", "--user", "alice"])
+    assert "last 2026-01-01 00:00:10 UTC" in links.output  # the last view's time

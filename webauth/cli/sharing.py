@@ -13,7 +13,7 @@ from webauth.cli.common import prepare_database, user_named
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.models import Account
-from webauth.sharing import rules, teams
+from webauth.sharing import oversight, rules, teams
 from webauth.vault import AccountNotFound, Vault
 
 teams_cli = AppGroup("teams", help="Manage the local teams accounts can be shared with.")
@@ -76,10 +76,16 @@ def register_sharing_commands(accounts: click.Group) -> None:
 
     @accounts.command("shares")
     @click.option("--user", "owner", required=True, help="The owner of the account.")
-    @click.argument("account_id")
-    def shares(owner: str, account_id: str) -> None:
-        """Who has access to an account: one line per user, team or Casdoor group."""
+    @click.argument("account_id", required=False)
+    def shares(owner: str, account_id: str | None) -> None:
+        """Who has access to an account: one line per user, team or Casdoor group. Without an
+        account, every share of the owner's accounts (an administrator's view; `unshare` ends one)."""
         prepare_database()
+        if account_id is None:
+            for row in oversight.shares_made(user_named(owner)):
+                recipient = row.recipient
+                click.echo(f"{row.account_uuid}  {recipient.kind:5}  {recipient.name}  {row.label}")
+            return
         _vault, account = _owned(owner, account_id)
         for recipient in rules.recipients(account):
             extra = "  may use the next code" if recipient.allow_hotp_next else ""

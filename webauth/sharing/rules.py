@@ -147,14 +147,18 @@ def unshare(
     return True
 
 
-def unshare_id(owner: User, account: Account, share_id: int) -> bool:
-    """End one share of `account` by its id, as the account's page lists them."""
+def unshare_id(owner: User, account: Account, share_id: int, *, by: str | None = None) -> bool:
+    """End one share of `account` by its id, as the account's page lists them; `by` names who
+    other than the owner did it ("admin"), in the audit's details."""
     _owned(owner, account)
     found = next((item for item in recipients(account) if item.share_id == share_id), None)
     if found is None:
         return False
     db.session.execute(delete(Share).where(Share.id == share_id, Share.account_id == account.id))
-    audit.record("share.remove", user=owner, details=_details(account, found.kind, found.name))
+    details = _details(account, found.kind, found.name)
+    if by is not None:
+        details["by"] = by
+    audit.record("share.remove", user=owner, details=details)
     return True
 
 

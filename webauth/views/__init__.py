@@ -19,6 +19,7 @@ def register_blueprints(app: Flask) -> None:
         account_page,  # noqa: F401
         accounts,
         admin,
+        admin_sharing,  # noqa: F401  (its routes join the admin blueprint, like account_page's)
         admin_teams,  # noqa: F401  (its routes join the admin blueprint, like account_page's)
         auth,
         backups,

@@ -38,6 +38,7 @@ from webauth.extensions import db
 from webauth.forms import ResetPasswordForm, at_most, between, input_required
 from webauth.models import User
 from webauth.passkeys import credentials as passkeys
+from webauth.sharing import oversight
 from webauth.users import UserError
 from webauth.views.common import page_or_fragment, render_error
 
@@ -141,6 +142,8 @@ def user(user_id: int):
         is_self=subject.id == current_user.id,
         tokens=tokens.tokens_of(subject),
         now=tokens.now(),
+        share_links=oversight.running_links(subject),
+        shares=oversight.shares_made(subject),
     )
 
 
