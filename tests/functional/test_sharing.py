@@ -224,3 +224,26 @@ def test_hotp_next_code_for_a_recipient_only_when_the_owner_allows_it(app, owner
     assert hotp_code(7).replace(" ", "") in fragment.get_data(as_text=True).replace(" ", "")
     assert hotp_code(7).replace(" ", "") in bob.get(f"/shared/{uuid}").get_data(as_text=True).replace(" ", "")
     assert events(app, "account.hotp_next") == [{"account": uuid, "counter": 6}, {"account": uuid, "counter": 7}]
+
+
+def test_the_recipients_page_asks_for_the_next_periods_code_like_the_owners(app, owner, bob, frozen_clock):
+    uuid = add(app, link("GitHub", "alice@example.com"))
+    share(owner, uuid, "bob")
+    start = frozen_clock.now() - frozen_clock.now() % 30
+    frozen_clock.set(start + 10)
+    page = bob.get(f"/shared/{uuid}").get_data(as_text=True)
+    assert f'data-copy="{totp_code(at=start + 10)}"' in page
+    assert f'hx-get="/shared/{uuid}/code"' in page and 'hx-trigger="load delay:10' in page
+    # Without JavaScript the page shows the code now and says to reload.
+    assert "<noscript>" in page and "reload the page for the current one" in page
+    frozen_clock.set(start + 31)
+    fragment = bob.get(f"/shared/{uuid}/code", headers=HTMX).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div id="detail-code"')
+    assert f'data-copy="{totp_code(at=start + 31)}"' in fragment and 'hx-get="/shared/' in fragment
+    assert "Copy the code for GitHub" in fragment and SECRET not in fragment
+    # A plain request gets the page; someone the account is not shared with, nothing.
+    assert bob.get(f"/shared/{uuid}/code").headers["Location"] == f"/shared/{uuid}"
+    carol = app.test_client()
+    sign_in(carol, "carol")
+    assert carol.get(f"/shared/{uuid}/code", headers=HTMX).status_code == 404
+    assert owner.get(f"/shared/{uuid}/code", headers=HTMX).status_code == 404

@@ -13,7 +13,9 @@ from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from webauth import clock
 from webauth.extensions import db
+from webauth.listing import make_clock
 from webauth.models import Account
 from webauth.sharing import rules
 from webauth.vault import AccountNotFound
@@ -89,11 +91,35 @@ def _shared_or_404(uuid: str):
         abort(404)
 
 
+def _code_context(uuid: str) -> dict:
+    """The shared account's code now, and for a time-based one the clock of its countdown, which
+    also says when the page asks for the next code: the owner's page's (accounts/detail_code.html)."""
+    now = clock.now()
+    view = _shared_or_404(uuid)
+    timed = view.remaining is not None
+    return {
+        "view": view,
+        "account": view.account,
+        "clock": make_clock([view.period], now) if timed else None,
+        "code_url": url_for("sharing.detail_code", uuid=uuid),
+    }
+
+
 @bp.get("/shared/<uuid>")
 @login_required
 def detail(uuid: str):
     """A shared account's page: its code, who shared it, and no secret to reveal."""
-    return page_or_fragment("sharing/detail.html", "sharing/detail.html", view=_shared_or_404(uuid))
+    return page_or_fragment("sharing/detail.html", "sharing/detail.html", **_code_context(uuid))
+
+
+@bp.get("/shared/<uuid>/code")
+@login_required
+def detail_code(uuid: str):
+    """The shared account's code again, when its period ends (htmx; a plain request gets the page).
+    A share ended meanwhile answers 404, like the page."""
+    if not wants_fragment():
+        return redirect(url_for("sharing.detail", uuid=uuid))
+    return page_or_fragment(None, "accounts/detail_code.html", **_code_context(uuid))
 
 
 @bp.post("/shared/<uuid>/next")
