@@ -1,6 +1,7 @@
 """Sharing on two phones (390x844, touch): the owner shares an account from its page, the
 recipient sees its live code marked "Shared by alice" in "Shared with me" and opens its page
-(no secret to reveal), the owner removes them, and the recipient's list loses it."""
+(no secret to reveal), the owner removes them, and the recipient's list loses it. The share
+section answers in place (htmx), a refusal included."""
 
 from __future__ import annotations
 
@@ -55,10 +56,17 @@ def test_owner_shares_recipient_sees_the_live_code_owner_removes_recipient_loses
     expect(recipient.get_by_role("heading", name="Shared with me")).to_have_count(0)
 
     owner.goto(f"/accounts/{uuid}")
+    wait_for_scripts(owner)
     share = owner.locator("#share")
+    # A refusal (422) is swapped into the section in place: the page's address stays.
+    share.get_by_label("User name or group name").fill("nobody")
+    share.get_by_role("button", name="Share", exact=True).tap()
+    expect(share.get_by_role("alert")).to_have_text("There is no user named nobody.")
+    assert owner.url.endswith(f"/accounts/{uuid}")
     share.get_by_label("User name or group name").fill("bob")
     share.get_by_role("button", name="Share", exact=True).tap()
-    expect(owner.get_by_text("Shared GitHub with bob")).to_be_visible()
+    expect(share.get_by_role("status")).to_have_text("Shared GitHub with bob: they see its codes, never its secret.")
+    assert owner.url.endswith(f"/accounts/{uuid}")
     expect(owner.get_by_role("list", name="Who has access")).to_contain_text("bob")
     assert owner.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -77,6 +85,8 @@ def test_owner_shares_recipient_sees_the_live_code_owner_removes_recipient_loses
 
     row.get_by_role("link").tap()
     expect(recipient.get_by_text("Shared by alice")).to_be_visible()
+    # Its code asks for the next one when the period turns, as the owner's page does.
+    expect(recipient.locator("#detail-code")).to_have_attribute("hx-get", f"/shared/{uuid}/code")
     expect(recipient.get_by_role("link", name="Show the secret key")).to_have_count(0)
     recipient.go_back()
     recipient.wait_for_url("**/")
@@ -90,4 +100,6 @@ def test_owner_shares_recipient_sees_the_live_code_owner_removes_recipient_loses
     recipient.evaluate("htmx.trigger('#codes', 'refresh')")
     expect(recipient.locator(f"#shared-{uuid}")).to_have_count(0)
     expect(recipient.get_by_role("heading", name="Shared with me")).to_have_count(0)
-    assert owner.console_errors == [] and recipient.console_errors == []
+    # The browser reports the refusal's status itself; nothing else went wrong.
+    refusal = "Failed to load resource: the server responded with a status of 422 (UNPROCESSABLE ENTITY)"
+    assert owner.console_errors == [refusal] and recipient.console_errors == []

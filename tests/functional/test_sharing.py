@@ -54,9 +54,10 @@ def bob(app: Flask, people) -> FlaskClient:
     return client
 
 
-def share(client: FlaskClient, uuid: str, name: str, kind: str = "user", **extra):
+def share(client: FlaskClient, uuid: str, name: str, kind: str = "user", headers: dict | None = None, **extra):
     page = f"/accounts/{uuid}"
-    return post_form(client, page, f"/accounts/{uuid}/share", {"with": name, "kind": kind, **extra})
+    data = {"with": name, "kind": kind, **extra}
+    return post_form(client, page, f"/accounts/{uuid}/share", data, headers=headers or {})
 
 
 def shares_of(app: Flask, uuid: str) -> int:
@@ -247,3 +248,43 @@ def test_the_recipients_page_asks_for_the_next_periods_code_like_the_owners(app,
     sign_in(carol, "carol")
     assert carol.get(f"/shared/{uuid}/code", headers=HTMX).status_code == 404
     assert owner.get(f"/shared/{uuid}/code", headers=HTMX).status_code == 404
+
+
+def test_with_htmx_the_share_section_answers_in_place(app, owner, bob):
+    """A share refused, made, or ended from htmx: the "Share" section alone, saying what happened;
+    the plain forms (302 and the whole page) are the tests above."""
+    uuid = add(app, link("GitHub", "alice@example.com"))
+    refused = share(owner, uuid, "nobody", headers=HTMX)
+    fragment = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and fragment.lstrip().startswith('<section class="card detail-card share-section" id="share"')
+    assert "<html" not in fragment and "There is no user named nobody." in fragment and 'role="alert"' in fragment
+
+    made = share(owner, uuid, "bob", headers=HTMX)
+    fragment = made.get_data(as_text=True)
+    assert made.status_code == 200 and 'id="share"' in fragment and "<html" not in fragment
+    assert "Shared GitHub with bob: they see its codes, never its secret." in fragment
+    assert 'aria-label="Remove bob"' in fragment and shares_of(app, uuid) == 1
+    # The message was said in place, not kept for the next page too.
+    assert "Shared GitHub with bob" not in owner.get(f"/accounts/{uuid}").get_data(as_text=True)
+
+    with app.app_context():
+        share_id = db.session.scalar(select(Share.id))
+    remove = f"/accounts/{uuid}/share/{share_id}/remove"
+    ended = post_form(owner, f"/accounts/{uuid}", remove, {}, headers=HTMX)
+    fragment = ended.get_data(as_text=True)
+    assert ended.status_code == 200 and "bob no longer has access to GitHub." in fragment
+    assert "Nobody else has access." in fragment and "<html" not in fragment
+    again = post_form(owner, f"/accounts/{uuid}", remove, {}, headers=HTMX)
+    assert again.status_code == 409 and "That share had ended already." in again.get_data(as_text=True)
+
+
+def test_htmx_swaps_the_share_sections_refusals_in_place():
+    """htmx 2 swaps no 4xx by default: base.html's config lets 409 and 422 swap (the share
+    section's refusals), and no other error status."""
+    import json
+    from pathlib import Path
+
+    base = (Path(__file__).parents[2] / "templates" / "base.html").read_text()
+    config = json.loads(re.search(r'name="htmx-config" content=\'([^\']+)\'', base).group(1))
+    swapped = [rule for rule in config["responseHandling"] if rule["swap"]]
+    assert [rule["code"] for rule in swapped] == ["[23]..", "409|422"]

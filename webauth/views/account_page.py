@@ -45,11 +45,21 @@ def _code_context(account: Account) -> dict:
 
 
 def detail_page(
-    account: Account, revealed: str | None = None, value: str | None = None, *, share_error: str = "", status: int = 200
+    account: Account,
+    revealed: str | None = None,
+    value: str | None = None,
+    *,
+    share_error: str = "",
+    share_notice: str = "",
+    status: int = 200,
+    fragment: str = "accounts/detail.html",
 ):
-    """The account's page; `share_error` says why a share was refused (views/sharing.py)."""
-    html = render_template(
+    """The account's page, or for htmx its `fragment` (views/sharing.py asks for the "Share"
+    section); `share_error` says why a share was refused, `share_notice` what a share did."""
+    return page_or_fragment(
         "accounts/detail.html",
+        fragment,
+        status,
         **_code_context(account),
         account=account,
         hint=key_hint(account),
@@ -58,8 +68,8 @@ def detail_page(
         value=value,
         recipients=sharing_rules.recipients(account),
         share_error=share_error,
+        share_notice=share_notice,
     )
-    return html, status
 
 
 @bp.get("/<uuid>")

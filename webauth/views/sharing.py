@@ -2,7 +2,8 @@
 side (a shared account's page, its HOTP next code, "Remove from my list").
 
 The owner's forms post here and come back to the account's page (plain forms, then a redirect);
-a refused share shows the page again with the reason, as a 4xx. The recipient's pages go through
+a refused share shows the page again with the reason, as a 4xx. With htmx, each answer is the
+"Share" section alone, swapped in place with what happened (page_or_fragment). The recipient's pages go through
 `Received` (sharing/received.py), which hands out codes and never a secret. The list shows the
 shared accounts too (views/codes.py, templates/sharing/_shared_list.html).
 """
@@ -34,7 +35,20 @@ def _owner_account(uuid: str) -> Account:
         abort(404)
 
 
-def _back(account: Account):
+def _section(account: Account, *, error: str = "", notice: str = "", status: int = 200):
+    """The account's page with its "Share" section saying `error` or `notice`; for htmx, the
+    section alone, swapped in place (a refusal is a 4xx that htmx swaps too: base.html)."""
+    return detail_page(
+        account, share_error=error, share_notice=notice, status=status, fragment="sharing/_share_section.html"
+    )
+
+
+def _done(account: Account, message: str):
+    """A share made or ended: htmx gets the section saying so; a plain form, the page again
+    (post, redirect, get) with the message flashed."""
+    if wants_fragment():
+        return _section(account, notice=message)
+    flash(message, "success")
     return redirect(url_for("accounts.detail", uuid=account.uuid, _anchor="share"))
 
 
@@ -57,15 +71,13 @@ def share(uuid: str):
         )
     except rules.ShareError as error:
         db.session.rollback()
-        return detail_page(_owner_account(uuid), share_error=str(error), status=422)
+        return _section(_owner_account(uuid), error=str(error), status=422)
     db.session.commit()
     label = account_label(account)
     if new:
-        message = _("Shared %(label)s with %(name)s: they see its codes, never its secret.", label=label, name=name)
-        flash(message, "success")
-    else:
-        flash(_("%(label)s was shared with %(name)s already.", label=label, name=name), "success")
-    return _back(account)
+        return _done(account, _("Shared %(label)s with %(name)s: they see its codes, never its secret.",
+                                label=label, name=name))
+    return _done(account, _("%(label)s was shared with %(name)s already.", label=label, name=name))
 
 
 @bp.post("/accounts/<uuid>/share/<int:share_id>/remove")
@@ -74,11 +86,13 @@ def unshare(uuid: str, share_id: int):
     account = _owner_account(uuid)
     found = next((item for item in rules.recipients(account) if item.share_id == share_id), None)
     if found is None or not rules.unshare_id(current_vault().user, account, share_id):
-        flash(_("That share had ended already."), "error")
-        return _back(account)
+        message = _("That share had ended already.")
+        if wants_fragment():
+            return _section(account, error=message, status=409)
+        flash(message, "error")
+        return redirect(url_for("accounts.detail", uuid=account.uuid, _anchor="share"))
     db.session.commit()
-    flash(_("%(name)s no longer has access to %(label)s.", name=found.name, label=account_label(account)), "success")
-    return _back(account)
+    return _done(account, _("%(name)s no longer has access to %(label)s.", name=found.name, label=account_label(account)))
 
 
 # The recipient's side -------------------------------------------------------------------
