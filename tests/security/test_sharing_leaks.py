@@ -116,6 +116,38 @@ def test_the_icon_and_edit_pages_of_a_shared_account_are_404s(bob, shared):
         assert_no_secret(response.data)
 
 
+def test_the_owners_uploaded_icon_reaches_recipients_and_nobody_else(app, make_user, bob, shared):
+    from PIL import Image as PilImage
+
+    from tests.functional.test_accounts import post_edit
+
+    alice = app.test_client()
+    sign_in(alice, "alice")
+    image = io.BytesIO()
+    PilImage.new("RGB", (64, 64), (20, 120, 200)).save(image, "PNG")
+    answer = post_edit(alice, shared, issuer="Vault", name="alice", icon="custom",
+                       files={"icon_file": (io.BytesIO(image.getvalue()), "icon.png")})
+    assert answer.status_code == 302
+    url = re.search(rf'src="(/accounts/{shared}/icon.png\?v=[0-9a-f]+)"', alice.get("/").get_data(as_text=True)).group(1)
+    # bob's list and the account's page show the owner's icon, not a letter tile.
+    assert url in bob.get("/").get_data(as_text=True) and url in bob.get(f"/shared/{shared}").get_data(as_text=True)
+    served = bob.get(url)
+    assert served.status_code == 200 and served.mimetype == "image/png" and served.data == alice.get(url).data
+    assert_no_secret(served.data)
+    # Someone it is not shared with gets nothing, as for an account that does not exist.
+    make_user("carol")
+    carol = app.test_client()
+    sign_in(carol, "carol")
+    assert carol.get(url).status_code == 404
+    assert carol.get("/accounts/00000000-0000-0000-0000-000000000000/icon.png").status_code == 404
+    # Nor does bob once the share ends.
+    with app.app_context():
+        owner = db.session.scalar(select(User).where(User.username == "alice"))
+        rules.unshare(owner, Vault(owner, keyring()).get(shared), username="bob")
+        db.session.commit()
+    assert bob.get(url).status_code == 404
+
+
 def _export(client, fmt: str, **fields):
     token = csrf_from(client.get("/transfer/export").get_data(as_text=True))
     return client.post(f"/transfer/export/{fmt}", data={"csrf_token": token, **fields})

@@ -53,7 +53,8 @@ class SharedAccount:
     period: int
     counter: int
     owner: str
-    # A brand icon or the letter: an uploaded icon is served to its owner only.
+    # The owner's choice of icon: a brand's, the letter, or an uploaded image, which the icon
+    # route serves to whoever the account is shared with (views/icons.py asks `get`).
     icon: AccountIcon | None
     allow_hotp_next: bool
     # Shared with the reader by name (not only through a team or group): they may leave it.
@@ -230,11 +231,10 @@ class Received:
 
     @staticmethod
     def _shared(account: Account, owner: str, allow: bool, direct: bool) -> SharedAccount:
-        icon = account.icon if account.icon is not None and account.icon.kind != "custom" else None
         return SharedAccount(
             id=account.id, uuid=account.uuid, issuer=account.issuer, name=account.name, type=account.type,
             algorithm=account.algorithm, digits=account.digits, period=account.period, counter=account.counter,
-            owner=owner, icon=icon, allow_hotp_next=allow and account.type == OtpType.HOTP.value, direct=direct,
+            owner=owner, icon=account.icon, allow_hotp_next=allow and account.type == OtpType.HOTP.value, direct=direct,
         )
 
     def accounts(self) -> list[SharedAccount]:

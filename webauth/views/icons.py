@@ -8,8 +8,9 @@ from flask import Blueprint, abort, make_response, url_for
 from flask_login import login_required
 
 from webauth import icons
-from webauth.models import Account
-from webauth.views.common import current_vault
+from webauth.models import Account, AccountIcon
+from webauth.vault import AccountNotFound
+from webauth.views.common import current_received, current_vault
 
 bp = Blueprint("icons", __name__)
 # Build the brand index while the app starts (a few hundred milliseconds once per process), not in
@@ -65,14 +66,24 @@ def brand(slug: str):
     return response
 
 
+def _icon_for_reader(uuid: str) -> AccountIcon | None:
+    """The icon of the reader's own account, or of one shared with them now; `AccountNotFound`
+    (a 404) for any other, so the route says nothing of accounts the reader may not see."""
+    try:
+        return current_vault().get(uuid).icon
+    except AccountNotFound:
+        return current_received().get(uuid).icon
+
+
 @bp.get("/accounts/<uuid>/icon.png")
 @login_required
 def custom(uuid: str):
-    """An account's uploaded icon (stored re-encoded as PNG), for its owner only."""
-    account = current_vault().get(uuid)
-    if account.icon is None or account.icon.kind != "custom" or not account.icon.data:
+    """An account's uploaded icon (stored re-encoded as PNG), for its owner and the people it is
+    shared with. Icons are not secret, but whose accounts exist is: anyone else gets a 404."""
+    icon = _icon_for_reader(uuid)
+    if icon is None or icon.kind != "custom" or not icon.data:
         abort(404)
-    response = make_response(account.icon.data)
+    response = make_response(icon.data)
     response.headers["Content-Type"] = "image/png"
     response.headers["Cache-Control"] = CUSTOM_CACHE
     return response
