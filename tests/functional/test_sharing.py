@@ -195,9 +195,6 @@ def test_a_team_share_follows_the_teams_members(app, owner, bob, people):
     assert response.status_code == 302
     assert "Team Ops" in owner.get(f"/accounts/{uuid}").get_data(as_text=True)
     assert "Shared by alice" in bob.get("/").get_data(as_text=True)
-    # bob cannot leave a team's share by himself
-    post_form(bob, f"/shared/{uuid}", f"/shared/{uuid}/leave", {})
-    assert "Shared by alice" in bob.get("/").get_data(as_text=True)
     with app.app_context():
         teams.remove_member("Ops", db.session.scalar(select(User).where(User.username == "bob")))
         db.session.commit()
@@ -288,3 +285,53 @@ def test_htmx_swaps_the_share_sections_refusals_in_place():
     config = json.loads(re.search(r'name="htmx-config" content=\'([^\']+)\'', base).group(1))
     swapped = [rule for rule in config["responseHandling"] if rule["swap"]]
     assert [rule["code"] for rule in swapped] == ["[23]..", "409|422"]
+
+
+def _user(name: str) -> User:
+    return db.session.scalar(select(User).where(User.username == name))
+
+
+@pytest.mark.parametrize("kind", ["team", "group"])
+def test_a_recipient_leaves_a_group_share_which_stays_for_the_others_until_shared_again(app, owner, bob, kind):
+    uuid = add(app, link("GitHub", "alice@example.com"))
+    with app.app_context():
+        if kind == "team":
+            teams.create_team("Ops")
+        for name in ("bob", "carol"):
+            if kind == "team":
+                teams.add_member("Ops", _user(name))
+            else:
+                teams.store_casdoor_groups(_user(name), ["Ops"])
+        db.session.commit()
+    assert share(owner, uuid, "Ops", kind="group").status_code == 302
+    carol = app.test_client()
+    sign_in(carol, "carol")
+    page = bob.get(f"/shared/{uuid}").get_data(as_text=True)
+    assert "removing it hides it from you only, until its owner shares it with you again" in page
+
+    assert post_form(bob, f"/shared/{uuid}", f"/shared/{uuid}/leave", {}).status_code == 302
+    assert f'id="shared-{uuid}"' not in bob.get("/").get_data(as_text=True)
+    assert bob.get(f"/shared/{uuid}").status_code == 404
+    assert post_form(bob, "/", f"/shared/{uuid}/leave", {}).status_code == 404
+    assert f'id="shared-{uuid}"' in carol.get("/").get_data(as_text=True)  # the others keep it
+    assert shares_of(app, uuid) == 1
+    assert "removed from their list by bob" in owner.get(f"/accounts/{uuid}").get_data(as_text=True)
+    assert events(app, "share.leave") == [{"account": uuid, "kind": kind, "with": "Ops", "who": "bob"}]
+    # A sign-in that says bob is in the group again changes nothing: he left.
+    if kind == "group":
+        with app.app_context():
+            teams.store_casdoor_groups(_user("bob"), ["Ops", "More"])
+            db.session.commit()
+        assert f'id="shared-{uuid}"' not in bob.get("/").get_data(as_text=True)
+
+    # The owner shares with the group again: it is back for bob.
+    assert share(owner, uuid, "Ops", kind="group").status_code == 302
+    assert f'id="shared-{uuid}"' in bob.get("/").get_data(as_text=True)
+    assert events(app, "share.add")[-1]["again"] == ["bob"]
+    # Or shares with bob by name after he left the group's share: bob sees it, and leaving it
+    # then ends that share and keeps the group's hidden.
+    post_form(bob, f"/shared/{uuid}", f"/shared/{uuid}/leave", {})
+    share(owner, uuid, "bob")
+    assert f'id="shared-{uuid}"' in bob.get("/").get_data(as_text=True)
+    post_form(bob, f"/shared/{uuid}", f"/shared/{uuid}/leave", {})
+    assert f'id="shared-{uuid}"' not in bob.get("/").get_data(as_text=True) and shares_of(app, uuid) == 1

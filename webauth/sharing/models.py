@@ -75,3 +75,18 @@ class Share(db.Model):
     allow_hotp_next: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ShareLeave(db.Model):
+    """A recipient who took a team's or Casdoor group's share off their own list.
+
+    The share stays for the rest of the group; this row hides it from this one person, until
+    the owner shares the account with them again (by name, or with the group once more, which
+    deletes these rows: rules.share). It goes with the share, and with the user.
+    """
+
+    __tablename__ = "share_leaves"
+
+    share_id: Mapped[int] = mapped_column(ForeignKey("shares.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, func, select
 
 from webauth import clock
 from webauth.crypto import Keyring
@@ -28,7 +28,8 @@ from webauth.extensions import db
 from webauth.listing import PREVIEW_SECONDS, CodeRow, ListQuery
 from webauth.models import Account, AccountIcon, User
 from webauth.otp import OtpType, code_at, seconds_remaining
-from webauth.sharing.models import CasdoorGroup, Share, TeamMember
+from webauth.sharing.models import Share
+from webauth.sharing.rules import reaching
 from webauth.vault import AccountNotFound, Vault
 
 # The list's group that holds the accounts shared with the reader (`?group=:shared`). The list
@@ -57,7 +58,8 @@ class SharedAccount:
     # route serves to whoever the account is shared with (views/icons.py asks `get`).
     icon: AccountIcon | None
     allow_hotp_next: bool
-    # Shared with the reader by name (not only through a team or group): they may leave it.
+    # Shared with the reader by name (not only through a team or group): leaving it ends the
+    # share, where leaving a group's only hides it from the reader (rules.leave).
     direct: bool
 
 
@@ -101,11 +103,9 @@ class SharedView:
 
 
 def _visible(user_id) -> list:
-    """Shares that reach the user, of accounts alive and of owners not disabled."""
-    teams = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
-    groups = select(CasdoorGroup.name).where(CasdoorGroup.user_id == user_id)
+    """Shares that reach the user (and that they did not leave), of accounts alive and of owners not disabled."""
     return [
-        or_(Share.recipient_id == user_id, Share.team_id.in_(teams), Share.casdoor_group.in_(groups)),
+        *reaching(user_id),
         Account.deleted_at.is_(None),
         Account.user_id != user_id,
         User.disabled.is_(False),

@@ -1,5 +1,6 @@
 """Sharing an account, the owner's side: who has access, sharing, unsharing, and the ends of
-shares (the account trashed or deleted, a recipient leaving).
+shares (the account trashed or deleted, a recipient leaving: a share by name ends, a team's or
+group's is hidden from that one person).
 
 The owner names a user, a local team or a Casdoor group (teams.py). A share holds no secret:
 it names the account, which stays sealed under the owner's data key; recipients get its codes
@@ -18,13 +19,13 @@ from datetime import datetime
 from typing import Literal
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from webauth import audit
 from webauth.extensions import db
 from webauth.models import Account, User
-from webauth.sharing.models import Share, Team
+from webauth.sharing.models import CasdoorGroup, Share, ShareLeave, Team, TeamMember
 from webauth.sharing.teams import casdoor_group_known, find_team
 
 # One account's shares are listed on its page and checked at each of its recipients' clocks.
@@ -46,11 +47,25 @@ class Recipient:
     name: str
     allow_hotp_next: bool
     created_at: datetime
+    # Members of the team or group who took the account off their own list (user names).
+    left: tuple[str, ...] = ()
 
 
 def _owned(owner: User, account: Account) -> None:
     if account.user_id != owner.id or account.deleted_at is not None:
         raise ShareError(_("Only the owner can share this account."))
+
+
+def reaching(user_id) -> list:
+    """The conditions of a share that reaches the user: with them by name, with a team they are
+    in, or with a Casdoor group they were in at their last sign-in, and not one they left."""
+    teams = select(TeamMember.team_id).where(TeamMember.user_id == user_id)
+    groups = select(CasdoorGroup.name).where(CasdoorGroup.user_id == user_id)
+    left = exists().where(ShareLeave.share_id == Share.id, ShareLeave.user_id == user_id)
+    return [
+        or_(Share.recipient_id == user_id, Share.team_id.in_(teams), Share.casdoor_group.in_(groups)),
+        ~left,
+    ]
 
 
 def _target(owner: User, *, username: str | None, group: str | None) -> tuple[RecipientKind, str, dict]:
@@ -105,7 +120,10 @@ def share(
         if existing.allow_hotp_next != allow:
             existing.allow_hotp_next = allow
             audit.record("share.change", user=owner, details=_details(account, kind, name, allow))
-        return existing, False
+        returned = _forget_leaves(existing)
+        if returned:  # sharing with the group again brings it back to those who had left it
+            audit.record("share.add", user=owner, details={**_details(account, kind, name, allow), "again": returned})
+        return existing, bool(returned)
     count = len(db.session.scalars(select(Share.id).where(Share.account_id == account.id)).all())
     if count >= MAX_SHARES_PER_ACCOUNT:
         raise ShareError(
@@ -123,6 +141,16 @@ def share(
         return existing, False
     audit.record("share.add", user=owner, details=_details(account, kind, name, allow))
     return made, True
+
+
+def _forget_leaves(item: Share) -> list[str]:
+    """Delete the leaves of a share; the user names of those who had left it."""
+    names = list(db.session.scalars(
+        select(User.username).join(ShareLeave, ShareLeave.user_id == User.id).where(ShareLeave.share_id == item.id)
+    ))
+    if names:
+        db.session.execute(delete(ShareLeave).where(ShareLeave.share_id == item.id))
+    return sorted(names)
 
 
 def _details(account: Account, kind: RecipientKind, name: str, allow: bool | None = None) -> dict:
@@ -170,6 +198,15 @@ def recipients(account: Account) -> list[Recipient]:
         .outerjoin(Team, Team.id == Share.team_id)
         .where(Share.account_id == account.id)
     )
+    leaves: dict[int, list[str]] = {}
+    for share_id, username in db.session.execute(
+        select(ShareLeave.share_id, User.username)
+        .join(User, User.id == ShareLeave.user_id)
+        .join(Share, Share.id == ShareLeave.share_id)
+        .where(Share.account_id == account.id)
+        .order_by(User.username)
+    ):
+        leaves.setdefault(share_id, []).append(username)
     found = []
     for item, username, team in rows:
         if username is not None:
@@ -178,7 +215,7 @@ def recipients(account: Account) -> list[Recipient]:
             kind, name = "team", team
         else:
             kind, name = "group", item.casdoor_group or ""
-        found.append(Recipient(item.id, kind, name, item.allow_hotp_next, item.created_at))
+        found.append(Recipient(item.id, kind, name, item.allow_hotp_next, item.created_at, tuple(leaves.get(item.id, ()))))
     order = {"user": 0, "team": 1, "group": 2}
     return sorted(found, key=lambda item: (order[item.kind], item.name.casefold()))
 
@@ -192,16 +229,33 @@ def end_shares(owner: User, account: Account, *, reason: str) -> int:
 
 
 def leave(recipient: User, account_uuid: str) -> bool:
-    """A recipient takes an account shared with them by name off their list ("Remove from my
-    list"); shares with their teams or groups stay, as their owner made them for the group."""
-    found = db.session.execute(
-        select(Share.id, Account.uuid, Account.user_id)
+    """A recipient takes an account shared with them off their list ("Remove from my list"):
+    a share with them by name ends; a share with a team or group they are in stays for the
+    others and is hidden from them (`ShareLeave`) until the owner shares it with them again.
+    False when no share of that account reaches them. Audited in the owner's log as
+    `share.leave`, the recipient as the actor."""
+    rows = db.session.execute(
+        select(Share.id, Share.recipient_id, Share.casdoor_group, Team.name.label("team"), Account.uuid,
+               Account.user_id)
         .join(Account, Account.id == Share.account_id)
-        .where(Share.recipient_id == recipient.id, Account.uuid == account_uuid)
-    ).first()
-    if found is None:
+        .outerjoin(Team, Team.id == Share.team_id)
+        .where(Account.uuid == account_uuid, Account.user_id != recipient.id, *reaching(recipient.id))
+    ).all()
+    if not rows:
         return False
-    db.session.execute(delete(Share).where(Share.id == found.id))
-    owner = db.session.get(User, found.user_id)
-    audit.record("share.leave", user=owner, details={"account": found.uuid, "kind": "user", "with": recipient.username})
+    owner = db.session.get(User, rows[0].user_id)
+    for row in rows:
+        if row.recipient_id == recipient.id:
+            db.session.execute(delete(Share).where(Share.id == row.id))
+            details = {"account": row.uuid, "kind": "user", "with": recipient.username}
+        else:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(ShareLeave(share_id=row.id, user_id=recipient.id))
+                    db.session.flush()
+            except IntegrityError:  # left at the same moment from another page
+                continue
+            kind, name = ("team", row.team) if row.team is not None else ("group", row.casdoor_group or "")
+            details = {"account": row.uuid, "kind": kind, "with": name, "who": recipient.username}
+        audit.record("share.leave", user=owner, details=details)
     return True

@@ -155,11 +155,11 @@ def next_code(uuid: str):
 @bp.post("/shared/<uuid>/leave")
 @login_required
 def leave(uuid: str):
-    """Remove an account shared with me by name from my list (the owner's share ends)."""
+    """Remove an account shared with me from my list: a share by name ends; a team's or group's
+    is hidden from me alone, until its owner shares it with me again (sharing/rules.py)."""
     view = _shared_or_404(uuid)
     if not rules.leave(current_user._get_current_object(), uuid):
-        flash(_("This account was shared with one of your groups: only its owner can take it off your list."), "error")
-        return redirect(url_for("sharing.detail", uuid=uuid))
+        abort(404)  # ended between the two reads
     db.session.commit()
     label = view.account.issuer or view.account.name
     flash(_("Removed %(label)s from your list.", label=label), "success")
