@@ -253,7 +253,8 @@ def test_with_htmx_the_share_section_answers_in_place(app, owner, bob):
     uuid = add(app, link("GitHub", "alice@example.com"))
     refused = share(owner, uuid, "nobody", headers=HTMX)
     fragment = refused.get_data(as_text=True)
-    assert refused.status_code == 422 and fragment.lstrip().startswith('<section class="card detail-card share-section" id="share"')
+    assert refused.status_code == 422
+    assert fragment.lstrip().startswith('<section class="card detail-card share-section" id="share"')
     assert "<html" not in fragment and "There is no user named nobody." in fragment and 'role="alert"' in fragment
 
     made = share(owner, uuid, "bob", headers=HTMX)

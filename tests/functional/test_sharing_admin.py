@@ -120,7 +120,7 @@ def _alices_link_and_share(app, clients) -> tuple[str, str, int]:
 
 
 def test_an_administrator_sees_a_users_share_links_and_shares_but_never_a_token(app, clients):
-    uuid, token, link_id = _alices_link_and_share(app, clients)
+    _uuid, token, link_id = _alices_link_and_share(app, clients)
     page = clients["root"].get(f"/admin/users/{user_id(app, 'alice')}").get_data(as_text=True)
     section = page.split('id="sharing"')[1].split("</section>")[0]
     assert "GitHub (alice@example.com)" in section and "bob" in section
@@ -172,7 +172,8 @@ def test_only_an_administrator_may_end_a_users_links_and_shares(app, clients, wh
         share_id = db.session.scalar(select(Share.id))
     client = clients[who]
     assert client.get(f"/admin/users/{alice}").status_code == 403
-    for action in (f"/admin/users/{alice}/share-links/{link_id}/revoke", f"/admin/users/{alice}/shares/{share_id}/remove"):
+    revoke = f"/admin/users/{alice}/share-links/{link_id}/revoke"
+    for action in (revoke, f"/admin/users/{alice}/shares/{share_id}/remove"):
         assert post_form(client, "/", action, {}).status_code == 403
     assert fetch(app.test_client(), token).status_code == 200
     assert f'id="shared-{uuid}"' in clients["bob"].get("/").get_data(as_text=True)

@@ -128,7 +128,8 @@ def test_the_owners_uploaded_icon_reaches_recipients_and_nobody_else(app, make_u
     answer = post_edit(alice, shared, issuer="Vault", name="alice", icon="custom",
                        files={"icon_file": (io.BytesIO(image.getvalue()), "icon.png")})
     assert answer.status_code == 302
-    url = re.search(rf'src="(/accounts/{shared}/icon.png\?v=[0-9a-f]+)"', alice.get("/").get_data(as_text=True)).group(1)
+    listed = alice.get("/").get_data(as_text=True)
+    url = re.search(rf'src="(/accounts/{shared}/icon.png\?v=[0-9a-f]+)"', listed).group(1)
     # bob's list and the account's page show the owner's icon, not a letter tile.
     assert url in bob.get("/").get_data(as_text=True) and url in bob.get(f"/shared/{shared}").get_data(as_text=True)
     served = bob.get(url)

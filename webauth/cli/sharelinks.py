@@ -58,7 +58,8 @@ def share_links(username: str) -> None:
         label = (account.issuer or account.name) if account else "?"
         ends = link.expires_at.strftime("%Y-%m-%d %H:%M:%S UTC")
         seen = link.last_view_at.strftime("%Y-%m-%d %H:%M:%S UTC") if link.last_view_at else "never"
-        click.echo(f"{link.id}  {account.uuid if account else '?'}  until {ends}  views {link.views}  last {seen}  {label}")
+        uuid = account.uuid if account else "?"
+        click.echo(f"{link.id}  {uuid}  until {ends}  views {link.views}  last {seen}  {label}")
 
 
 @click.command("revoke-link")

@@ -215,7 +215,8 @@ def recipients(account: Account) -> list[Recipient]:
             kind, name = "team", team
         else:
             kind, name = "group", item.casdoor_group or ""
-        found.append(Recipient(item.id, kind, name, item.allow_hotp_next, item.created_at, tuple(leaves.get(item.id, ()))))
+        left = tuple(leaves.get(item.id, ()))
+        found.append(Recipient(item.id, kind, name, item.allow_hotp_next, item.created_at, left))
     order = {"user": 0, "team": 1, "group": 2}
     return sorted(found, key=lambda item: (order[item.kind], item.name.casefold()))
 

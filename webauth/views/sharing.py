@@ -92,7 +92,8 @@ def unshare(uuid: str, share_id: int):
         flash(message, "error")
         return redirect(url_for("accounts.detail", uuid=account.uuid, _anchor="share"))
     db.session.commit()
-    return _done(account, _("%(name)s no longer has access to %(label)s.", name=found.name, label=account_label(account)))
+    label = account_label(account)
+    return _done(account, _("%(name)s no longer has access to %(label)s.", name=found.name, label=label))
 
 
 # The recipient's side -------------------------------------------------------------------
