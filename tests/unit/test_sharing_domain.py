@@ -142,12 +142,20 @@ def test_search_matches_issuer_name_and_owner_and_the_shared_group():
     assert not matches(ListQuery(group="Work"), "GitHub", "me", "alice")
 
 
-def test_leaving_ends_a_share_by_name_only(people):
+def test_leaving_ends_a_share_by_name_and_hides_a_teams_from_the_leaver_only(people):
     account = vault(people["alice"]).add(spec("GitHub"))
     teams.create_team("Ops")
     teams.add_member("Ops", people["bob"])
+    teams.add_member("Ops", people["carol"])
     rules.share(people["alice"], account, group="Ops")
-    assert rules.leave(people["bob"], account.uuid) is False
     rules.share(people["alice"], account, username="bob")
+    # Both of bob's ways to the account go: his share ends, the team's is hidden from him.
     assert rules.leave(people["bob"], account.uuid) is True
-    assert [item.kind for item in rules.recipients(account)] == ["team"]
+    assert [(item.kind, item.left) for item in rules.recipients(account)] == [("team", ("bob",))]
+    assert received(people["bob"]).accounts() == []
+    assert [shared.uuid for shared in received(people["carol"]).accounts()] == [account.uuid]
+    assert rules.leave(people["bob"], account.uuid) is False  # nothing left to leave
+    # Sharing with the team again brings it back to him.
+    assert rules.share(people["alice"], account, group="Ops")[1] is True
+    assert [shared.uuid for shared in received(people["bob"]).accounts()] == [account.uuid]
+    assert rules.share(people["alice"], account, group="Ops")[1] is False
