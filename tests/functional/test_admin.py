@@ -106,6 +106,7 @@ def test_the_admin_rules_are_all_there():
         "admin.disable", "admin.enable", "admin.delete", "admin.sync", "admin.audit", "admin.audit_csv",
         "admin.settings_page", "admin.end_device", "admin.remove_passkey", "admin.revoke_token", "admin.reset_password",
         "admin.teams_page", "admin.create_team", "admin.change_member", "admin.delete_team",
+        "admin.revoke_share_link", "admin.remove_share",
     }
 
 
@@ -114,6 +115,7 @@ def test_every_admin_route_and_fragment_is_forbidden_to_a_non_admin(app, user, b
     [bob_session] = session_ids(app, "bob")
     values = {
         "user_id": bob.id, "session_id": bob_session, "device_uuid": "0" * 36, "passkey_uuid": "0" * 36, "token_id": 1,
+        "link_id": 1, "share_id": 1,
     }
     [rule] = [rule for rule in app.url_map.iter_rules() if rule.endpoint == endpoint]
     url = rule.build({name: values[name] for name in rule.arguments})[1]
