@@ -1,7 +1,7 @@
 """share leaves: a recipient takes a team's or Casdoor group's share off their own list
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07 02:45:00.000000
 
 """
@@ -12,8 +12,8 @@ from webauth.migrating import dropping
 
 
 # revision identifiers, used by Alembic.
-revision = '0017'
-down_revision = '0016'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
