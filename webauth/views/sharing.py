@@ -37,7 +37,7 @@ def _owner_account(uuid: str) -> Account:
 
 def _section(account: Account, *, error: str = "", notice: str = "", status: int = 200):
     """The account's page with its "Share" section saying `error` or `notice`; for htmx, the
-    section alone, swapped in place (a refusal is a 4xx that htmx swaps too: base.html)."""
+    section alone, swapped in place (a refusal is a 422, which htmx swaps too: base.html)."""
     return detail_page(
         account, share_error=error, share_notice=notice, status=status, fragment="sharing/_share_section.html"
     )
@@ -87,8 +87,8 @@ def unshare(uuid: str, share_id: int):
     found = next((item for item in rules.recipients(account) if item.share_id == share_id), None)
     if found is None or not rules.unshare_id(current_vault().user, account, share_id):
         message = _("That share had ended already.")
-        if wants_fragment():
-            return _section(account, error=message, status=409)
+        if wants_fragment():  # what was asked is done: the section as it is now, saying so
+            return _section(account, notice=message)
         flash(message, "error")
         return redirect(url_for("accounts.detail", uuid=account.uuid, _anchor="share"))
     db.session.commit()
