@@ -149,6 +149,36 @@ class CodeView:
         it sends, and unique by construction (the row's primary key)."""
         return self.account.id
 
+    def as_row(self, *, hotp_code: bool) -> dict[str, Any]:
+        """The account as the REST API and `flask accounts list --json` give it: never its secret.
+
+        An HOTP account shows its counter; its code too with `hotp_code`. The API gives it (the
+        code a client asked for), the CLI does not (it lists counters, the next code is a step
+        away). A time-based account shows its code, period and seconds left. Accounts shared
+        with the user have their own row (`SharedView.as_row`, without note or groups).
+        """
+        account = self.account
+        row: dict[str, Any] = {
+            "id": account.uuid,
+            "type": account.type,
+            "issuer": account.issuer,
+            "name": account.name,
+            "algorithm": account.algorithm,
+            "digits": account.digits,
+            "groups": [group.name for group in account.groups],
+            "favorite": account.favorite,
+            "note": account.note,
+        }
+        if account.type == OtpType.HOTP.value:
+            if hotp_code:
+                row["code"] = self.code
+            row["counter"] = account.counter
+        else:
+            row["period"] = account.period
+            row["code"] = self.code
+            row["remaining"] = round(self.remaining, 3)
+        return row
+
 
 def next_refresh_ms_of(periods: Iterable[int], at: float) -> int | None:
     """Milliseconds from `at` until the codes of time-based accounts of these periods next

@@ -356,6 +356,30 @@ def test_codes_preview_the_next_one_only_in_the_last_seconds(vault):
     assert counter.remaining is None and counter.next_code is None
 
 
+def test_an_accounts_row_holds_what_the_api_and_the_cli_show_and_never_the_secret(vault):
+    """One row for both (CodeView.as_row): the API gives an HOTP account's code, the CLI only its counter."""
+    moment = 1_700_000_010.0 + 12
+    totp = vault.add(spec("GitHub", note="laptop", groups=("Work",), favorite=True))
+    hotp = vault.add(spec("Door", type=OtpType.HOTP, counter=5))
+    timed, counted = vault.codes([totp, hotp], at=moment)
+    common = {"algorithm": "SHA1", "digits": 6, "name": "alice"}
+    assert timed.as_row(hotp_code=False) == timed.as_row(hotp_code=True) == {
+        **common, "id": totp.uuid, "type": "totp", "issuer": "GitHub", "groups": ["Work"], "favorite": True,
+        "note": "laptop", "period": 30, "code": code_at(OtpParams(OtpType.TOTP, SECRET + b"GitHub"), moment),
+        "remaining": 18.0,
+    }
+    for_the_cli = {
+        **common, "id": hotp.uuid, "type": "hotp", "issuer": "Door", "groups": [], "favorite": False, "note": "",
+        "counter": 5,
+    }
+    assert counted.as_row(hotp_code=False) == for_the_cli
+    assert counted.as_row(hotp_code=True) == {**for_the_cli, "code": counted.code}
+    assert counted.code is not None and counted.code.isdigit()
+    assert list(timed.as_row(hotp_code=False)) == [
+        "id", "type", "issuer", "name", "algorithm", "digits", "groups", "favorite", "note", "period", "code",
+        "remaining",
+    ]  # the CLI's --json prints the keys in this order
+
 def test_the_list_refreshes_at_the_next_boundary_or_preview():
     assert next_refresh_ms_of([30], at=100.0) == 10_050  # 20 s to the boundary, the preview at 10 s
     assert next_refresh_ms_of([30, 60], at=115.0) == 5_050

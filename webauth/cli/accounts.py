@@ -12,7 +12,7 @@ from webauth.cli.common import prepare_database, read_stdin_line, user_named
 from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.listing import ListQuery
-from webauth.otp import PIN_TYPES, InvalidParameter, OtpType
+from webauth.otp import PIN_TYPES, InvalidParameter
 from webauth.otpauth import AccountSpec, parse_uri, with_pin
 from webauth.sharing.received import Received
 from webauth.vault import AccountNotFound, DuplicateAccount, Vault
@@ -69,27 +69,7 @@ def list_accounts(username: str, as_json: bool) -> None:
     prepare_database()
     vault = Vault(user_named(username), keyring())
     now = clock.now()
-    rows = []
-    for view in vault.codes(vault.accounts(), at=now):
-        account = view.account
-        row: dict[str, object] = {
-            "id": account.uuid,
-            "type": account.type,
-            "issuer": account.issuer,
-            "name": account.name,
-            "algorithm": account.algorithm,
-            "digits": account.digits,
-            "groups": [group.name for group in account.groups],
-            "favorite": account.favorite,
-            "note": account.note,
-        }
-        if account.type == OtpType.HOTP.value:
-            row["counter"] = account.counter
-        else:
-            row["period"] = account.period
-            row["code"] = view.code
-            row["remaining"] = round(view.remaining, 3)
-        rows.append(row)
+    rows = [view.as_row(hotp_code=False) for view in vault.codes(vault.accounts(), at=now)]
     rows.extend(view.as_row() for view in Received(vault.user, keyring()).views(ListQuery(), at=now))
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))

@@ -41,26 +41,8 @@ def _body_error(error: bodies.BodyError) -> Response:
 
 
 def _account(view: CodeView) -> dict[str, Any]:
-    """An account as `flask accounts list --json` prints it; never its secret."""
-    account = view.account
-    row: dict[str, Any] = {
-        "id": account.uuid,
-        "type": account.type,
-        "issuer": account.issuer,
-        "name": account.name,
-        "algorithm": account.algorithm,
-        "digits": account.digits,
-        "groups": [group.name for group in account.groups],
-        "favorite": account.favorite,
-        "note": account.note,
-        "code": view.code,
-    }
-    if account.type == OtpType.HOTP.value:
-        row["counter"] = account.counter
-    else:
-        row["period"] = account.period
-        row["remaining"] = round(view.remaining, 3)
-    return row
+    """An account as the API gives it: with its code, an HOTP account's too; never its secret."""
+    return view.as_row(hotp_code=True)
 
 
 def _code(view: CodeView) -> dict[str, Any]:
