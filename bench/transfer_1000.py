@@ -147,7 +147,7 @@ def main() -> int:
                     _, payload = pending.load(vault, row.uuid)
                     opened = pending.load_entries(payload)
                     vault.plan_additions([entry.spec for entry in opened if entry.spec is not None])
-                    pending.discard(row, commit=False)
+                    pending.discard(row)
                     entries += opened
                 added, _ = vault.add_many([entry.spec for entry in entries if entry.spec], source=fmt)
                 db.session.commit()

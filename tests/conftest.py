@@ -251,6 +251,7 @@ def make_user(app):
     def make(username: str = "alice", password: str = TEST_PASSWORD, admin: bool = False):
         with app.app_context():
             user = users.create_local_user(username, password, keyring(), is_admin=admin)
+            db.session.commit()
             db.session.refresh(user)
             db.session.expunge(user)
             return user

@@ -222,3 +222,90 @@ def test_no_module_is_over_600_lines() -> None:
         if (lines := len(path.read_text().splitlines())) > MODULE_LINES
     }
     assert long == {}, f"split these along their seams: {long}"
+
+
+# The caller owns the transaction ---------------------------------------------------------------
+
+# Where a commit may be outside views and CLI commands: entry points that own a unit of work, and
+# the few steps that must be durable whatever their caller does next. Keyed "module:function".
+COMMIT_ALLOWED = {
+    # The bridge between the cookie and the session records: a cookie never names a record that
+    # is not committed, and the "last seen" touch of a GET (which commits nothing) must stick.
+    "webauth.auth_session:_load_user": "the per-request 'last seen' touch, before any view runs",
+    "webauth.auth_session:sign_in": "the session record is durable before the cookie names it",
+    "webauth.auth_session:sign_out": "the session ends for good before the cookie forgets it",
+    "webauth.proxy_auth:follow_proxy": "a before-request hook: the proxy's sign-out or refusal, before any view",
+    # Durable before something that cannot roll back.
+    "webauth.admin:delete_user": "the deletion is durable before the user's backups are removed",
+    "webauth.passkeys.challenges:consume": "a spent challenge stays spent when the caller rolls back (replay)",
+    # Cross-process locks: a lock that is not committed locks nobody else out.
+    "webauth.casdoor.lease:acquire": "the sync lease, seen by other processes",
+    "webauth.casdoor.lease:release": "the sync lease, freed for other processes",
+    "webauth.transfer.guard:_mark": "the user's import marker, seen by other processes",
+    "webauth.transfer.guard:one_import_at_a_time": "the import marker goes, whatever the import did",
+    # Runner entry points: a unit of work per user, with its own transactions.
+    "webauth.backups.run:backup_user": "one user's backup, with no write lock held during uploads",
+    "webauth.backups.removal:attempt": "one owed removal under the user's lock, its outcome kept per file removed",
+    "webauth.backups.sweep:owe_removals": "each orphan's removal owed while its user's lock is held",
+    "webauth.casdoor.sync:_Sync._access_token": "Casdoor rotates refresh tokens: new ones are kept at once",
+    "webauth.casdoor.sync:_Sync._sync": "the groups Casdoor names, kept before the rounds' network calls",
+    "webauth.casdoor.sync:_Sync._apply": "a sync's final transaction (plan, base, marks, status)",
+    "webauth.casdoor.sync:_Sync._fail": "a failed sync's status and backoff",
+    "webauth.casdoor.sync:_Sync._store": "the push is remembered before it is sent to Casdoor",
+}
+# The callers: they own the transaction.
+COMMITTING_PACKAGES = ("webauth.views", "webauth.cli")
+
+
+def commits_of(path: Path) -> Iterator[tuple[str, int]]:
+    """(enclosing function, line) of each `.commit()` call in a file, methods as `Class.method`."""
+
+    def visit(node: ast.AST, scope: list[str]) -> Iterator[tuple[str, int]]:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                yield from visit(child, [*scope, child.name])
+                continue
+            if isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute) and child.func.attr == "commit":
+                yield ".".join(scope) or "<module>", child.lineno
+            yield from visit(child, scope)
+
+    yield from visit(ast.parse(path.read_text(), str(path)), [])
+
+
+def domain_commits(modules: dict[str, Path] = MODULES) -> dict[str, list[int]]:
+    """Commits outside the views and CLI commands, as {"module:function": [lines]}."""
+    found: dict[str, list[int]] = {}
+    for module, path in modules.items():
+        if any(module == package or module.startswith(f"{package}.") for package in COMMITTING_PACKAGES):
+            continue
+        for function, line in commits_of(path):
+            found.setdefault(f"{module}:{function}", []).append(line)
+    return found
+
+
+def test_domain_modules_leave_the_commit_to_their_callers() -> None:
+    """The caller owns the transaction, so a view can do two domain steps in one (issue 14)."""
+    unexpected = {where: lines for where, lines in domain_commits().items() if where not in COMMIT_ALLOWED}
+    assert unexpected == {}, "commit in the view or command that calls these, or name the reason in COMMIT_ALLOWED"
+
+
+def test_every_allowed_commit_is_still_there() -> None:
+    """An exception whose commit went away is dropped from the list, so the list stays the truth."""
+    assert sorted(set(COMMIT_ALLOWED) - set(domain_commits())) == []
+
+
+def test_the_commit_check_finds_commits_in_functions_methods_and_nested_code(tmp_path: Path) -> None:
+    package = tmp_path / "webauth"
+    (package / "views").mkdir(parents=True)
+    (package / "cli").mkdir()
+    files = {
+        "__init__.py": "",
+        "users.py": "def f():\n    if x:\n        db.session.commit()\n",
+        "sync.py": "class Run:\n    def go(self):\n        with s:\n            session.commit()\n",
+        "views/__init__.py": "",
+        "views/me.py": "def page():\n    db.session.commit()\n",
+        "cli/users.py": "def command():\n    db.session.commit()\n",
+    }
+    for name, source in files.items():
+        (package / name).write_text(source)
+    assert domain_commits(modules_of(package)) == {"webauth.users:f": [3], "webauth.sync:Run.go": [4]}

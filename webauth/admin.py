@@ -2,7 +2,8 @@
 
 The admin console, each user's own "sign-ins and sessions" page and the CLI call these
 functions; none of them query the models directly. Every change writes its audit event in
-the same transaction. Nothing here opens a secret: a user is shown with counts and dates,
+the same transaction, which the caller commits (only `delete_user` commits itself, and says
+why). Nothing here opens a secret: a user is shown with counts and dates,
 never with the contents of their vault.
 """
 
@@ -160,7 +161,6 @@ def force_sync(user: User) -> SyncResult:
         raise NotFound(user.id)
     result = hooks.force(user)
     audit.record("admin.user.sync", user=user, details={"ok": result.ok})
-    db.session.commit()
     return result
 
 
@@ -273,7 +273,6 @@ def set_disabled(user: User, disabled: bool, actor: User) -> int:
     ended = users.end_sessions(user.id) if disabled else 0
     event = "admin.user.disable" if disabled else "admin.user.enable"
     audit.record(event, user=user, details={"sessions_ended": ended} if disabled else {})
-    db.session.commit()
     return ended
 
 
@@ -315,6 +314,10 @@ def delete_user(user: User, confirmation: str, actor: User) -> Deleted:
     is owed in the same transaction; once that is committed, their folder on the server goes at
     once, and the instance-wide WebDAV copies at the next backup run, so the deletion never waits
     on a WebDAV server (webauth/backups/removal.py).
+
+    The one commit here is on purpose, before the folder is removed: files cannot roll back, so
+    they go only once the deletion (and the removal owed) is durable; a deletion that failed to
+    commit must not have taken the user's backups with it.
     """
     if user.id == actor.id:
         raise AdminError(_("You cannot delete your own account."))
@@ -362,14 +365,12 @@ def revoke_session(user: User, session_id: int, *, event: str) -> None:
     if record.revoked_at is None:
         record.revoked_at = utcnow()
     audit.record(event, user=user, details={"session": record.id, "method": record.method})
-    db.session.commit()
 
 
 def revoke_sessions(user: User, *, event: str, keep: int | None = None) -> int:
     """End all of `user`'s sessions but `keep`; returns how many were still open."""
     ended = users.end_sessions(user.id, keep)
     audit.record(event, user=user, details={"count": ended})
-    db.session.commit()
     return ended
 
 
@@ -569,9 +570,8 @@ def audit_csv(filters: AuditFilter, batch: int = 500) -> Iterator[str]:
 
 
 def record_export(filters: AuditFilter, target: str) -> None:
-    """Audit an export of the audit log before it starts (a stream cannot roll back)."""
+    """Audit an export of the audit log; the caller commits it before the stream starts (a stream cannot roll back)."""
     audit.record("audit.export", details={"to": target, **filters.as_details()})
-    db.session.commit()
 
 
 @dataclass(frozen=True)
@@ -596,5 +596,4 @@ def prune(days: int | None = None) -> PruneResult | None:
         delete(SessionRecord).where(or_(SessionRecord.revoked_at < cutoff, SessionRecord.expires_at < cutoff))
     ).rowcount
     audit.record("audit.prune", details={"days": days, "events": events, "sessions": sessions})
-    db.session.commit()
     return PruneResult(cutoff, events, sessions)

@@ -1,4 +1,10 @@
-"""The bridge between Flask-Login and the server-side session records of `users`."""
+"""The bridge between Flask-Login and the server-side session records of `users`.
+
+This is where a request's cookie and the session records meet, so it commits them itself:
+a sign-in's record before the cookie names it, a sign-out's end before the cookie forgets
+it, and the "last seen" touch of a request that may change nothing else (a GET commits
+nothing). Everything else is the caller's transaction.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import login_url, login_user, logout_user
 
 from webauth import settings, users
-from webauth.extensions import login_manager
+from webauth.extensions import db, login_manager
 from webauth.models import SessionRecord, User
 
 SESSION_TOKEN_KEY = "sid"  # noqa: S105 - the name of a session field, not a secret
@@ -61,6 +67,8 @@ def _sign_in_first() -> Any:
 
 def _load_user(user_id: str) -> User | None:
     found = users.live_session(session.get(SESSION_TOKEN_KEY))
+    if found is not None and db.session.is_modified(found[0]):
+        db.session.commit()  # the "last seen" touch, whatever the request goes on to do
     if found is None or str(found[0].user_id) != user_id:
         return None
     g.session_record, user = found
@@ -83,6 +91,7 @@ def sign_in(user: User, method: str, *, reauthenticated_at: datetime | None, det
     token = users.start_session(
         user, method, settings.session_lifetime(), reauthenticated_at=reauthenticated_at, details=details
     )
+    db.session.commit()  # with whatever the caller did before (a new user, Casdoor's tokens)
     session[SESSION_TOKEN_KEY] = token
     if locale:
         session["locale"] = locale
@@ -94,6 +103,7 @@ def sign_out() -> None:
     """End this browser's session; after a proxy session, the proxy's header no longer signs in by itself."""
     record = current_session()
     users.end_session(session.get(SESSION_TOKEN_KEY))
+    db.session.commit()  # with the caller's audit event, if any
     logout_user()
     session.clear()
     if record is not None and record.method == PROXY_METHOD:

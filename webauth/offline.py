@@ -177,7 +177,6 @@ def enable_device(user: User) -> tuple[OfflineDevice, str]:
     db.session.add(device)
     db.session.flush()
     audit.record("offline.enable", user=user, details={"device": device.uuid, "label": device.label})
-    db.session.commit()
     return device, token
 
 
@@ -212,7 +211,6 @@ def record_refresh(device: OfflineDevice, user: User) -> None:
     """The device fetched the vault again to re-seal its copy: audited like the first time."""
     device.refreshed_at = utcnow()
     audit.record("offline.refresh", user=user, details={"device": device.uuid})
-    db.session.commit()
 
 
 def end_device(device: OfflineDevice, user: User, reason: str) -> None:
@@ -222,4 +220,3 @@ def end_device(device: OfflineDevice, user: User, reason: str) -> None:
     device.ended_at = utcnow()
     device.end_reason = reason
     audit.record("offline.forget", user=user, details={"device": device.uuid, "reason": reason})
-    db.session.commit()

@@ -154,13 +154,18 @@ def follow_proxy() -> None:
         if record is None or record.method != PROXY_METHOD or name == current_user.username:
             return
         _end_proxy_session(record, "header-changed" if name else "header-missing")
+        db.session.commit()
     if name is None or not _is_page_load() or session.get(PROXY_PAUSED_KEY):
         return
-    sign_in_as(name)
+    if not sign_in_as(name):
+        db.session.commit()  # the refusal's audit event: a page load may commit nothing else
 
 
 def sign_in_as(name: str) -> bool:
-    """Sign in the user the proxy named (creating them when allowed); False, audited once, when refused."""
+    """Sign in the user the proxy named (creating them when allowed); False, audited once, when refused.
+
+    A sign-in commits (auth_session.sign_in); a refusal's audit event is the caller's to commit.
+    """
     sign_on = configured()
     user = users.find_user(name) if len(name) <= MAX_NAME_LENGTH else None
     reason = None
@@ -185,7 +190,6 @@ def sign_in_as(name: str) -> bool:
                 "signin.failure", user=user, username=name[:MAX_NAME_LENGTH],
                 details={"method": PROXY_METHOD, "reason": reason},
             )
-            db.session.commit()
             session[REFUSED_KEY] = name[:MAX_NAME_LENGTH]
         return False
     sign_in(user, PROXY_METHOD, reauthenticated_at=None)
@@ -203,6 +207,6 @@ def _is_page_load() -> bool:
 def _end_proxy_session(record: SessionRecord, reason: str) -> None:
     """The proxy stopped vouching for this session's user: end it now, in every process."""
     audit.record("session.proxy_end", user=current_user._get_current_object(), details={"reason": reason})
-    users.end_session(session.get(SESSION_TOKEN_KEY))  # commits the audit event with it
+    users.end_session(session.get(SESSION_TOKEN_KEY))  # the caller commits, with the audit event
     logout_user()
     session.clear()

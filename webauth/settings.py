@@ -132,7 +132,6 @@ def update_settings(values: Mapping[str, object]) -> dict[str, tuple[Value, Valu
             row = Setting(key=name)
             db.session.add(row)
         row.value, row.updated_at, row.updated_by = after, utcnow(), entry.actor_id
-    db.session.commit()
     g.pop("webauth_settings", None)
     return changes
 

@@ -3,6 +3,9 @@
 A browser session is a random token in the signed session cookie; only its SHA-256 is
 stored, with who, how, from where and until when. Every request looks the token up, so
 revoking a session or disabling a user takes effect on the next request in any process.
+
+Nothing here commits: the caller owns the transaction (a view, a command, or
+`auth_session`, which commits a sign-in before the cookie names it).
 """
 
 from __future__ import annotations
@@ -112,7 +115,7 @@ def create_local_user(
 
 
 def create_first_admin(username: str, password: str, keyring: Keyring) -> User:
-    """The first-run administrator, in one transaction with the `instance_setup` row.
+    """The first-run administrator, in one transaction with the `instance_setup` row (the caller commits).
 
     That row can exist once: of two set-up requests that both found no user, the second
     waits on the first's insert (PostgreSQL's unique index, SQLite's write lock) and then
@@ -129,10 +132,9 @@ def create_first_admin(username: str, password: str, keyring: Keyring) -> User:
         db.session.rollback()
         raise SetupAlreadyDone from None
     user = User(username=username, display_name=username, password_hash=password_hash, is_admin=True)
-    _add_user(user, keyring, commit=False)
+    _add_user(user, keyring)
     marker.admin_id = user.id
     audit.record("setup.done", user=user)
-    db.session.commit()
     return user
 
 
@@ -159,7 +161,6 @@ def set_password(user: User, password: str) -> None:
     user.password_hash = _hasher.hash(password)
     user.must_change_password = False
     audit.record("user.password", user=user)
-    db.session.commit()
 
 
 def has_local_password(user: User) -> bool:
@@ -186,7 +187,6 @@ def change_password(user: User, current: str, new: str, *, keep_session: int | N
     user.must_change_password = False
     ended = end_sessions(user.id, keep=keep_session) if end_others else 0
     audit.record("user.password.change", user=user, details={"sessions_ended": ended, "after_reset": forced})
-    db.session.commit()
     return ended
 
 
@@ -201,7 +201,6 @@ def reset_password(user: User, new: str, *, by: str) -> int:
     user.must_change_password = True
     ended = end_sessions(user.id)
     audit.record("user.password.reset", user=user, details={"by": by, "sessions_ended": ended})
-    db.session.commit()
     return ended
 
 
@@ -213,15 +212,13 @@ def end_sessions(user_id: int, keep: int | None = None) -> int:
     return db.session.execute(query.values(revoked_at=utcnow())).rowcount
 
 
-def _add_user(user: User, keyring: Keyring, *, commit: bool = True) -> User:
+def _add_user(user: User, keyring: Keyring) -> User:
     """Insert a user with a fresh data key; the key is wrapped once the user has an id."""
     user.kek_id, user.wrapped_dek = "", b""
     db.session.add(user)
     db.session.flush()
     user.kek_id, user.wrapped_dek, _dek = keyring.new_data_key(user.id)
     audit.record("user.create", user=user, details={"admin": user.is_admin})
-    if commit:
-        db.session.commit()
     return user
 
 
@@ -367,7 +364,6 @@ def start_session(
     )
     user.last_login_at = now
     audit.record("signin.success", user=user, details={"method": method, **(details or {})})
-    db.session.commit()
     return token
 
 
@@ -397,8 +393,7 @@ def live_session(token: str | None) -> tuple[SessionRecord, User] | None:
     if record.created_at + settings.session_lifetime() <= now or idle_locked(record, now):
         return None
     if now - record.last_seen_at > LAST_SEEN_RESOLUTION:
-        record.last_seen_at = now
-        db.session.commit()
+        record.last_seen_at = now  # the caller commits the touch (auth_session, on every request)
     return record, user
 
 
@@ -419,13 +414,11 @@ def end_session(token: str | None) -> None:
             .where(SessionRecord.token_hash == _token_hash(token), SessionRecord.revoked_at.is_(None))
             .values(revoked_at=utcnow())
         )
-        db.session.commit()
 
 
 def mark_reauthenticated(record: SessionRecord, at: datetime | None = None) -> None:
-    """The session proved a password at `at` (default: now); the caller writes the audit event."""
+    """The session proved a password at `at` (default: now); the caller writes the audit event and commits."""
     record.reauth_at = at or utcnow()
-    db.session.commit()
 
 
 def clear_reauthentication(record: SessionRecord) -> None:

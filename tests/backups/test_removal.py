@@ -252,4 +252,6 @@ def delete_bob(app):
     with app.app_context():
         actor = db.session.scalar(select(User).where(User.username == "alice"))
         subject = db.session.scalar(select(User).where(User.username == "bob"))
-        return admin.delete_user(subject, "bob", actor)
+        deleted = admin.delete_user(subject, "bob", actor)
+        db.session.commit()
+        return deleted

@@ -130,6 +130,7 @@ def test_the_instance_webdav_target_gets_a_folder_per_user(instance_webdav, webd
     with app.app_context():
         for name in ("alice", "bob"):
             users.create_local_user(name, "correct horse battery", keyring())
+        db.session.commit()
     fill(app, "alice")
     fill(app, "bob")
     set_password(app, "alice")

@@ -232,6 +232,7 @@ def test_conflicts_are_reported_until_dismissed(casdoor_app, casdoor, synced: in
             {"issuer": "GitHub", "name": "alice@example.com", "renamed_to": "alice@example.com (conflict)"}
         ]
         casdoor_status.dismiss_conflicts(db.session.get(User, synced))
+        db.session.commit()
         assert casdoor_status.status_of(db.session.get(User, synced)).conflicts == []
 
 

@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.conftest import browser_sign_in
 from tests.support.server import start_server, stop_server
 from webauth import settings
+from webauth.extensions import db
 
 PASSWORD = "correct horse battery"
 
@@ -51,6 +52,7 @@ def test_the_idle_lock_hides_the_codes_until_the_next_sign_in(app, page, make_us
     make_user("alice", PASSWORD)
     with app.test_request_context():
         settings.update_settings({"idle_lock_minutes": 1})
+        db.session.commit()
     page.clock.install()
     browser_sign_in(page, "alice", PASSWORD)
     expect(page.get_by_role("heading", name="No accounts yet")).to_be_visible()

@@ -146,7 +146,9 @@ def enable_elsewhere(app) -> str:
     """Alice's offline copy on another device, as the server records it; returns its id."""
     with app.test_request_context(headers={"User-Agent": "Mozilla/5.0 (iPhone) Version/17.0 Safari/605.1"}):
         user = db.session.scalar(select(User).where(User.username == "alice"))
-        return offline.enable_device(user)[0].uuid
+        device, _token = offline.enable_device(user)
+        db.session.commit()
+        return device.uuid
 
 
 def copied_uuids(page: Page) -> set[str]:
@@ -334,6 +336,7 @@ def test_wrong_pins_and_the_administrators_switch_delete_the_copy(app, alice, ap
     turn_on_offline_copy(page)
     with app.app_context():
         settings.update_settings({"offline_allowed": False})
+        db.session.commit()
     page.goto("/")
     expect(page.get_by_text("Offline copies are turned off on this server")).to_be_visible()
     assert read_copy(page) is None

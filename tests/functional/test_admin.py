@@ -143,6 +143,7 @@ def test_webauth_admins_names_administrators(app_config, make_user):
     with app.app_context():
         users.create_local_user("carol", TEST_PASSWORD, keyring())
         users.create_local_user("dave", TEST_PASSWORD, keyring())
+        db.session.commit()
     carol, dave = app.test_client(), app.test_client()
     sign_in(carol, "carol")
     sign_in(dave, "dave")
@@ -332,6 +333,7 @@ def test_offline_devices_are_listed_and_can_be_ended(app, signed_in, bob):
 
     with app.test_request_context(headers={"User-Agent": "Mozilla/5.0 (Linux; Android 14) Chrome/130.0 Mobile"}):
         device, _token = offline.enable_device(db.session.get(User, bob.id))
+        db.session.commit()
         device_uuid = device.uuid
     assert "1 device" in signed_in.get("/admin/users").get_data(as_text=True)
     page = f"/admin/users/{bob.id}"

@@ -269,6 +269,7 @@ def test_two_removals_at_once_of_the_last_two_passkeys_turn_passkey_only_off(app
     def remove(passkey_uuid: str) -> None:
         with app.test_request_context():
             credentials.remove(db.session.get(User, alice.id), passkey_uuid)
+            db.session.commit()
 
     removing = threading.Thread(target=remove, args=(first,))
     removing.start()

@@ -249,6 +249,7 @@ def app_with(base_config: dict, **config):
     app = create_app({**base_config, **config})
     with app.app_context():
         users.create_local_user("alice", TEST_PASSWORD, keyring(), is_admin=True)
+        db.session.commit()
     client = app.test_client()
     sign_in(client)
     return client

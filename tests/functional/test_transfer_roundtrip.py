@@ -111,6 +111,7 @@ def new_user(app) -> str:
     username = f"u{uuid.uuid4().hex[:12]}"
     with app.app_context():
         users.create_local_user(username, TEST_PASSWORD, keyring())
+        db.session.commit()
     return username
 
 

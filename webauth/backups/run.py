@@ -116,7 +116,10 @@ def backup_user(user: User, keyring: Keyring, settings: BackupSettings, now: dat
     """Back up `user`'s vault if it changed since the last backup (or a WebDAV upload is owed), and commit.
 
     The caller's transaction is committed first: nothing of it is held while this waits for the
-    user's lock.
+    user's lock. Committing here is on purpose (the one exception to "the caller owns the
+    transaction" in backups): each user's outcome is its own transaction, so one user's failure
+    never undoes another's record, and on SQLite no write lock is held across the user's lock
+    and the uploads to a slow WebDAV server.
     """
     try:
         user_id, username = user.id, user.username

@@ -219,7 +219,6 @@ def dismiss_conflicts(user: User) -> None:
     link = db.session.get(CasdoorLink, user.id)
     if link is not None and (link.last_summary or {}).get("conflicts"):
         link.last_summary = {**link.last_summary, "conflicts": [], "conflicts_at": None}
-        db.session.commit()
 
 
 def marks_of(user: User) -> dict[int, str]:

@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 
 from webauth import admin
 from webauth.cli.common import prepare_database
+from webauth.extensions import db
 
 audit_cli = AppGroup("audit", help="Prune or export the audit log.")
 
@@ -23,6 +24,7 @@ def prune_audit(days: int | None) -> None:
     """Delete audit events older than the retention period, and sessions that ended before it."""
     prepare_database()
     result = admin.prune(days)
+    db.session.commit()
     if result is None:
         click.echo("WEBAUTH_AUDIT_RETENTION_DAYS is 0: the audit log is kept forever, nothing pruned")
         return
@@ -48,6 +50,7 @@ def export_audit(out: Path, username: str, event: str, since: datetime | None, u
     except admin.AdminError as error:
         raise click.ClickException(error.message) from None
     admin.record_export(filters, "cli")
+    db.session.commit()
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
         for chunk in admin.audit_csv(filters):

@@ -7,6 +7,7 @@ from flask.cli import AppGroup
 
 from webauth import settings
 from webauth.cli.common import prepare_database
+from webauth.extensions import db
 
 settings_cli = AppGroup("settings", help="Show or change the values of the admin settings page.")
 
@@ -43,4 +44,5 @@ def set_setting(name: str, value: str) -> None:
         changed = settings.update_settings({name: parsed})
     except settings.SettingError as error:
         raise click.ClickException(error.message) from None
+    db.session.commit()
     click.echo(f"{name} = {str(parsed).lower()}" if changed else f"{name} was already {str(parsed).lower()}")

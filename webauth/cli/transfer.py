@@ -154,12 +154,14 @@ def export_accounts(username: str, fmt: str, out: Path, password_stdin: bool) ->
         images = [qr.qr_png(code.uri, qr.LARGE_SCALE) for code in codes]
         _write_all(list(zip(paths, images, strict=True)))
         exports.record_export(vault, fmt, len(specs) - len(incompatible), source="cli")
+        db.session.commit()
         for path, code in zip(paths, codes, strict=True):
             click.echo(f"wrote {path} ({code.number} of {code.total}: {len(code.labels)} accounts)")
         return
     exported = exports.export_file(specs, fmt, password)
     _write_all([(out, exported.data)])
     exports.record_export(vault, fmt, len(specs), source="cli")
+    db.session.commit()
     click.echo(f"wrote {out} ({len(specs)} accounts)")
 
 

@@ -9,6 +9,7 @@ from flask.cli import AppGroup
 
 from webauth import users
 from webauth.cli.common import prepare_database, user_named
+from webauth.extensions import db
 from webauth.keys import keyring
 from webauth.passkeys import credentials as passkeys
 
@@ -27,6 +28,7 @@ def create_user(username: str, admin: bool, password_stdin: bool) -> None:
         user = users.create_local_user(username, password, keyring(), is_admin=admin)
     except users.UserError as error:
         raise click.ClickException(error.message) from None
+    db.session.commit()
     click.echo(f"created {'administrator' if user.is_admin else 'user'} {user.username}")
 
 
@@ -54,6 +56,7 @@ def set_user_password(username: str, password_stdin: bool, force_change: bool) -
             users.set_password(user, password)
     except users.UserError as error:
         raise click.ClickException(error.message) from None
+    db.session.commit()
     if force_change:
         click.echo(
             f"reset the password of {user.username}: {ended} session(s) ended; a new one is due at the next sign-in"
@@ -95,6 +98,7 @@ def remove_passkey(username: str, passkey_id: str | None, remove_all: bool) -> N
             turned_off = passkeys.remove(user, passkey_uuid, event="admin.passkey.remove") or turned_off
         except passkeys.PasskeyError:
             raise click.ClickException(f"{user.username} has no passkey {passkey_uuid!r}") from None
+    db.session.commit()
     click.echo(f"removed {len(chosen)} passkey{'s' if len(chosen) != 1 else ''} of {user.username}")
     if turned_off:
         click.echo(f"passkey only is off: the password of {user.username} signs in again")

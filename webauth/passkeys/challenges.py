@@ -39,7 +39,8 @@ def _browser_hash() -> str:
 
 def issue(purpose: str, record: SessionRecord | None = None) -> bytes:
     """A new challenge for `purpose`, bound to the signed-in session `record` or, for a
-    sign-in, to this browser. Expired challenges are swept out at the same time. Commits."""
+    sign-in, to this browser. Expired challenges are swept out at the same time. The caller
+    commits before the challenge leaves the server."""
     if purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r}")
     now = utcnow()
@@ -55,14 +56,17 @@ def issue(purpose: str, record: SessionRecord | None = None) -> bytes:
             expires_at=now + LIFETIME,
         )
     )
-    db.session.commit()
     return challenge
 
 
 def consume(challenge: bytes, purpose: str, record: SessionRecord | None = None) -> bool:
     """Use up a challenge: True only for the one caller that deletes a live challenge issued
     for this purpose to this session (or this browser). A wrong binding leaves it in place,
-    so that a stranger cannot spend someone else's. Commits."""
+    so that a stranger cannot spend someone else's.
+
+    Commits, on purpose: a challenge is spent for good, whatever the caller does next. Were
+    the spending left to the caller's transaction, a check that fails later and rolls back
+    would give the challenge back, and the same answer could be replayed."""
     if not challenge or len(challenge) > 64:
         return False
     binding = (

@@ -142,8 +142,7 @@ def _user_handle(user: User) -> bytes:
             .where(User.id == user.id, User.passkey_handle.is_(None))
             .values(passkey_handle=secrets.token_bytes(USER_HANDLE_BYTES))
         )
-        db.session.commit()
-        db.session.refresh(user)
+        db.session.refresh(user)  # this update's handle, or the one another request committed first
     return user.passkey_handle
 
 
@@ -220,7 +219,6 @@ def register(user: User, record: SessionRecord, credential: Any, name: str | Non
     audit.record(
         "passkey.add", user=user, details={"passkey": passkey.uuid, "name": passkey.name, "synced": passkey.backed_up}
     )
-    db.session.commit()
     return passkey
 
 
@@ -299,8 +297,7 @@ def _verified(
             user=user,
             details={"passkey": passkey.uuid, "name": passkey.name, "stored": passkey.sign_count, "received": received},
         )
-        db.session.commit()
-        raise PasskeyError("counter", user)
+        raise PasskeyError("counter", user)  # the caller commits this event with its refusal
     return verified
 
 
@@ -338,7 +335,7 @@ def reauthenticate(user: User, record: SessionRecord, credential: Any) -> Passke
         raise PasskeyError("unknown", user)
     verified = _verified(parsed, challenge, passkey, user)
     if not verified.user_verified:
-        db.session.commit()  # the count moved: the authenticator did sign
+        # The count moved (the authenticator did sign): the caller commits it with its refusal.
         raise PasskeyError("not-verified", user)
     return passkey
 
@@ -363,7 +360,6 @@ def rename(user: User, passkey_uuid: str, name: str) -> Passkey:
     passkey = _passkey_of(user, passkey_uuid)
     passkey.name = clean_name(name, passkey.name)
     audit.record("passkey.rename", user=user, details={"passkey": passkey.uuid, "name": passkey.name})
-    db.session.commit()
     return passkey
 
 
@@ -379,7 +375,6 @@ def remove(user: User, passkey_uuid: str, *, event: str = "passkey.remove") -> b
     if turned_off:
         user.passkey_only = False
         audit.record("passkey.only_off", user=user, details={"reason": "last-passkey-removed"})
-    db.session.commit()
     return turned_off
 
 
@@ -392,4 +387,3 @@ def set_passkey_only(user: User, on: bool) -> None:
     if user.passkey_only != on:
         user.passkey_only = on
         audit.record("passkey.only_on" if on else "passkey.only_off", user=user, details={"reason": "user"})
-    db.session.commit()

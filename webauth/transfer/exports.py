@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from webauth import audit
-from webauth.extensions import db
 from webauth.otpauth import AccountSpec
 from webauth.transfer.aegis import export_aegis
 from webauth.transfer.google import encode_migration_uris, parse_migration_uri, split_migration_compatible
@@ -79,4 +78,3 @@ def transfer_codes(specs: list[AccountSpec]) -> tuple[list[TransferCode], list[t
 def record_export(vault: Vault, fmt: str, count: int, source: str = "web") -> None:
     """The audit event of an export: which format, how many accounts, from where."""
     audit.record("export", user=vault.user, details={"format": fmt, "accounts": count, "source": source})
-    db.session.commit()

@@ -50,7 +50,6 @@ def create(vault: Vault, stage: str, payload: bytes, *, format_id: str | None, f
     row.expires_at = utcnow() + PENDING_TTL
     row.payload_sealed = vault.seal_blob(_purpose(row), zlib.compress(payload))
     db.session.add(row)
-    db.session.commit()
     return row
 
 
@@ -71,13 +70,11 @@ def replace(vault: Vault, row: PendingImport, stage: str, payload: bytes, *, for
     row.stage, row.format_id = stage, format_id
     row.expires_at = utcnow() + PENDING_TTL
     row.payload_sealed = vault.seal_blob(_purpose(row), zlib.compress(payload))
-    db.session.commit()
 
 
-def discard(row: PendingImport, *, commit: bool = True) -> None:
+def discard(row: PendingImport) -> None:
+    """Consume a pending import; confirming joins this to the transaction that adds its accounts."""
     db.session.delete(row)
-    if commit:
-        db.session.commit()
 
 
 # Entries as the preview keeps them ----------------------------------------------------------

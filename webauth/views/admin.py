@@ -154,6 +154,7 @@ def revoke_session(user_id: int, session_id: int):
         admin.revoke_session(subject, session_id, event="admin.session.revoke")
     except admin.NotFound:
         raise HTTPNotFound() from None
+    db.session.commit()
     flash(_("The session is ended: its next request is signed out."), "success")
     return _back_to(subject)
 
@@ -179,6 +180,7 @@ def revoke_sessions(user_id: int):
     subject = _user_or_404(user_id)
     keep = getattr(current_session(), "id", None) if subject.id == current_user.id else None
     ended = admin.revoke_sessions(subject, event="admin.session.revoke_all", keep=keep)
+    db.session.commit()
     flash(ngettext("Ended %(num)d session.", "Ended %(num)d sessions.", ended), "success")
     return _back_to(subject)
 
@@ -190,6 +192,7 @@ def end_device(user_id: int, device_uuid: str):
         admin.end_offline_device(subject, device_uuid)
     except admin.NotFound:
         raise HTTPNotFound() from None
+    db.session.commit()
     flash(_("The offline copy is ended: the device deletes it when it next goes online."), "success")
     return _back_to(subject)
 
@@ -202,6 +205,7 @@ def remove_passkey(user_id: int, passkey_uuid: str):
         turned_off = passkeys.remove(subject, passkey_uuid, event="admin.passkey.remove")
     except passkeys.PasskeyError:
         raise HTTPNotFound() from None
+    db.session.commit()
     flash(_("The passkey is removed: it can no longer sign %(name)s in.", name=subject.username), "success")
     if turned_off:
         flash(_("It was their last passkey, so their password signs them in again."), "info")
@@ -214,6 +218,7 @@ def _set_disabled(user_id: int, disabled: bool):
         ended = admin.set_disabled(subject, disabled, current_user._get_current_object())
     except admin.AdminError as error:
         return render_error(409, error.message)
+    db.session.commit()
     if disabled:
         flash(
             ngettext(
@@ -254,6 +259,7 @@ def delete(user_id: int):
             form.confirmation.errors.append(error.message)
             status = 422
         else:
+            db.session.commit()
             flash(
                 ngettext(
                     "Deleted %(name)s and %(num)d account.",
@@ -295,6 +301,7 @@ def reset_password(user_id: int):
             form.password.errors.append(error.message)
             status = 422
         else:
+            db.session.commit()
             flash(
                 ngettext(
                     "The password of %(name)s is reset and %(num)d session ended. "
@@ -319,6 +326,7 @@ def sync(user_id: int):
         result = admin.force_sync(subject)
     except admin.NotFound:
         raise HTTPNotFound() from None
+    db.session.commit()
     if result.ok:
         flash(_("Synced %(name)s with Casdoor.", name=subject.username), "success")
     else:
@@ -377,6 +385,7 @@ def audit_csv():
         errors = [error for field_errors in form.errors.values() for error in field_errors]
         return render_error(400, " ".join(errors))
     admin.record_export(filters, "csv download")
+    db.session.commit()  # the export is audited before the stream starts: a stream cannot roll back
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Response(
         stream_with_context(admin.audit_csv(filters)),
@@ -403,6 +412,7 @@ def settings_page():
             form[error.name].errors.append(error.message)
             status = 422
         else:
+            db.session.commit()
             flash(_("Settings saved.") if changes else _("Nothing changed."), "success")
             return redirect(url_for("admin.settings_page"))
     elif form.errors:

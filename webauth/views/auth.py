@@ -56,6 +56,7 @@ def setup():
     if form.validate_on_submit():
         try:
             user = users.create_first_admin(form.username.data, form.password.data, keyring())
+            db.session.commit()
         except users.UserError as error:
             getattr(form, error.field).errors.append(error.message)
         except users.SetupAlreadyDone:

@@ -215,7 +215,7 @@ def _renewed(identity: Identity, tokens: Tokens, flow: dict, *, reauth: bool):
     casdoor_sync.connect(user, Vault(user, keyring()), identity.casdoor_id, tokens)
     if fresh is not None:
         audit.record("reauth.success", user=user, details={"method": "casdoor"})
-        users.mark_reauthenticated(record, at=fresh)  # commits the tokens and the event with it
+        users.mark_reauthenticated(record, at=fresh)
     db.session.commit()
     return redirect(safe_next(flow.get("next_url")))
 
@@ -331,6 +331,7 @@ def sync_now():
 def dismiss_conflicts():
     require_casdoor()
     casdoor_status.dismiss_conflicts(db.session.get(User, current_user.id))
+    db.session.commit()
     if wants_fragment():
         return _status_fragment()
     return redirect(url_for("codes.index"))

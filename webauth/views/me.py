@@ -124,6 +124,7 @@ def password():
         else:
             if record is not None:
                 users.mark_reauthenticated(record)
+            db.session.commit()
             message = _("Your password is changed.")
             if ended:
                 message += " " + ngettext(
@@ -155,6 +156,7 @@ def revoke(session_id: int):
         admin.revoke_session(me, session_id, event="session.revoke")
     except admin.NotFound:
         raise HTTPNotFound() from None
+    db.session.commit()
     if session_id == getattr(current_session(), "id", None):
         sign_out()
         flash(_("You are signed out."), "info")
@@ -169,6 +171,7 @@ def revoke_others():
     ended = admin.revoke_sessions(
         current_user._get_current_object(), event="session.revoke_others", keep=getattr(current_session(), "id", None)
     )
+    db.session.commit()
     flash(ngettext("Ended %(num)d other session.", "Ended %(num)d other sessions.", ended), "success")
     return redirect(url_for("me.index"))
 
@@ -184,6 +187,7 @@ def lock():
         record = current_session()
         if record is not None:
             admin.revoke_session(current_user._get_current_object(), record.id, event="session.lock")
+            db.session.commit()
         sign_out()
     flash(_("Locked after a while without activity. Sign in again to see your codes."), "info")
     return redirect(url_for("auth.login", next=safe_next(request.form.get("next"))))

@@ -136,6 +136,7 @@ def reauth():
         return _settings_page(form, 401)
     audit.record("reauth.success", user=me, details={"for": "offline"})
     users.mark_reauthenticated(current_session())
+    db.session.commit()
     return redirect(url_for(".settings"))
 
 
@@ -148,6 +149,7 @@ def remove(device_uuid: str):
     if device is None:
         raise NotFound()
     offline.end_device(device, me, "removed")
+    db.session.commit()
     flash(_("Removed. That device deletes its offline copy the next time it opens webauth online."), "success")
     return redirect(url_for(".settings"))
 
@@ -164,6 +166,7 @@ def enable():
     if not _fresh():
         return _problem(403, "reauth", _("Enter your password again to turn on the offline copy."))
     device, token = offline.enable_device(current_user._get_current_object())
+    db.session.commit()
     payload = _copy_payload(device.uuid)
     payload["token"] = token
     payload["owner"] = {"id": current_user.id, "name": current_user.display_name or current_user.username}
@@ -194,6 +197,7 @@ def refresh(device_uuid: str):
         return problem
     payload = _copy_payload(device.uuid)
     offline.record_refresh(device, current_user._get_current_object())
+    db.session.commit()
     return json_response(payload)
 
 
@@ -208,4 +212,5 @@ def forget(device_uuid: str):
     if problem is not None:
         return problem
     offline.end_device(device, current_user._get_current_object(), reason)
+    db.session.commit()
     return json_response({"device": device.uuid, "ended": reason})

@@ -103,7 +103,9 @@ def _not_fresh():
 def signin_options():
     if not settings.local_login_enabled():
         return json_problem(403, "off", _("Signing in with a password or a passkey is turned off on this server."))
-    return json_response(credentials.signin_options())
+    options = credentials.signin_options()
+    db.session.commit()  # the challenge, before it leaves
+    return json_response(options)
 
 
 @bp.post("/signin")
@@ -145,9 +147,11 @@ def signin():
 @limiter.limit(_reauth_limit, key_func=_user_key)
 def reauth_options():
     try:
-        return json_response(credentials.reauth_options(_me(), current_session()))
+        options = credentials.reauth_options(_me(), current_session())
     except PasskeyError as error:
         return _refused(error)
+    db.session.commit()  # the challenge, before it leaves
+    return json_response(options)
 
 
 @bp.post("/reauth")
@@ -166,7 +170,8 @@ def reauth():
         db.session.commit()
         return _refused(error, 401)
     audit.record("reauth.success", user=me, details={"method": "passkey", "passkey": passkey.uuid})
-    users.mark_reauthenticated(current_session())  # commits the event and the count with it
+    users.mark_reauthenticated(current_session())
+    db.session.commit()  # the event and the passkey's count with it
     return json_response({"redirect": safe_next(request.args.get("next"))})
 
 
@@ -180,9 +185,11 @@ def register_options():
     if not recently_authenticated():
         return _not_fresh()
     try:
-        return json_response(credentials.registration_options(_me(), current_session()))
+        options = credentials.registration_options(_me(), current_session())
     except PasskeyError as error:
         return _refused(error)
+    db.session.commit()  # the user's handle and the challenge, before they leave
+    return json_response(options)
 
 
 @bp.post("/register")
@@ -201,6 +208,7 @@ def register():
         )
     except PasskeyError as error:
         return _refused(error)
+    db.session.commit()
     flash(_("Passkey “%(name)s” added. You can now sign in with it.", name=passkey.name), "success")
     return json_response({"passkey": passkey.uuid, "redirect": url_for("me.index", _anchor="passkeys")}, 201)
 
@@ -223,6 +231,7 @@ def rename(passkey_uuid: str):
         credentials.rename(_me(), passkey_uuid, form.name.data)
     except PasskeyError:
         raise NotFound() from None
+    db.session.commit()
     flash(_("Passkey renamed."), "success")
     return _back()
 
@@ -235,6 +244,7 @@ def remove(passkey_uuid: str):
         turned_off = credentials.remove(_me(), passkey_uuid)
     except PasskeyError:
         raise NotFound() from None
+    db.session.commit()
     flash(_("Passkey removed. It can no longer sign in here."), "success")
     if turned_off:
         flash(_("That was your last passkey, so “passkey only” is off: your password signs you in again."), "info")
@@ -252,6 +262,7 @@ def passkey_only():
     except PasskeyError as error:
         flash(str(REASONS[error.reason]), "error")
         return _back()
+    db.session.commit()
     if on:
         flash(_("Passkey only: your password no longer signs you in. Keep a second passkey in case you lose one."),
               "success")

@@ -9,6 +9,7 @@ from werkzeug.exceptions import NotFound
 
 from webauth import proxy_auth
 from webauth.auth_session import PROXY_PAUSED_KEY
+from webauth.extensions import db
 from webauth.views.common import safe_next
 
 bp = Blueprint("proxy_sign_on", __name__)
@@ -27,5 +28,6 @@ def continue_as():
         return redirect(url_for("auth.login"))
     session.pop(PROXY_PAUSED_KEY, None)
     if not proxy_auth.sign_in_as(name):
+        db.session.commit()  # the refusal's audit event
         return redirect(url_for("auth.login"))
     return redirect(safe_next(request.form.get("next")))

@@ -9,7 +9,7 @@ from werkzeug.exceptions import NotFound
 
 from webauth import settings, users
 from webauth.auth_session import sign_in
-from webauth.extensions import limiter
+from webauth.extensions import db, limiter
 from webauth.forms import SetupForm
 from webauth.keys import keyring
 from webauth.models import utcnow
@@ -42,6 +42,7 @@ def register():
         except users.UserError as error:
             getattr(form, error.field).errors.append(error.message)
         else:
+            db.session.commit()
             sign_in(user, "password", reauthenticated_at=utcnow())
             flash(_("Welcome! Add your first account."), "success")
             return remember_browser(redirect(url_for("accounts.new")), user.username)

@@ -201,15 +201,18 @@ def upload():
         importer, entries = read_import(data, form.password.data or None, format_id)
     except PasswordRequired:
         row = pending.create(vault, pending.STAGE_PASSWORD, data, format_id=format_id, filename=filename)
+        db.session.commit()
         return redirect(url_for("transfer.review", token=row.uuid), 303)
     except WrongPassword as exc:
         row = pending.create(vault, pending.STAGE_PASSWORD, data, format_id=format_id, filename=filename)
+        db.session.commit()
         return _password_page(row, FilePasswordForm(formdata=None), 422, _refusal(exc))
     except TransferError as exc:
         return _index_page(form, 422, _refusal(exc))
     row = pending.create(
         vault, pending.STAGE_PREVIEW, pending.dump_entries(entries), format_id=importer.format_id, filename=filename
     )
+    db.session.commit()
     return redirect(url_for("transfer.review", token=row.uuid), 303)
 
 
@@ -272,9 +275,11 @@ def unlock(token: str):
         return _password_page(row, FilePasswordForm(formdata=None), 422, _refusal(exc))
     except TransferError as exc:
         pending.discard(row)
+        db.session.commit()
         return _index_page(ImportForm(formdata=None), 422, _refusal(exc))
     vault = current_vault()
     pending.replace(vault, row, pending.STAGE_PREVIEW, pending.dump_entries(entries), format_id=importer.format_id)
+    db.session.commit()
     return redirect(url_for("transfer.review", token=row.uuid), 303)
 
 
@@ -300,7 +305,7 @@ def confirm(token: str):
     problems = statuses["problem"]
     format_id = row.format_id or "unknown"
     # Consuming the pending import joins the transaction that adds the accounts.
-    pending.discard(row, commit=False)
+    pending.discard(row)
     details = {"entries": len(entries), "chosen": len(specs), "problems": problems}
     added, duplicates = current_vault().add_many(specs, source=format_id, details=details)  # type: ignore[arg-type]
     db.session.commit()
@@ -324,6 +329,7 @@ def cancel(token: str):
     except pending.PendingNotFound:
         return redirect(url_for("transfer.index"), 303)
     pending.discard(row)
+    db.session.commit()
     flash(_("The import is cancelled: nothing was added."), "info")
     return redirect(url_for("transfer.index"), 303)
 
@@ -369,6 +375,7 @@ def export_as(fmt: str):
     if fmt in exports.FILE_FORMATS:
         exported = exports.export_file(specs, fmt, password)
         exports.record_export(vault, fmt, len(specs))
+        db.session.commit()
         response = send_file(
             io.BytesIO(exported.data),
             mimetype=exported.mimetype,
@@ -381,11 +388,13 @@ def export_as(fmt: str):
     if fmt == "google-qr":
         codes, incompatible = exports.transfer_codes(specs)
         exports.record_export(vault, fmt, len(specs) - len(incompatible))
+        db.session.commit()
         images = [qr.data_uri(qr.qr_png(code.uri)) for code in codes]
         page = render_template(
             "transfer/google.html", codes=list(zip(codes, images, strict=True)), incompatible=incompatible
         )
         return _no_store(make_response(page))
     exports.record_export(vault, fmt, len(specs))
+    db.session.commit()
     cards = [(spec, qr.data_uri(qr.qr_png(format_uri(spec)))) for spec in specs]
     return _no_store(make_response(render_template("transfer/qr.html", cards=cards, OtpType=OtpType)))
