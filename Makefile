@@ -7,6 +7,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 THREADS ?= 4
+# Connections one worker holds at once (gthread): see docs/configuration.md.
+CONNECTIONS ?= 8
 MUTATION_JOBS ?= 2
 export FLASK_APP := wsgi
 # Access log without query strings or referrers: Casdoor's return carries a one-time code there.
@@ -16,6 +18,7 @@ ACCESS_LOG_FORMAT := %(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)ss "%(a)s"
 
 run: setup migrate
 	$(VENV)/bin/gunicorn --workers $(WORKERS) --worker-class gthread --threads $(THREADS) \
+		--worker-connections $(CONNECTIONS) \
 		--bind $(HOST):$(PORT) --access-logfile - --access-logformat '$(ACCESS_LOG_FORMAT)' wsgi:app
 
 test: setup system-test-deps lint test-js test-python

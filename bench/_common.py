@@ -38,7 +38,7 @@ from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parent.parent
 # The shape every figure in RESULTS.md is measured with: `make run`'s defaults.
-WORKERS, THREADS = 2, 4
+WORKERS, THREADS, CONNECTIONS = 2, 4, 8
 PASSWORD = "bench password 1234"  # noqa: S105 - a throwaway user of a throwaway instance
 LOOPBACK = "127.0.0.1"
 
@@ -153,7 +153,8 @@ def _start_gunicorn(app_spec: str, env: dict[str, str], probe: str, log: Path) -
     with log.open("w") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(WORKERS), "--worker-class", "gthread",
-             "--threads", str(THREADS), "--bind", f"{LOOPBACK}:{port}", app_spec],
+             "--threads", str(THREADS),
+             "--worker-connections", str(CONNECTIONS), "--bind", f"{LOOPBACK}:{port}", app_spec],
             cwd=ROOT, env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT,
         )
     base = f"http://{LOOPBACK}:{port}"

@@ -12,6 +12,10 @@ bind = "127.0.0.1:8000"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = 4
+# Each worker holds at most this many connections; more wait in the socket's queue. With
+# gunicorn's default (1,000) one worker could take most keep-alive connections and serve them on one
+# core while the other idled (docs/configuration.md, CONNECTIONS).
+worker_connections = 8
 # Long enough for a sync with a slow Casdoor (three tries of WEBAUTH_CASDOOR_TIMEOUT).
 timeout = 60
 graceful_timeout = 30

@@ -73,3 +73,21 @@ def test_every_benchmark_has_a_smoke_run() -> None:
     scripts -= {"signed_in_app"}  # not a benchmark: the app bench.clock serves
     covered = {next(arg for arg in param.values[0] if arg.startswith(("bench.", "bench/"))) for param in BENCHMARKS}
     assert scripts == {name.removeprefix("bench.").removeprefix("bench/").removesuffix(".py") for name in covered}
+
+
+def test_the_benchmarks_serve_with_the_shape_of_make_run_and_of_the_deployment() -> None:
+    """Figures mean something only for the server people run: `make run`'s gunicorn defaults,
+    the systemd unit's gunicorn.conf.py and the benchmarks' gunicorn agree on workers, threads
+    and connections per worker (a worker holding every keep-alive connection halved the clock's
+    throughput and doubled its p99: docs/configuration.md, CONNECTIONS)."""
+    from bench import _common
+
+    defaults = dict(
+        line.split(" ?= ") for line in (ROOT / "Makefile").read_text().splitlines() if " ?= " in line
+    )
+    conf: dict[str, object] = {"os": os}
+    exec((ROOT / "deploy" / "gunicorn.conf.py").read_text(), conf)  # noqa: S102 - the project's own file
+    shape = (_common.WORKERS, _common.THREADS, _common.CONNECTIONS)
+    assert shape == (int(defaults["WORKERS"]), int(defaults["THREADS"]), int(defaults["CONNECTIONS"]))
+    assert shape == (conf["workers"], conf["threads"], conf["worker_connections"])
+    assert "--worker-connections $(CONNECTIONS)" in (ROOT / "Makefile").read_text()
