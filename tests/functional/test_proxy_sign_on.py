@@ -64,7 +64,10 @@ def sessions_of(app, username: str) -> list[SessionRecord]:
     with app.app_context():
         found = list(
             db.session.scalars(
-                select(SessionRecord).join(User, User.id == SessionRecord.user_id).where(User.username == username)
+                select(SessionRecord)
+                .join(User, User.id == SessionRecord.user_id)
+                .where(User.username == username)
+                .order_by(SessionRecord.id)  # oldest first: PostgreSQL returns updated rows last
             )
         )
         db.session.expunge_all()
