@@ -11,40 +11,18 @@ import os
 import socket
 import threading
 
-import pytest
 from sqlalchemy import select
 
 from tests.backups.helpers import fill, folder_of, run, set_password
 from tests.backups.test_concurrency import JOIN_SECONDS, MEETING_SECONDS, _in_thread
 from tests.backups.test_webdav import point_at
 from tests.conftest import post_form
-from tests.support.webdav_server import WebDavServer
 from webauth import admin
 from webauth.backups import removal
 from webauth.backups import run as backup_run
 from webauth.cli import backups as cli_backups
 from webauth.extensions import db
 from webauth.models import AuditEvent, User
-
-
-@pytest.fixture(scope="module")
-def webdav(tmp_path_factory):
-    server = WebDavServer(tmp_path_factory.mktemp("webdav"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def shared(app, webdav, request):
-    """The instance-wide WebDAV target, in a folder of this test's own."""
-    name = request.node.name[:60]
-    (webdav.root / name).mkdir()
-    app.config.update(
-        WEBAUTH_BACKUP_WEBDAV_URL=f"{webdav.url}{name}/",
-        WEBAUTH_BACKUP_WEBDAV_USERNAME=webdav.user,
-        WEBAUTH_BACKUP_WEBDAV_PASSWORD=webdav.password,
-    )
-    return webdav.root / name
 
 
 def backed_up(app, make_user, username: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from tests.backups.aegis_reader import open_vault
@@ -15,29 +14,8 @@ from tests.backups.helpers import PASSWORD, T0, edit_note, fill, folder_of, run,
 from tests.backups.test_page import events, post, set_on_page
 from tests.backups.test_removal import closed_port_url, owed, run_all
 from tests.backups.test_webdav import point_at
-from tests.support.webdav_server import WebDavServer
 from webauth.extensions import db
 from webauth.models import BackupPlan, SessionRecord, utcnow
-
-
-@pytest.fixture(scope="module")
-def webdav(tmp_path_factory):
-    server = WebDavServer(tmp_path_factory.mktemp("webdav"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def shared(app, webdav, request):
-    """The instance-wide WebDAV target, in a folder of this test's own."""
-    name = request.node.name[:60]
-    (webdav.root / name).mkdir()
-    app.config.update(
-        WEBAUTH_BACKUP_WEBDAV_URL=f"{webdav.url}{name}/",
-        WEBAUTH_BACKUP_WEBDAV_USERNAME=webdav.user,
-        WEBAUTH_BACKUP_WEBDAV_PASSWORD=webdav.password,
-    )
-    return webdav.root / name
 
 
 def backed_up_on_the_page(app, client, backup_dir):

@@ -9,7 +9,7 @@ import os
 from sqlalchemy import delete, select
 
 from tests.backups.helpers import fill, folder_of, run, set_password
-from tests.backups.test_removal import owed, removals, run_all, shared, webdav  # noqa: F401 (fixtures)
+from tests.backups.test_removal import owed, removals, run_all
 from webauth.backups import sweep
 from webauth.extensions import db
 from webauth.models import BackupPlan, User
@@ -79,7 +79,7 @@ def test_the_sweep_removes_only_what_the_app_wrote_for_users_that_are_gone(app, 
     assert again.exit_code == 0 and again.output == "" and os.listdir(mixed) == ["notes.txt"]
 
 
-def test_the_timers_run_sweeps_the_shared_webdav_too(app, make_user, backup_dir, shared):  # noqa: F811
+def test_the_timers_run_sweeps_the_shared_webdav_too(app, make_user, backup_dir, shared):
     backed_up(app, make_user, "alice")
     backed_up(app, make_user, "bob")
     alice, bob = folder_of(app, backup_dir, "alice"), folder_of(app, backup_dir, "bob")

@@ -13,17 +13,9 @@ from sqlalchemy import select
 
 from tests.backups.aegis_reader import open_vault
 from tests.backups.helpers import PASSWORD, T0, edit_note, fill, run, set_password, vault_of
-from tests.support.webdav_server import WebDavServer
 from webauth.backups import plan
 from webauth.extensions import db
 from webauth.models import BackupPlan
-
-
-@pytest.fixture(scope="module")
-def webdav(tmp_path_factory):
-    server = WebDavServer(tmp_path_factory.mktemp("webdav"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture
